@@ -1,0 +1,560 @@
+//! CF conventions over a plain description of a NetCDF file: which variables are fields,
+//! their horizontal grid, vertical level and time, and how to unpack stored values.
+//!
+//! Kept free of the netcdf crate (see `netcdf.rs` for I/O) so the rules are testable on
+//! hand-made descriptions. The field rule matches `tests/oracle/netcdf_dump.py`: data variables
+//! in definition order; coordinate, bounds, grid-mapping and auxiliary-coordinate variables
+//! excluded; the last two dimensions must be horizontal and longer than 1; every 2-D slice over
+//! the leading dimensions, in C order, is one field.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+
+use crate::decode::Level;
+use crate::projection::{Earth, Projection};
+
+/// An attribute value, reduced to what CF needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr {
+    Text(String),
+    Numbers(Vec<f64>),
+}
+
+impl Attr {
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Attr::Text(s) => Some(s),
+            Attr::Numbers(_) => None,
+        }
+    }
+
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Attr::Numbers(v) => v.first().copied(),
+            Attr::Text(s) => s.trim().parse().ok(),
+        }
+    }
+
+    pub fn numbers(&self) -> Vec<f64> {
+        match self {
+            Attr::Numbers(v) => v.clone(),
+            Attr::Text(_) => self.number().into_iter().collect(),
+        }
+    }
+}
+
+/// One variable's metadata.
+#[derive(Debug, Clone, Default)]
+pub struct VarMeta {
+    pub name: String,
+    pub dims: Vec<(String, usize)>,
+    pub attrs: BTreeMap<String, Attr>,
+    /// On-disk type name (`short`, `float`, ...), for the packing description.
+    pub dtype: String,
+    /// True for integer storage types (default fill values differ by type).
+    pub is_integer: bool,
+    pub is_unsigned: bool,
+    /// The netCDF default fill value for the storage type.
+    pub default_fill: Option<f64>,
+}
+
+impl VarMeta {
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
+        self.attrs.get(name)
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.attr(name).and_then(Attr::text)
+    }
+
+    pub fn number(&self, name: &str) -> Option<f64> {
+        self.attr(name).and_then(Attr::number)
+    }
+
+    fn lower(&self, name: &str) -> String {
+        self.text(name).unwrap_or("").trim().to_lowercase()
+    }
+}
+
+/// What a coordinate variable measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    Lat,
+    Lon,
+    X,
+    Y,
+    Z,
+    T,
+}
+
+/// Classifies a variable as a coordinate by its attributes, then by its name.
+pub fn axis_of(v: &VarMeta) -> Option<Axis> {
+    let sn = v.lower("standard_name");
+    let units = v.lower("units");
+    let axis = v.lower("axis");
+    let name = v.name.to_lowercase();
+    if sn == "latitude" {
+        return Some(Axis::Lat);
+    }
+    if sn == "longitude" {
+        return Some(Axis::Lon);
+    }
+    if matches!(
+        units.as_str(),
+        "degrees_north" | "degree_north" | "degree_n" | "degrees_n" | "degreen" | "degreesn"
+    ) {
+        return Some(Axis::Lat);
+    }
+    if matches!(
+        units.as_str(),
+        "degrees_east" | "degree_east" | "degree_e" | "degrees_e" | "degreee" | "degreese"
+    ) {
+        return Some(Axis::Lon);
+    }
+    if sn == "projection_x_coordinate" || sn == "grid_longitude" || axis == "x" {
+        return Some(Axis::X);
+    }
+    if sn == "projection_y_coordinate" || sn == "grid_latitude" || axis == "y" {
+        return Some(Axis::Y);
+    }
+    if sn == "time" || axis == "t" || units.contains(" since ") {
+        return Some(Axis::T);
+    }
+    if axis == "z" || v.attr("positive").is_some() || is_pressure_unit(&units) {
+        return Some(Axis::Z);
+    }
+    match name.as_str() {
+        "lat" | "latitude" | "nav_lat" => Some(Axis::Lat),
+        "lon" | "longitude" | "nav_lon" => Some(Axis::Lon),
+        "x" | "rlon" | "xc" => Some(Axis::X),
+        "y" | "rlat" | "yc" => Some(Axis::Y),
+        "level" | "lev" | "plev" | "height" | "depth" | "isobaric" => Some(Axis::Z),
+        _ => None,
+    }
+}
+
+fn is_pressure_unit(u: &str) -> bool {
+    matches!(
+        u,
+        "pa" | "hpa" | "mbar" | "millibar" | "millibars" | "mb" | "bar"
+    )
+}
+
+/// A field-bearing variable and its slicing.
+#[derive(Debug, Clone)]
+pub struct FieldVar {
+    pub var: usize,
+    /// Number of 2-D slices.
+    pub slices: usize,
+}
+
+/// The file's data variables that hold fields, in definition order.
+pub fn field_variables(vars: &[VarMeta]) -> Vec<FieldVar> {
+    let mut excluded: HashSet<&str> = HashSet::new();
+    for v in vars {
+        for key in [
+            "bounds",
+            "grid_mapping",
+            "coordinates",
+            "climatology",
+            "ancillary_variables",
+        ] {
+            if let Some(t) = v.text(key) {
+                for word in t.split_whitespace() {
+                    // grid_mapping may be "name: coord coord" in CF 1.7; keep the names.
+                    excluded.insert(word.trim_end_matches(':'));
+                }
+            }
+        }
+    }
+    let by_name = |n: &str| vars.iter().find(|v| v.name == n);
+    vars.iter()
+        .enumerate()
+        .filter(|(_, v)| {
+            let is_coordinate = v.dims.len() == 1 && v.dims[0].0 == v.name;
+            !is_coordinate && !excluded.contains(v.name.as_str()) && v.dims.len() >= 2
+        })
+        .filter(|(_, v)| {
+            let n = v.dims.len();
+            v.dims[n - 2..]
+                .iter()
+                .all(|(d, len)| *len > 1 && is_horizontal_dim(d, v, vars, &by_name))
+        })
+        .map(|(k, v)| FieldVar {
+            var: k,
+            slices: v.dims[..v.dims.len() - 2].iter().map(|d| d.1).product(),
+        })
+        .collect()
+}
+
+fn is_horizontal_dim<'a>(
+    dim: &str,
+    v: &VarMeta,
+    vars: &'a [VarMeta],
+    by_name: &dyn Fn(&str) -> Option<&'a VarMeta>,
+) -> bool {
+    let horizontal = |a: Option<Axis>| matches!(a, Some(Axis::Lat | Axis::Lon | Axis::X | Axis::Y));
+    if let Some(c) = by_name(dim) {
+        if c.dims.len() == 1 && horizontal(axis_of(c)) {
+            return true;
+        }
+    }
+    let aux = v.text("coordinates").unwrap_or("");
+    for name in aux.split_whitespace() {
+        if let Some(c) = vars.iter().find(|c| c.name == name) {
+            if c.dims.iter().any(|(d, _)| d == dim) && horizontal(axis_of(c)) {
+                return true;
+            }
+        }
+    }
+    matches!(
+        dim.to_lowercase().as_str(),
+        "x" | "y" | "lat" | "lon" | "latitude" | "longitude" | "rlat" | "rlon"
+    )
+}
+
+/// How stored numbers become physical values (netCDF4-python's mask-and-scale).
+#[derive(Debug, Clone)]
+pub struct Unpack {
+    pub fills: Vec<f64>,
+    pub valid_min: Option<f64>,
+    pub valid_max: Option<f64>,
+    pub scale: f64,
+    pub offset: f64,
+}
+
+impl Unpack {
+    pub fn of(v: &VarMeta) -> Unpack {
+        let mut fills = Vec::new();
+        match v.attr("_FillValue") {
+            Some(a) => fills.extend(a.numbers()),
+            None => fills.extend(v.default_fill),
+        }
+        if let Some(a) = v.attr("missing_value") {
+            fills.extend(a.numbers());
+        }
+        let (mut valid_min, mut valid_max) = (v.number("valid_min"), v.number("valid_max"));
+        if let Some(Attr::Numbers(r)) = v.attr("valid_range") {
+            if r.len() == 2 {
+                valid_min = Some(r[0]);
+                valid_max = Some(r[1]);
+            }
+        }
+        Unpack {
+            fills,
+            valid_min,
+            valid_max,
+            scale: v.number("scale_factor").unwrap_or(1.0),
+            offset: v.number("add_offset").unwrap_or(0.0),
+        }
+    }
+
+    /// One stored number to a value, NaN when masked.
+    #[inline]
+    pub fn apply(&self, raw: f64) -> f32 {
+        if raw.is_nan()
+            || self.fills.iter().any(|&f| raw == f)
+            || self.valid_min.is_some_and(|m| raw < m)
+            || self.valid_max.is_some_and(|m| raw > m)
+        {
+            return f32::NAN;
+        }
+        (raw * self.scale + self.offset) as f32
+    }
+}
+
+/// A parsed CF time axis: "<unit> since <epoch>".
+#[derive(Debug, Clone, Copy)]
+pub struct TimeAxis {
+    epoch: NaiveDateTime,
+    seconds_per_unit: f64,
+}
+
+impl TimeAxis {
+    pub fn parse(units: &str, calendar: Option<&str>) -> Option<TimeAxis> {
+        let cal = calendar.unwrap_or("standard").to_lowercase();
+        if !matches!(
+            cal.as_str(),
+            "standard" | "gregorian" | "proleptic_gregorian" | ""
+        ) {
+            return None;
+        }
+        let (unit, since) = units.split_once(" since ")?;
+        let seconds_per_unit = match unit.trim().to_lowercase().as_str() {
+            "seconds" | "second" | "secs" | "sec" | "s" => 1.0,
+            "minutes" | "minute" | "mins" | "min" => 60.0,
+            "hours" | "hour" | "hrs" | "hr" | "h" => 3600.0,
+            "days" | "day" | "d" => 86400.0,
+            _ => return None,
+        };
+        Some(TimeAxis {
+            epoch: parse_epoch(since.trim())?,
+            seconds_per_unit,
+        })
+    }
+
+    pub fn at(&self, value: f64) -> Option<NaiveDateTime> {
+        let secs = value * self.seconds_per_unit;
+        if !secs.is_finite() || secs.abs() > 1e12 {
+            return None;
+        }
+        self.epoch
+            .checked_add_signed(Duration::milliseconds((secs * 1000.0).round() as i64))
+    }
+}
+
+/// "1970-01-01 00:00:00 +00:00", "2016-1-1", "2026-07-01T00:00:00Z" and similar.
+fn parse_epoch(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim_end_matches('Z').trim_end_matches("UTC").trim();
+    let s = s.split(" +").next().unwrap_or(s).trim();
+    let (date, time) = match s.split_once(['T', ' ']) {
+        Some((d, t)) => (d, t.trim()),
+        None => (s, "0:0:0"),
+    };
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (
+        d.next()??,
+        d.next().flatten().unwrap_or(1),
+        d.next().flatten().unwrap_or(1),
+    );
+    let mut t = time.split(':');
+    let h: u32 = t.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let mi: u32 = t.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let sec: f64 = t.next().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+    NaiveDate::from_ymd_opt(y as i32, m as u32, day as u32)?.and_hms_opt(h, mi, sec as u32)
+}
+
+/// A level from a vertical coordinate value and its variable.
+pub fn level_from(coord: &VarMeta, value: f64) -> Level {
+    let units = coord.text("units").unwrap_or("").trim().to_string();
+    let lu = units.to_lowercase();
+    let (kind, label) = if lu == "pa" {
+        ("isobaric", format!("{}hPa", trim_number(value / 100.0)))
+    } else if is_pressure_unit(&lu) {
+        ("isobaric", format!("{}hPa", trim_number(value)))
+    } else if lu == "m" || lu == "meters" || lu == "metres" || lu == "meter" {
+        let depth = coord.lower("positive") == "down" || coord.name.contains("depth");
+        if depth {
+            ("depth", format!("{}m_depth", trim_number(value)))
+        } else {
+            ("height_above_ground", format!("{}m", trim_number(value)))
+        }
+    } else {
+        ("level", format!("{}{}", coord.name, trim_number(value)))
+    };
+    Level {
+        kind: kind.into(),
+        value: Some(if lu == "pa" { value / 100.0 } else { value }),
+        units: Some(if lu == "pa" { "hPa".into() } else { units }),
+        label,
+    }
+}
+
+fn trim_number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The projection of a CF grid-mapping variable, or why it cannot be used.
+pub fn projection_of(gm: &VarMeta) -> Result<Option<Projection>, String> {
+    let name = gm.lower("grid_mapping_name");
+    let earth = earth_of(gm);
+    let num = |k: &str| gm.number(k);
+    let lon0 = num("longitude_of_central_meridian")
+        .or(num("straight_vertical_longitude_from_pole"))
+        .or(num("longitude_of_projection_origin"))
+        .unwrap_or(0.0);
+    match name.as_str() {
+        "latitude_longitude" => Ok(None),
+        "lambert_conformal_conic" => {
+            let sp = gm
+                .attr("standard_parallel")
+                .map(Attr::numbers)
+                .unwrap_or_default();
+            let lat0 = num("latitude_of_projection_origin")
+                .ok_or("latitude_of_projection_origin missing")?;
+            let lat1 = *sp.first().ok_or("standard_parallel missing")?;
+            let lat2 = *sp.get(1).unwrap_or(&lat1);
+            Ok(Some(Projection::LambertConformal {
+                earth,
+                lon0,
+                lat0,
+                lat1,
+                lat2,
+            }))
+        }
+        "polar_stereographic" => {
+            let origin = num("latitude_of_projection_origin").unwrap_or(90.0);
+            let south = origin < 0.0;
+            let lat_ts = match (
+                num("standard_parallel"),
+                num("scale_factor_at_projection_origin"),
+            ) {
+                (Some(sp), _) => sp,
+                (None, Some(k0)) => {
+                    lat_ts_for_scale(&earth, k0)
+                        .ok_or("scale_factor_at_projection_origin out of range")?
+                        * if south { -1.0 } else { 1.0 }
+                }
+                (None, None) => {
+                    if south {
+                        -90.0
+                    } else {
+                        90.0
+                    }
+                }
+            };
+            Ok(Some(Projection::PolarStereographic {
+                earth,
+                lon0,
+                lat_ts,
+                south,
+            }))
+        }
+        "mercator" => {
+            let lat_ts = match (
+                num("standard_parallel"),
+                num("scale_factor_at_projection_origin"),
+            ) {
+                (Some(sp), _) => sp,
+                (None, Some(k0)) if k0 > 0.0 && k0 <= 1.0 => k0.acos().to_degrees(),
+                _ => 0.0,
+            };
+            Ok(Some(Projection::Mercator {
+                earth,
+                lon0,
+                lat_ts,
+            }))
+        }
+        "" => Err("grid mapping without grid_mapping_name".into()),
+        other => Err(format!("grid mapping {other}")),
+    }
+}
+
+/// Latitude of true scale giving a polar stereographic scale factor `k0` at the pole.
+fn lat_ts_for_scale(earth: &Earth, k0: f64) -> Option<f64> {
+    if !(0.5..=1.0).contains(&k0) {
+        return None;
+    }
+    if (k0 - 1.0).abs() < 1e-12 {
+        return Some(90.0);
+    }
+    // k0 decreases monotonically as the true-scale latitude moves away from the pole.
+    let scale = |lat: f64| {
+        let p = Projection::PolarStereographic {
+            earth: *earth,
+            lon0: 0.0,
+            lat_ts: lat,
+            south: false,
+        };
+        let q = Projection::PolarStereographic {
+            earth: *earth,
+            lon0: 0.0,
+            lat_ts: 90.0,
+            south: false,
+        };
+        let a = p.forward(0.0, 89.0).map(|(x, y)| x.hypot(y))?;
+        let b = q.forward(0.0, 89.0).map(|(x, y)| x.hypot(y))?;
+        Some(a / b)
+    };
+    let (mut lo, mut hi) = (0.0f64, 90.0f64);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if scale(mid)? < k0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(0.5 * (lo + hi))
+}
+
+fn earth_of(gm: &VarMeta) -> Earth {
+    if let Some(r) = gm.number("earth_radius") {
+        return Earth::sphere(r);
+    }
+    let a = gm.number("semi_major_axis");
+    match (
+        a,
+        gm.number("semi_minor_axis"),
+        gm.number("inverse_flattening"),
+    ) {
+        (Some(a), Some(b), _) => Earth::ellipsoid(a, b),
+        (Some(a), None, Some(f)) if f > 0.0 => Earth { a, inv_f: Some(f) },
+        (Some(a), _, _) => Earth::sphere(a),
+        // CF's default when a mapping gives no figure: a sphere (GDAL uses WGS84; the
+        // difference is below a pixel at the zooms such grids render to).
+        _ => Earth::sphere(6_371_229.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn var(name: &str, dims: &[(&str, usize)], attrs: &[(&str, Attr)]) -> VarMeta {
+        VarMeta {
+            name: name.into(),
+            dims: dims.iter().map(|(d, n)| (d.to_string(), *n)).collect(),
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn text(s: &str) -> Attr {
+        Attr::Text(s.into())
+    }
+
+    #[test]
+    fn bounds_and_coordinates_are_not_fields() {
+        let vars = vec![
+            var(
+                "time",
+                &[("time", 3)],
+                &[
+                    ("units", text("hours since 2026-01-01")),
+                    ("bounds", text("time_bnds")),
+                ],
+            ),
+            var("time_bnds", &[("time", 3), ("nv", 2)], &[]),
+            var("lat", &[("lat", 4)], &[("units", text("degrees_north"))]),
+            var("lon", &[("lon", 5)], &[("units", text("degrees_east"))]),
+            var("t2m", &[("time", 3), ("lat", 4), ("lon", 5)], &[]),
+            var("crs", &[], &[]),
+        ];
+        let f = field_variables(&vars);
+        assert_eq!(f.len(), 1);
+        assert_eq!(vars[f[0].var].name, "t2m");
+        assert_eq!(f[0].slices, 3);
+    }
+
+    #[test]
+    fn mask_and_scale() {
+        let v = VarMeta {
+            attrs: [
+                ("_FillValue".to_string(), Attr::Numbers(vec![-32767.0])),
+                ("scale_factor".to_string(), Attr::Numbers(vec![0.5])),
+                ("add_offset".to_string(), Attr::Numbers(vec![100.0])),
+            ]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        };
+        let u = Unpack::of(&v);
+        assert_eq!(u.apply(2.0), 101.0);
+        assert!(u.apply(-32767.0).is_nan());
+    }
+
+    #[test]
+    fn time_units() {
+        let t = TimeAxis::parse("seconds since 1970-01-01 00:00:00 +00:00", None).unwrap();
+        assert_eq!(t.at(86400.0).unwrap().to_string(), "1970-01-02 00:00:00");
+        let t = TimeAxis::parse("hours since 2026-7-1", Some("gregorian")).unwrap();
+        assert_eq!(t.at(6.0).unwrap().to_string(), "2026-07-01 06:00:00");
+        assert!(TimeAxis::parse("days since 2000-01-01", Some("360_day")).is_none());
+    }
+}

@@ -1,0 +1,339 @@
+//! GRIB2 files: inventory and decoding of fields. The only module that imports gribberish.
+//!
+//! tilecast indexes messages, parses grids and product metadata, unpacks the simple and
+//! complex packings, and applies bitmaps itself (see the sibling modules); gribberish supplies
+//! the parameter tables (names and units by discipline/category/number) and the JPEG2000, PNG
+//! and CCSDS unpacking. Calls into gribberish are given pre-validated input and are isolated
+//! with `catch_unwind`, so a decoder bug on a hostile file becomes that field's error.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use bitvec::prelude::Msb0;
+use bitvec::view::BitView;
+use gribberish::message::Message;
+use gribberish::sections::data_representation::DataRepresentationSection;
+
+use super::grib_grid::{self, GridError};
+use super::grib_index::{self, FieldSections, IndexProblem};
+use super::grib_meta;
+use super::grib_unpack::{self, Scaling};
+use super::{iso, Entry, Field, FieldInfo, FieldSource, WindComponent};
+use crate::error::{Error, Result};
+
+/// A GRIB2 file held in memory with its inventory.
+pub struct GribFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    sections: Vec<Option<FieldSections>>,
+    entries: Vec<Entry>,
+}
+
+impl GribFile {
+    pub fn new(path: &Path, bytes: Vec<u8>) -> GribFile {
+        let index = grib_index::index(&bytes);
+        let mut sections = Vec::with_capacity(index.len());
+        let mut entries = Vec::with_capacity(index.len());
+        for (k, e) in index.into_iter().enumerate() {
+            let info = match &e.sections {
+                Ok(s) => describe(path, &bytes, k, &e, s),
+                Err(IndexProblem::Edition(ed)) => Err(Error::Unsupported {
+                    path: path.to_owned(),
+                    field: k,
+                    what: "GRIB edition",
+                    template: ed.to_string(),
+                    detail: format!(" (message at byte {})", e.message_offset),
+                }),
+                Err(IndexProblem::Corrupt(reason)) => Err(Error::CorruptField {
+                    path: path.to_owned(),
+                    field: k,
+                    what: "message structure",
+                    reason: reason.clone(),
+                }),
+            };
+            sections.push(e.sections.ok());
+            entries.push(Entry { index: k, info });
+        }
+        GribFile {
+            path: path.to_owned(),
+            bytes,
+            sections,
+            entries,
+        }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn decode(&self, info: FieldInfo) -> Result<Field> {
+        let k = info.index;
+        let s = self.sections[k]
+            .as_ref()
+            .expect("inventory entry with info has sections");
+        let sec = |r: (usize, usize)| &self.bytes[r.0..r.1];
+        let corrupt = |what: &'static str, reason: String| Error::CorruptField {
+            path: self.path.clone(),
+            field: k,
+            what,
+            reason,
+        };
+        let (grid, _) = grid_of(&self.path, k, sec(s.s3))?;
+        let s5 = sec(s.s5);
+        let s6 = sec(s.s6);
+        let s7 = sec(s.s7);
+        let data = &s7[5..];
+        let template = grib_unpack::template_number(s5)
+            .ok_or_else(|| corrupt("section 5", "too short".into()))?;
+        let packed = grib_unpack::packed_count(s5)
+            .ok_or_else(|| corrupt("section 5", "too short".into()))?;
+        let points = grid.len();
+        let bitmap = match s6.get(5).copied() {
+            Some(0) => Some(&s6[6..]),
+            Some(255) => None,
+            Some(other) => {
+                return Err(Error::Unsupported {
+                    path: self.path.clone(),
+                    field: k,
+                    what: "bitmap indicator",
+                    template: other.to_string(),
+                    detail: " (predefined bitmaps)".into(),
+                })
+            }
+            None => return Err(corrupt("section 6", "too short".into())),
+        };
+        let expected = match bitmap {
+            Some(bits) => {
+                if bits.len() * 8 < points {
+                    return Err(corrupt(
+                        "bitmap",
+                        format!("{} bits for {points} grid points", bits.len() * 8),
+                    ));
+                }
+                count_ones(bits, points)
+            }
+            None => points,
+        };
+        if packed != expected {
+            return Err(corrupt(
+                "section 5",
+                format!("{packed} packed values, but the grid and bitmap call for {expected}"),
+            ));
+        }
+        let unpacked = match template {
+            0 => grib_unpack::simple(s5, data, packed),
+            2 => grib_unpack::complex(s5, data, packed, false),
+            3 => grib_unpack::complex(s5, data, packed, true),
+            40 | 41 | 42 => library_unpack(s5, data, packed),
+            other => {
+                return Err(Error::Unsupported {
+                    path: self.path.clone(),
+                    field: k,
+                    what: "data representation template",
+                    template: format!("5.{other}"),
+                    detail: format!(" ({})", grib_unpack::packing_name(other)),
+                })
+            }
+        }
+        .map_err(|reason| corrupt("packed data", reason))?;
+        if unpacked.len() != packed {
+            return Err(corrupt(
+                "packed data",
+                format!("decoded {} values, expected {packed}", unpacked.len()),
+            ));
+        }
+        let mut values = match bitmap {
+            Some(bits) => expand(bits, &unpacked, points),
+            None => unpacked,
+        };
+        if grib_grid::alternate_rows(sec(s.s3)) {
+            // Put odd rows back in the direction of even ones, as ecCodes' iterator does.
+            for row in values.chunks_mut(grid.nx).skip(1).step_by(2) {
+                row.reverse();
+            }
+        }
+        Ok(Field { info, grid, values })
+    }
+}
+
+fn grid_of(path: &Path, k: usize, s3: &[u8]) -> Result<(crate::grid::Grid, String)> {
+    grib_grid::parse(s3).map_err(|e| match e {
+        GridError::Unsupported { template, detail } => Error::Unsupported {
+            path: path.to_owned(),
+            field: k,
+            what: "grid definition template",
+            template: format!("3.{template}"),
+            detail,
+        },
+        GridError::Corrupt(reason) => Error::CorruptField {
+            path: path.to_owned(),
+            field: k,
+            what: "grid definition",
+            reason,
+        },
+    })
+}
+
+/// Builds a field's inventory line; an unsupported grid or packing is an error here already,
+/// so `inspect` shows it and rendering skips the field without touching its data.
+fn describe(
+    path: &Path,
+    bytes: &[u8],
+    k: usize,
+    e: &grib_index::IndexEntry,
+    s: &FieldSections,
+) -> Result<FieldInfo> {
+    let sec = |r: (usize, usize)| &bytes[r.0..r.1];
+    let (grid, grid_text) = grid_of(path, k, sec(s.s3))?;
+    let s5 = sec(s.s5);
+    let packing_template = grib_unpack::template_number(s5).unwrap_or(u16::MAX);
+    if !matches!(packing_template, 0 | 2 | 3 | 40 | 41 | 42) {
+        return Err(Error::Unsupported {
+            path: path.to_owned(),
+            field: k,
+            what: "data representation template",
+            template: format!("5.{packing_template}"),
+            detail: format!(" ({})", grib_unpack::packing_name(packing_template)),
+        });
+    }
+    let reference = grib_meta::reference_time(sec(s.s1));
+    let product = grib_meta::product(sec(s.s4), reference).ok_or_else(|| Error::CorruptField {
+        path: path.to_owned(),
+        field: k,
+        what: "product definition",
+        reason: "section 4 too short".into(),
+    })?;
+    let (short, long, units) = parameter_names(bytes, s, &product);
+    let wind_component = match (s.discipline, product.category, product.number) {
+        (0, 2, 2) => Some(WindComponent::U),
+        (0, 2, 3) => Some(WindComponent::V),
+        _ => None,
+    };
+    let precision = Scaling::read(s5).map(|sc| sc.precision());
+    Ok(FieldInfo {
+        index: k,
+        variable: short,
+        long_name: long,
+        units,
+        standard_name: None,
+        level: product.level,
+        reference_time: reference.map(iso),
+        valid_time: product.valid_time.map(iso),
+        nx: grid.nx,
+        ny: grid.ny,
+        grid: grid_text,
+        packing: match precision {
+            Some(p) if packing_template != 4 => format!(
+                "{} (5.{packing_template}, precision {p:.3e})",
+                grib_unpack::packing_name(packing_template)
+            ),
+            _ => format!(
+                "{} (5.{packing_template})",
+                grib_unpack::packing_name(packing_template)
+            ),
+        },
+        source: FieldSource::Grib2 {
+            offset: e.message_offset as u64,
+            length: e.message_length as u64,
+            sub_field: e.sub_field,
+        },
+        wind_component,
+    })
+}
+
+/// Parameter short name, long name and units from gribberish's tables, with a numeric
+/// fallback (`var<discipline>_<category>_<number>`) for parameters the tables lack.
+fn parameter_names(
+    bytes: &[u8],
+    s: &FieldSections,
+    p: &grib_meta::Product,
+) -> (String, String, String) {
+    let fallback = || {
+        (
+            format!("var{}_{}_{}", s.discipline, p.category, p.number),
+            format!(
+                "discipline {} category {} parameter {}",
+                s.discipline, p.category, p.number
+            ),
+            "unknown".to_string(),
+        )
+    };
+    // A minimal message (sections 0, 1, 4 and an end marker) is all the tables need.
+    let mut m = Vec::with_capacity(64 + (s.s4.1 - s.s4.0) + (s.s1.1 - s.s1.0));
+    m.extend_from_slice(b"GRIB\0\0");
+    m.push(s.discipline);
+    m.push(2);
+    m.extend_from_slice(&[0; 8]);
+    m.extend_from_slice(&bytes[s.s1.0..s.s1.1]);
+    m.extend_from_slice(&bytes[s.s4.0..s.s4.1]);
+    m.extend_from_slice(b"7777");
+    let total = m.len() as u64;
+    m[8..16].copy_from_slice(&total.to_be_bytes());
+    let looked_up = catch_unwind(AssertUnwindSafe(|| {
+        let msg = Message::from_data(&m, 0)?;
+        let abbrev = msg.variable_abbrev().ok()?;
+        let name = msg.variable_name().ok()?;
+        let unit = msg.unit().ok()?;
+        Some((abbrev, name, unit))
+    }));
+    match looked_up {
+        Ok(Some((abbrev, name, unit))) if !abbrev.trim().is_empty() => (
+            abbrev.trim().to_lowercase(),
+            name.trim().to_string(),
+            unit.trim().to_string(),
+        ),
+        _ => fallback(),
+    }
+}
+
+/// JPEG2000, PNG and CCSDS through gribberish.
+fn library_unpack(s5: &[u8], data: &[u8], packed: usize) -> std::result::Result<Vec<f32>, String> {
+    if packed == 0 {
+        return Ok(Vec::new());
+    }
+    let sc = Scaling::read(s5).ok_or("section 5 too short")?;
+    if sc.bits > 32 {
+        return Err(format!("{} bits per value", sc.bits));
+    }
+    if sc.bits > 0 && data.is_empty() {
+        return Err("empty data section".into());
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let section = DataRepresentationSection::from_data(s5);
+        let template = section
+            .data_representation_template()
+            .ok_or_else(|| "template not available in this build".to_string())?;
+        template
+            .unpack(data.view_bits::<Msb0>())
+            .map_err(|e| e.to_string())
+    }));
+    match result {
+        Ok(Ok(values)) => Ok(values.into_iter().map(|v| v as f32).collect()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("the decoder rejected the packed data".into()),
+    }
+}
+
+fn count_ones(bits: &[u8], points: usize) -> usize {
+    let full = points / 8;
+    let mut n: usize = bits[..full].iter().map(|b| b.count_ones() as usize).sum();
+    let rest = points % 8;
+    if rest > 0 {
+        n += (bits[full] >> (8 - rest)).count_ones() as usize;
+    }
+    n
+}
+
+/// Spreads the packed values over the grid, NaN where the bitmap bit is 0.
+fn expand(bits: &[u8], packed: &[f32], points: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(points);
+    let mut next = packed.iter();
+    for p in 0..points {
+        if bits[p >> 3] & (0x80 >> (p & 7)) != 0 {
+            out.push(*next.next().unwrap_or(&f32::NAN));
+        } else {
+            out.push(f32::NAN);
+        }
+    }
+    out
+}

@@ -1,0 +1,275 @@
+//! Decoding files into fields: format detection, the field inventory, and per-field decoding.
+//!
+//! [`Dataset::open`] sniffs the format from the first bytes (not the file name, so a NetCDF
+//! file named `.grib2` is still read correctly), lists every field with its metadata, and
+//! decodes fields one at a time on request. A field that cannot be decoded yields an error
+//! naming the file and field; the other fields are unaffected.
+
+mod cf;
+mod grib;
+mod grib_grid;
+pub(crate) mod grib_index;
+mod grib_meta;
+mod grib_unpack;
+mod netcdf;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::grid::Grid;
+
+/// File formats tilecast reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Grib2,
+    NetCdf,
+}
+
+/// A level: the vertical coordinate of a field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Level {
+    /// Machine name of the level type, e.g. `isobaric`, `height_above_ground`, `surface`.
+    pub kind: String,
+    /// Value in `units`, when the level type has one.
+    pub value: Option<f64>,
+    pub units: Option<String>,
+    /// Short human/path form, e.g. `850hPa`, `2m`, `sfc`.
+    pub label: String,
+}
+
+/// Where a field's bytes are, so a worker can read just that.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "format", rename_all = "lowercase")]
+pub enum FieldSource {
+    Grib2 {
+        /// Byte range of the whole message holding the field.
+        offset: u64,
+        length: u64,
+        /// Position of the field inside a multi-field message.
+        sub_field: usize,
+    },
+    NetCdf {
+        variable: String,
+        /// Indices of the leading (non-horizontal) dimensions.
+        indices: Vec<usize>,
+    },
+}
+
+/// Everything known about a field without decoding its values.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldInfo {
+    /// Position in the file, 0-based, in file order.
+    pub index: usize,
+    /// Short name, e.g. `tmp`, `ugrd`, `t2m`.
+    pub variable: String,
+    pub long_name: String,
+    pub units: String,
+    /// CF standard name where the file has one.
+    pub standard_name: Option<String>,
+    pub level: Level,
+    /// ISO 8601 UTC, e.g. `2026-07-01T00:00:00Z`.
+    pub reference_time: Option<String>,
+    pub valid_time: Option<String>,
+    pub nx: usize,
+    pub ny: usize,
+    /// Human summary of the grid, e.g. `regular_ll 1440x721`.
+    pub grid: String,
+    /// Packing or storage, e.g. `grid_complex_spatial_differencing (5.3)` or `int16 scaled`.
+    pub packing: String,
+    pub source: FieldSource,
+    /// Wind component this field is, for pairing u with v.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wind_component: Option<WindComponent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindComponent {
+    U,
+    V,
+}
+
+/// A decoded field: its metadata, grid and values (row-major, `ny` × `nx`, NaN = missing).
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub info: FieldInfo,
+    pub grid: Grid,
+    pub values: Vec<f32>,
+}
+
+/// One line of a file's inventory: a field, or why that part of the file yields none.
+#[derive(Debug)]
+pub struct Entry {
+    pub index: usize,
+    pub info: Result<FieldInfo>,
+}
+
+/// An opened file.
+pub struct Dataset {
+    path: PathBuf,
+    format: Format,
+    inner: Inner,
+}
+
+enum Inner {
+    Grib(grib::GribFile),
+    NetCdf(netcdf::NetCdfFile),
+}
+
+impl Dataset {
+    /// Opens a file, sniffing its format from its content.
+    pub fn open(path: &Path) -> Result<Dataset> {
+        let mut head = [0u8; 8];
+        let n = {
+            use std::io::Read;
+            let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
+            let mut n = 0;
+            while n < head.len() {
+                match f.read(&mut head[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) => return Err(Error::io(path, "read", e)),
+                }
+            }
+            n
+        };
+        let format = sniff(&head[..n]).or_else(|| {
+            // GRIB messages may follow a WMO bulletin header or other bytes.
+            std::fs::read(path)
+                .ok()
+                .filter(|b| b.windows(4).any(|w| w == b"GRIB"))
+                .map(|_| Format::Grib2)
+        });
+        let inner = match format {
+            Some(Format::Grib2) => {
+                let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+                Inner::Grib(grib::GribFile::new(path, bytes))
+            }
+            Some(Format::NetCdf) => Inner::NetCdf(netcdf::NetCdfFile::open(path)?),
+            None => {
+                return Err(Error::UnknownFormat {
+                    path: path.to_owned(),
+                    reason: if n == 0 {
+                        "empty file".into()
+                    } else {
+                        "not a GRIB2 or NetCDF file (no GRIB, CDF or HDF5 signature)".into()
+                    },
+                })
+            }
+        };
+        let format = format.expect("checked above");
+        let ds = Dataset {
+            path: path.to_owned(),
+            format,
+            inner,
+        };
+        if ds.entries().is_empty() {
+            return Err(Error::Corrupt {
+                path: path.to_owned(),
+                reason: "no fields found".into(),
+            });
+        }
+        Ok(ds)
+    }
+
+    /// A GRIB2 dataset over bytes already in memory (a worker's byte range).
+    pub fn from_grib_bytes(name: &Path, bytes: Vec<u8>) -> Dataset {
+        Dataset {
+            path: name.to_owned(),
+            format: Format::Grib2,
+            inner: Inner::Grib(grib::GribFile::new(name, bytes)),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The inventory, in file order.
+    pub fn entries(&self) -> &[Entry] {
+        match &self.inner {
+            Inner::Grib(g) => g.entries(),
+            Inner::NetCdf(n) => n.entries(),
+        }
+    }
+
+    /// Decodes field `index`.
+    pub fn decode(&self, index: usize) -> Result<Field> {
+        let entries = self.entries();
+        let entry = entries.get(index).ok_or_else(|| Error::NoSuchField {
+            path: self.path.clone(),
+            field: index,
+            count: entries.len(),
+        })?;
+        let info = match &entry.info {
+            Ok(info) => info.clone(),
+            Err(e) => return Err(clone_error(e)),
+        };
+        match &self.inner {
+            Inner::Grib(g) => g.decode(info),
+            Inner::NetCdf(n) => n.decode(info),
+        }
+    }
+}
+
+/// Inventory errors are kept in the inventory and handed out on each decode request.
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Unsupported {
+            path,
+            field,
+            what,
+            template,
+            detail,
+        } => Error::Unsupported {
+            path: path.clone(),
+            field: *field,
+            what,
+            template: template.clone(),
+            detail: detail.clone(),
+        },
+        Error::CorruptField {
+            path,
+            field,
+            what,
+            reason,
+        } => Error::CorruptField {
+            path: path.clone(),
+            field: *field,
+            what,
+            reason: reason.clone(),
+        },
+        other => Error::Corrupt {
+            path: PathBuf::new(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Recognises a format from the first bytes of a file.
+fn sniff(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"GRIB") {
+        Some(Format::Grib2)
+    } else if head.starts_with(b"CDF\x01")
+        || head.starts_with(b"CDF\x02")
+        || head.starts_with(b"CDF\x05")
+    {
+        Some(Format::NetCdf)
+    } else if head.starts_with(b"\x89HDF\r\n\x1a\n") {
+        Some(Format::NetCdf)
+    } else {
+        None
+    }
+}
+
+/// Formats a chrono time the way the manifest and inventory do.
+pub(crate) fn iso(t: chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

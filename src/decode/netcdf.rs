@@ -1,0 +1,468 @@
+//! NetCDF files (classic, 64-bit offset and NetCDF4/HDF5): inventory and decoding of fields.
+//! The only module that imports the netcdf crate.
+//!
+//! Metadata is read once into plain [`VarMeta`] values that [`super::cf`] interprets; values
+//! are read one 2-D slice at a time, as f64 (the C library converts every storage type
+//! exactly), then masked and scaled like netCDF4-python.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use netcdf::{AttributeValue, Extent, NcTypeDescriptor};
+
+use super::cf::{self, Attr, Axis, TimeAxis, Unpack, VarMeta};
+use super::{iso, Entry, Field, FieldInfo, FieldSource, Level, WindComponent};
+use crate::curvilinear::Curvilinear;
+use crate::error::{Error, Result};
+use crate::grid::{Grid, GridKind};
+
+/// An open NetCDF file. The C library is not thread-safe, so reads are serialised.
+pub struct NetCdfFile {
+    path: PathBuf,
+    file: Mutex<netcdf::File>,
+    vars: Vec<VarMeta>,
+    entries: Vec<Entry>,
+}
+
+// SAFETY-free note: netcdf::File is Send; all access goes through the Mutex.
+
+impl NetCdfFile {
+    pub fn open(path: &Path) -> Result<NetCdfFile> {
+        let file = netcdf::open(path).map_err(|e| Error::NetCdf {
+            path: path.to_owned(),
+            context: "open".into(),
+            message: e.to_string(),
+        })?;
+        let vars: Vec<VarMeta> = file.variables().map(|v| meta(&v)).collect();
+        let mut entries = Vec::new();
+        for fv in cf::field_variables(&vars) {
+            let v = &vars[fv.var];
+            let lead: Vec<usize> = v.dims[..v.dims.len() - 2].iter().map(|d| d.1).collect();
+            for s in 0..fv.slices {
+                let index = entries.len();
+                let indices = unravel(s, &lead);
+                let info = describe(path, &file, &vars, v, index, indices);
+                entries.push(Entry { index, info });
+            }
+        }
+        Ok(NetCdfFile {
+            path: path.to_owned(),
+            file: Mutex::new(file),
+            vars,
+            entries,
+        })
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn decode(&self, info: FieldInfo) -> Result<Field> {
+        let FieldSource::NetCdf { variable, indices } = &info.source else {
+            unreachable!("netcdf entries carry netcdf sources")
+        };
+        let v = self
+            .vars
+            .iter()
+            .find(|v| &v.name == variable)
+            .expect("inventory variable exists");
+        let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let grid = grid_of(&self.path, &file, &self.vars, v, info.index)?;
+        let var = file.variable(variable).expect("inventory variable exists");
+        let mut extents: Vec<Extent> = indices.iter().map(|&i| Extent::from(i)).collect();
+        extents.push(Extent::from(..));
+        extents.push(Extent::from(..));
+        let raw: Vec<f64> = var
+            .get_values::<f64, _>(extents)
+            .map_err(|e| Error::NetCdf {
+                path: self.path.clone(),
+                context: format!("field {} (variable {variable}{indices:?})", info.index),
+                message: e.to_string(),
+            })?;
+        drop(file);
+        if raw.len() != grid.len() {
+            return Err(Error::CorruptField {
+                path: self.path.clone(),
+                field: info.index,
+                what: "variable shape",
+                reason: format!(
+                    "read {} values for a {}x{} grid",
+                    raw.len(),
+                    grid.nx,
+                    grid.ny
+                ),
+            });
+        }
+        let unpack = Unpack::of(v);
+        let values = raw.iter().map(|&r| unpack.apply(r)).collect();
+        Ok(Field { info, grid, values })
+    }
+}
+
+fn unravel(mut s: usize, dims: &[usize]) -> Vec<usize> {
+    let mut out = vec![0; dims.len()];
+    for k in (0..dims.len()).rev() {
+        out[k] = s % dims[k].max(1);
+        s /= dims[k].max(1);
+    }
+    out
+}
+
+fn meta(v: &netcdf::Variable) -> VarMeta {
+    use netcdf::types::{FloatType, IntType, NcVariableType};
+    let mut attrs = std::collections::BTreeMap::new();
+    for a in v.attributes() {
+        if let Ok(value) = a.value() {
+            if let Some(attr) = convert(value) {
+                attrs.insert(a.name().to_string(), attr);
+            }
+        }
+    }
+    let vt = v.vartype();
+    let (dtype, is_integer, is_unsigned, default_fill): (&str, bool, bool, Option<f64>) = match vt {
+        NcVariableType::Int(IntType::I8) => ("byte", true, false, None),
+        NcVariableType::Int(IntType::U8) => ("ubyte", true, true, Some(255.0)),
+        NcVariableType::Int(IntType::I16) => ("short", true, false, Some(-32767.0)),
+        NcVariableType::Int(IntType::U16) => ("ushort", true, true, Some(65535.0)),
+        NcVariableType::Int(IntType::I32) => ("int", true, false, Some(-2147483647.0)),
+        NcVariableType::Int(IntType::U32) => ("uint", true, true, Some(4294967295.0)),
+        NcVariableType::Int(IntType::I64) => ("int64", true, false, Some(-9223372036854775806.0)),
+        NcVariableType::Int(IntType::U64) => ("uint64", true, true, Some(18446744073709551614.0)),
+        NcVariableType::Float(FloatType::F32) => (
+            "float",
+            false,
+            false,
+            Some(f32::from_bits(0x7cf0_0000) as f64),
+        ),
+        NcVariableType::Float(FloatType::F64) => {
+            ("double", false, false, Some(9.969_209_968_386_869e36))
+        }
+        _ => ("other", false, false, None),
+    };
+    let _ = <f64 as NcTypeDescriptor>::type_descriptor;
+    VarMeta {
+        name: v.name(),
+        dims: v.dimensions().iter().map(|d| (d.name(), d.len())).collect(),
+        attrs,
+        dtype: dtype.into(),
+        is_integer,
+        is_unsigned,
+        default_fill,
+    }
+}
+
+fn convert(v: AttributeValue) -> Option<Attr> {
+    use AttributeValue as A;
+    let nums = |v: Vec<f64>| Some(Attr::Numbers(v));
+    match v {
+        A::Str(s) => Some(Attr::Text(s)),
+        A::Strs(s) => Some(Attr::Text(s.join(" "))),
+        A::Uchar(x) => nums(vec![x as f64]),
+        A::Uchars(x) => nums(x.into_iter().map(|v| v as f64).collect()),
+        A::Schar(x) => nums(vec![x as f64]),
+        A::Schars(x) => nums(x.into_iter().map(|v| v as f64).collect()),
+        A::Ushort(x) => nums(vec![x as f64]),
+        A::Ushorts(x) => nums(x.into_iter().map(|v| v as f64).collect()),
+        A::Short(x) => nums(vec![x as f64]),
+        A::Shorts(x) => nums(x.into_iter().map(|v| v as f64).collect()),
+        A::Uint(x) => nums(vec![x as f64]),
+        A::Uints(x) => nums(x.into_iter().map(|v| v as f64).collect()),
+        A::Int(x) => nums(vec![x as f64]),
+        A::Ints(x) => nums(x.into_iter().map(|v| v as f64).collect()),
+        A::Ulonglong(x) => nums(vec![x as f64]),
+        A::Ulonglongs(x) => nums(x.into_iter().map(|v| v as f64).collect()),
+        A::Longlong(x) => nums(vec![x as f64]),
+        A::Longlongs(x) => nums(x.into_iter().map(|v| v as f64).collect()),
+        A::Float(x) => nums(vec![x as f64]),
+        A::Floats(x) => nums(x.into_iter().map(|v| v as f64).collect()),
+        A::Double(x) => nums(vec![x]),
+        A::Doubles(x) => nums(x),
+    }
+}
+
+fn read_1d(file: &netcdf::File, name: &str) -> Option<Vec<f64>> {
+    file.variable(name)?.get_values::<f64, _>(..).ok()
+}
+
+fn describe(
+    path: &Path,
+    file: &netcdf::File,
+    vars: &[VarMeta],
+    v: &VarMeta,
+    index: usize,
+    indices: Vec<usize>,
+) -> Result<FieldInfo> {
+    let grid = grid_of(path, file, vars, v, index)?;
+    let find = |n: &str| vars.iter().find(|c| c.name == n);
+    let lead = &v.dims[..v.dims.len() - 2];
+    let mut level: Option<Level> = None;
+    let mut valid = None;
+    let mut reference = None;
+    // Leading dimensions: a time axis gives the valid time, a vertical axis the level.
+    for ((dim, _), &i) in lead.iter().zip(&indices) {
+        let Some(c) = find(dim) else { continue };
+        match cf::axis_of(c) {
+            Some(Axis::T) => valid = time_value(file, c, i),
+            Some(Axis::Z) => {
+                if let Some(vals) = read_1d(file, &c.name) {
+                    level = vals.get(i).map(|&x| cf::level_from(c, x));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Scalar coordinates named in `coordinates` (a 2 m height, a single time).
+    for name in v.text("coordinates").unwrap_or("").split_whitespace() {
+        let Some(c) = find(name) else { continue };
+        let scalar = c.dims.is_empty() || (c.dims.len() == 1 && c.dims[0].1 == 1);
+        if !scalar {
+            continue;
+        }
+        let sn = c.text("standard_name").unwrap_or("");
+        match cf::axis_of(c) {
+            Some(Axis::T) if sn == "forecast_reference_time" => reference = time_value(file, c, 0),
+            Some(Axis::T) if valid.is_none() => valid = time_value(file, c, 0),
+            Some(Axis::Z) if level.is_none() => {
+                level =
+                    read_1d(file, &c.name).and_then(|x| x.first().map(|&x| cf::level_from(c, x)))
+            }
+            _ => {}
+        }
+    }
+    if reference.is_none() {
+        if let Some(c) = find("forecast_reference_time") {
+            reference = time_value(file, c, 0);
+        }
+    }
+    let standard_name = v.text("standard_name").map(str::to_string);
+    let long_name = v
+        .text("long_name")
+        .or(standard_name.as_deref())
+        .unwrap_or(&v.name)
+        .to_string();
+    let sn = standard_name.as_deref().unwrap_or("");
+    let wind_component = match sn {
+        "eastward_wind" | "x_wind" => Some(WindComponent::U),
+        "northward_wind" | "y_wind" => Some(WindComponent::V),
+        _ => match v.name.to_lowercase().as_str() {
+            "u" | "u10" | "uas" | "ugrd" | "10u" => Some(WindComponent::U),
+            "v" | "v10" | "vas" | "vgrd" | "10v" => Some(WindComponent::V),
+            _ => None,
+        },
+    };
+    let packing = match (v.attr("scale_factor"), v.attr("add_offset")) {
+        (None, None) => v.dtype.clone(),
+        _ => format!("{} scaled", v.dtype),
+    };
+    Ok(FieldInfo {
+        index,
+        variable: v.name.clone(),
+        long_name,
+        units: v.text("units").unwrap_or("").trim().to_string(),
+        standard_name,
+        level: level.unwrap_or(Level {
+            kind: "single".into(),
+            value: None,
+            units: None,
+            label: "single".into(),
+        }),
+        reference_time: reference.map(iso),
+        valid_time: valid.map(iso),
+        nx: grid.nx,
+        ny: grid.ny,
+        grid: grid_text(&grid),
+        packing,
+        source: FieldSource::NetCdf {
+            variable: v.name.clone(),
+            indices,
+        },
+        wind_component,
+    })
+}
+
+fn grid_text(g: &Grid) -> String {
+    match &g.kind {
+        GridKind::LatLon { dlon, dlat, .. } => {
+            format!(
+                "regular_ll {}x{} ({:.4}x{:.4} deg)",
+                g.nx,
+                g.ny,
+                dlon.abs(),
+                dlat.abs()
+            )
+        }
+        GridKind::Projected {
+            projection, dx, dy, ..
+        } => {
+            let name = match projection {
+                crate::projection::Projection::LambertConformal { .. } => "lambert",
+                crate::projection::Projection::PolarStereographic { .. } => "polar_stereographic",
+                crate::projection::Projection::Mercator { .. } => "mercator",
+            };
+            format!(
+                "{name} {}x{} ({:.1}x{:.1} km)",
+                g.nx,
+                g.ny,
+                dx.abs() / 1e3,
+                dy.abs() / 1e3
+            )
+        }
+        GridKind::Curvilinear(_) => format!("curvilinear {}x{}", g.nx, g.ny),
+    }
+}
+
+fn time_value(file: &netcdf::File, c: &VarMeta, i: usize) -> Option<chrono::NaiveDateTime> {
+    let axis = TimeAxis::parse(c.text("units")?, c.text("calendar"))?;
+    let vals = read_1d(file, &c.name)?;
+    axis.at(*vals.get(i)?)
+}
+
+/// Evenly spaced within a small tolerance: returns (first, step).
+fn regular(vals: &[f64]) -> Option<(f64, f64)> {
+    if vals.len() < 2 || vals.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let step = (vals[vals.len() - 1] - vals[0]) / (vals.len() - 1) as f64;
+    if step == 0.0 {
+        return None;
+    }
+    let ok = vals
+        .iter()
+        .enumerate()
+        .all(|(k, v)| (v - (vals[0] + k as f64 * step)).abs() <= step.abs() * 1e-3);
+    ok.then_some((vals[0], step))
+}
+
+fn grid_of(
+    path: &Path,
+    file: &netcdf::File,
+    vars: &[VarMeta],
+    v: &VarMeta,
+    index: usize,
+) -> Result<Grid> {
+    let unsupported = |detail: String| Error::Unsupported {
+        path: path.to_owned(),
+        field: index,
+        what: "grid",
+        template: format!("of variable {}", v.name),
+        detail: format!(": {detail}"),
+    };
+    let n = v.dims.len();
+    let (ydim, ny) = v.dims[n - 2].clone();
+    let (xdim, nx) = v.dims[n - 1].clone();
+    let find = |n: &str| vars.iter().find(|c| c.name == n);
+    let axis_of_dim = |d: &str| find(d).filter(|c| c.dims.len() == 1).and_then(cf::axis_of);
+    let (ax, ay) = (axis_of_dim(&xdim), axis_of_dim(&ydim));
+
+    // 1. Regular lat/lon coordinate variables.
+    if ax == Some(Axis::Lon) && ay == Some(Axis::Lat) {
+        let lon = read_1d(file, &xdim).unwrap_or_default();
+        let lat = read_1d(file, &ydim).unwrap_or_default();
+        if let (Some((lon0, dlon)), Some((lat0, dlat))) = (regular(&lon), regular(&lat)) {
+            return Ok(Grid {
+                nx,
+                ny,
+                kind: GridKind::LatLon {
+                    lon0,
+                    lat0,
+                    dlon,
+                    dlat,
+                },
+            });
+        }
+        if lon.len() == nx && lat.len() == ny {
+            let mut lon2 = Vec::with_capacity(nx * ny);
+            let mut lat2 = Vec::with_capacity(nx * ny);
+            for la in &lat {
+                for lo in &lon {
+                    lon2.push(*lo);
+                    lat2.push(*la);
+                }
+            }
+            return Ok(Grid {
+                nx,
+                ny,
+                kind: GridKind::Curvilinear(Box::new(Curvilinear::new(nx, ny, lon2, lat2))),
+            });
+        }
+    }
+    // 2. Projected x/y with a grid mapping.
+    if let Some(gm) = v
+        .text("grid_mapping")
+        .and_then(|g| find(g.split(':').next().unwrap_or(g).trim()))
+    {
+        match cf::projection_of(gm) {
+            Ok(Some(projection)) => {
+                let factor = |d: &str| match find(d)
+                    .and_then(|c| c.text("units"))
+                    .map(|u| u.trim().to_lowercase())
+                {
+                    Some(u) if u == "km" || u == "kilometres" || u == "kilometers" => 1000.0,
+                    _ => 1.0,
+                };
+                let x = read_1d(file, &xdim).unwrap_or_default();
+                let y = read_1d(file, &ydim).unwrap_or_default();
+                if let (Some((x0, dx)), Some((y0, dy))) = (regular(&x), regular(&y)) {
+                    let (fx, fy) = (factor(&xdim), factor(&ydim));
+                    let fe = gm.number("false_easting").unwrap_or(0.0);
+                    let fn_ = gm.number("false_northing").unwrap_or(0.0);
+                    return Ok(Grid {
+                        nx,
+                        ny,
+                        kind: GridKind::Projected {
+                            projection,
+                            x0: x0 * fx - fe,
+                            y0: y0 * fy - fn_,
+                            dx: dx * fx,
+                            dy: dy * fy,
+                        },
+                    });
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                if !has_2d_latlon(vars, v) {
+                    return Err(unsupported(reason));
+                }
+            }
+        }
+    }
+    // 3. 2-D latitude/longitude auxiliary coordinates.
+    let aux: Vec<&VarMeta> = v
+        .text("coordinates")
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(find)
+        .chain(vars.iter().filter(|c| c.dims.len() == 2))
+        .filter(|c| c.dims.len() == 2 && c.dims[0].0 == ydim && c.dims[1].0 == xdim)
+        .collect();
+    let lat = aux.iter().find(|c| cf::axis_of(c) == Some(Axis::Lat));
+    let lon = aux.iter().find(|c| cf::axis_of(c) == Some(Axis::Lon));
+    if let (Some(lat), Some(lon)) = (lat, lon) {
+        let la = read_1d(file, &lat.name).unwrap_or_default();
+        let lo = read_1d(file, &lon.name).unwrap_or_default();
+        if la.len() == nx * ny && lo.len() == nx * ny {
+            return Ok(Grid {
+                nx,
+                ny,
+                kind: GridKind::Curvilinear(Box::new(Curvilinear::new(nx, ny, lo, la))),
+            });
+        }
+    }
+    Err(unsupported(format!(
+        "no lat/lon coordinates or usable grid mapping for dimensions ({ydim}, {xdim})"
+    )))
+}
+
+fn has_2d_latlon(vars: &[VarMeta], v: &VarMeta) -> bool {
+    v.text("coordinates")
+        .unwrap_or("")
+        .split_whitespace()
+        .any(|n| {
+            vars.iter().any(|c| {
+                c.name == n
+                    && c.dims.len() == 2
+                    && matches!(cf::axis_of(c), Some(Axis::Lat | Axis::Lon))
+            })
+        })
+}

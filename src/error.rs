@@ -1,0 +1,87 @@
+//! Errors of the core library, grouped by what the caller should do with them.
+//!
+//! Every error knows whether it is *permanent* (the input itself is bad: retrying the same
+//! bytes gives the same answer, so a job carrying it belongs in the dead-letter queue) or
+//! *transient* (I/O that may succeed on a second try). Messages name the file and, where
+//! there is one, the field index, so a user can find the culprit without a debugger.
+
+use std::path::PathBuf;
+
+/// A core-library error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed at the operating-system level.
+    #[error("{path}: {op}")]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a format tilecast reads (random bytes, an image, GRIB1, ...).
+    #[error("{path}: {reason}")]
+    UnknownFormat { path: PathBuf, reason: String },
+    /// The file is a known format but its structure is broken (truncated, bad lengths).
+    #[error("{path}: corrupt file: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    /// One field could not be decoded because its bytes are inconsistent.
+    #[error("{path}: field {field}: {what}: {reason}")]
+    CorruptField {
+        path: PathBuf,
+        field: usize,
+        what: &'static str,
+        reason: String,
+    },
+    /// One field uses a grid, packing or layout that tilecast does not handle.
+    #[error("{path}: field {field}: unsupported {what} {template}{detail}")]
+    Unsupported {
+        path: PathBuf,
+        field: usize,
+        /// "grid definition template", "data representation template", ...
+        what: &'static str,
+        /// The template number as WMO writes it, e.g. "3.40" or "5.4".
+        template: String,
+        detail: String,
+    },
+    /// A field index past the end of the file.
+    #[error("{path}: no field {field} (the file has {count})")]
+    NoSuchField {
+        path: PathBuf,
+        field: usize,
+        count: usize,
+    },
+    /// The netCDF library reported an error.
+    #[error("{path}: {context}: {message}")]
+    NetCdf {
+        path: PathBuf,
+        context: String,
+        message: String,
+    },
+    /// A palette file or name that cannot be used.
+    #[error("palette {name}: {reason}")]
+    Palette { name: String, reason: String },
+    /// Settings that make no sense (empty zoom range, min >= max, ...).
+    #[error("invalid settings: {0}")]
+    Settings(String),
+    /// PNG encoding failed (only on internal inconsistencies; kept as an error, not a panic).
+    #[error("encoding {what}: {reason}")]
+    Encode { what: String, reason: String },
+}
+
+impl Error {
+    /// True when retrying the same input cannot succeed: the job should be dead-lettered.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, Error::Io { .. })
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            op,
+            source,
+        }
+    }
+}
+
+/// Result alias of the core library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

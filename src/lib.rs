@@ -1,0 +1,16 @@
+//! tilecast core: decode GRIB2 and NetCDF fields, place them on a grid, resample them into
+//! map tiles, colour and encode them. Synchronous, with rayon as the only parallelism; process
+//! plumbing (CLI, queues, storage) lives in the `workers` crate.
+//!
+//! The data flow is one direction: [`decode`] → [`grid`] → [`resample`] → [`palette`] →
+//! [`encode`], driven per file by [`render`].
+
+pub mod bytes;
+pub mod curvilinear;
+pub mod decode;
+pub mod error;
+pub mod grid;
+pub mod npy;
+pub mod projection;
+
+pub use error::{Error, Result};
