@@ -145,8 +145,8 @@ mod tests {
         let data = [0xAC, 0x53, 0xF0];
         let mut r = BitReader::new(&data);
         assert_eq!(r.read(3), 0b101);
-        assert_eq!(r.read(7), 0b0110_001);
-        assert_eq!(r.read(10), 0b0100_1111_11);
+        assert_eq!(r.read(7), 0b011_0001);
+        assert_eq!(r.read(10), 0b01_0011_1111);
         assert_eq!(r.read(4), 0);
         r.align();
         assert_eq!(r.position(), 24);

@@ -8,9 +8,18 @@
 pub mod bytes;
 pub mod curvilinear;
 pub mod decode;
+pub mod encode;
 pub mod error;
 pub mod grid;
+pub mod layer;
+pub mod legend;
+pub mod manifest;
 pub mod npy;
+pub mod palette;
 pub mod projection;
+pub mod render;
+pub mod resample;
+pub mod settings;
+pub mod tiling;
 
 pub use error::{Error, Result};

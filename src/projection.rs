@@ -320,7 +320,7 @@ mod tests {
         assert!((x - 1894410.9).abs() < 1.0, "x {x}");
         assert!((y - 1564649.5).abs() < 1.0, "y {y}");
         // Snyder's polar stereographic ellipsoid example (p. 315): International 1924,
-        // south pole, true scale at 71S, central meridian 100W; point 75S 150W.
+        // south pole, true scale at 71S, central meridian 100W; point 75S 150E.
         let intl = Earth {
             a: 6378388.0,
             inv_f: Some(297.0),
@@ -331,7 +331,7 @@ mod tests {
             lat_ts: -71.0,
             south: true,
         };
-        let (x, y) = p.forward(-150.0, -75.0).unwrap();
+        let (x, y) = p.forward(150.0, -75.0).unwrap();
         assert!((x - -1540033.6).abs() < 1.0, "x {x}");
         assert!((y - -560526.4).abs() < 1.0, "y {y}");
     }

@@ -52,9 +52,8 @@ pub struct VarMeta {
     pub attrs: BTreeMap<String, Attr>,
     /// On-disk type name (`short`, `float`, ...), for the packing description.
     pub dtype: String,
-    /// True for integer storage types (default fill values differ by type).
-    pub is_integer: bool,
-    pub is_unsigned: bool,
+    /// Bits of a signed integer storage type (for `_Unsigned = "true"`), else 0.
+    pub signed_bits: u32,
     /// The netCDF default fill value for the storage type.
     pub default_fill: Option<f64>,
 }
@@ -222,6 +221,8 @@ pub struct Unpack {
     pub valid_max: Option<f64>,
     pub scale: f64,
     pub offset: f64,
+    /// `_Unsigned = "true"` on a signed type: negative stored numbers wrap by 2^bits.
+    pub wrap: Option<f64>,
 }
 
 impl Unpack {
@@ -241,7 +242,20 @@ impl Unpack {
                 valid_max = Some(r[1]);
             }
         }
+        let unsigned = v
+            .text("_Unsigned")
+            .is_some_and(|t| t.eq_ignore_ascii_case("true"));
+        let wrap = (unsigned && v.signed_bits > 0).then(|| 2f64.powi(v.signed_bits as i32));
+        if let Some(w) = wrap {
+            // Fill values are compared after the reinterpretation too.
+            for f in fills.iter_mut() {
+                if *f < 0.0 {
+                    *f += w;
+                }
+            }
+        }
         Unpack {
+            wrap,
             fills,
             valid_min,
             valid_max,
@@ -253,8 +267,12 @@ impl Unpack {
     /// One stored number to a value, NaN when masked.
     #[inline]
     pub fn apply(&self, raw: f64) -> f32 {
+        let raw = match self.wrap {
+            Some(w) if raw < 0.0 => raw + w,
+            _ => raw,
+        };
         if raw.is_nan()
-            || self.fills.iter().any(|&f| raw == f)
+            || self.fills.contains(&raw)
             || self.valid_min.is_some_and(|m| raw < m)
             || self.valid_max.is_some_and(|m| raw > m)
         {

@@ -124,7 +124,7 @@ impl GribFile {
             0 => grib_unpack::simple(s5, data, packed),
             2 => grib_unpack::complex(s5, data, packed, false),
             3 => grib_unpack::complex(s5, data, packed, true),
-            40 | 41 | 42 => library_unpack(s5, data, packed),
+            40..=42 => library_unpack(s5, data, packed),
             other => {
                 return Err(Error::Unsupported {
                     path: self.path.clone(),

@@ -12,7 +12,6 @@ use crate::decode::Level;
 
 /// What section 4 says about a field.
 pub struct Product {
-    pub template: u16,
     pub category: u8,
     pub number: u8,
     pub level: Level,
@@ -43,7 +42,6 @@ pub fn product(s4: &[u8], reference: Option<NaiveDateTime>) -> Option<Product> {
     let number = u8_at(s4, 10)?;
     if shift == usize::MAX {
         return Some(Product {
-            template,
             category,
             number,
             level: unknown_level(),
@@ -72,7 +70,6 @@ pub fn product(s4: &[u8], reference: Option<NaiveDateTime>) -> Option<Product> {
         .and_then(|o| interval_end(s4, o - 1))
         .or_else(|| add_step(reference?, unit?, step?));
     Some(Product {
-        template,
         category,
         number,
         level,
@@ -104,7 +101,7 @@ fn add_step(reference: NaiveDateTime, unit: u8, step: i64) -> Option<NaiveDateTi
         11 => 6 * 3600,
         12 => 12 * 3600,
         13 => 1,
-        3 | 4 | 5 | 6 | 7 => {
+        3..=7 => {
             let months = step
                 * match unit {
                     3 => 1,

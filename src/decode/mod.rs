@@ -260,9 +260,8 @@ fn sniff(head: &[u8]) -> Option<Format> {
     } else if head.starts_with(b"CDF\x01")
         || head.starts_with(b"CDF\x02")
         || head.starts_with(b"CDF\x05")
+        || head.starts_with(b"\x89HDF\r\n\x1a\n")
     {
-        Some(Format::NetCdf)
-    } else if head.starts_with(b"\x89HDF\r\n\x1a\n") {
         Some(Format::NetCdf)
     } else {
         None

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use netcdf::{AttributeValue, Extent, NcTypeDescriptor};
+use netcdf::{AttributeValue, Extent};
 
 use super::cf::{self, Attr, Axis, TimeAxis, Unpack, VarMeta};
 use super::{iso, Entry, Field, FieldInfo, FieldSource, Level, WindComponent};
@@ -23,8 +23,6 @@ pub struct NetCdfFile {
     vars: Vec<VarMeta>,
     entries: Vec<Entry>,
 }
-
-// SAFETY-free note: netcdf::File is Send; all access goes through the Mutex.
 
 impl NetCdfFile {
     pub fn open(path: &Path) -> Result<NetCdfFile> {
@@ -119,34 +117,29 @@ fn meta(v: &netcdf::Variable) -> VarMeta {
         }
     }
     let vt = v.vartype();
-    let (dtype, is_integer, is_unsigned, default_fill): (&str, bool, bool, Option<f64>) = match vt {
-        NcVariableType::Int(IntType::I8) => ("byte", true, false, None),
-        NcVariableType::Int(IntType::U8) => ("ubyte", true, true, Some(255.0)),
-        NcVariableType::Int(IntType::I16) => ("short", true, false, Some(-32767.0)),
-        NcVariableType::Int(IntType::U16) => ("ushort", true, true, Some(65535.0)),
-        NcVariableType::Int(IntType::I32) => ("int", true, false, Some(-2147483647.0)),
-        NcVariableType::Int(IntType::U32) => ("uint", true, true, Some(4294967295.0)),
-        NcVariableType::Int(IntType::I64) => ("int64", true, false, Some(-9223372036854775806.0)),
-        NcVariableType::Int(IntType::U64) => ("uint64", true, true, Some(18446744073709551614.0)),
-        NcVariableType::Float(FloatType::F32) => (
-            "float",
-            false,
-            false,
-            Some(f32::from_bits(0x7cf0_0000) as f64),
-        ),
-        NcVariableType::Float(FloatType::F64) => {
-            ("double", false, false, Some(9.969_209_968_386_869e36))
+    // netCDF's default fill values (netcdf.h NC_FILL_*): netCDF4-python masks them when a
+    // variable has no _FillValue, except for the byte types.
+    let (dtype, signed_bits, default_fill): (&str, u32, Option<f64>) = match vt {
+        NcVariableType::Int(IntType::I8) => ("byte", 8, None),
+        NcVariableType::Int(IntType::U8) => ("ubyte", 0, None),
+        NcVariableType::Int(IntType::I16) => ("short", 16, Some(-32767.0)),
+        NcVariableType::Int(IntType::U16) => ("ushort", 0, Some(65535.0)),
+        NcVariableType::Int(IntType::I32) => ("int", 32, Some(-2147483647.0)),
+        NcVariableType::Int(IntType::U32) => ("uint", 0, Some(4294967295.0)),
+        NcVariableType::Int(IntType::I64) => ("int64", 64, Some(-9223372036854775806.0)),
+        NcVariableType::Int(IntType::U64) => ("uint64", 0, Some(18446744073709551614.0)),
+        NcVariableType::Float(FloatType::F32) => {
+            ("float", 0, Some(f32::from_bits(0x7cf0_0000) as f64))
         }
-        _ => ("other", false, false, None),
+        NcVariableType::Float(FloatType::F64) => ("double", 0, Some(9.969_209_968_386_869e36)),
+        _ => ("other", 0, None),
     };
-    let _ = <f64 as NcTypeDescriptor>::type_descriptor;
     VarMeta {
         name: v.name(),
         dims: v.dimensions().iter().map(|d| (d.name(), d.len())).collect(),
         attrs,
         dtype: dtype.into(),
-        is_integer,
-        is_unsigned,
+        signed_bits,
         default_fill,
     }
 }

@@ -1,0 +1,176 @@
+//! PNG encoding of colour tiles, data tiles and images.
+//!
+//! Colour tiles and full-frame images are 8-bit indexed colour (PLTE + tRNS): a palette has at
+//! most 256 colours, so this loses nothing and is several times smaller than RGBA. Data tiles
+//! are RGBA carrying 16-bit quantised values (see [`DataScale`]). Output bytes depend only on
+//! the input, so runs are byte-identical.
+
+use crate::error::{Error, Result};
+use crate::palette::Rgba;
+
+/// Quantisation of one layer's values into data tiles:
+/// `value = offset + scale * (R * 256 + G)`, B = 0, A = 255 where valid, A = 0 where missing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataScale {
+    pub offset: f64,
+    pub scale: f64,
+}
+
+impl DataScale {
+    /// Spreads `[min, max]` over the 65536 codes. A constant field gets scale 1 and code 0.
+    pub fn for_range(min: f64, max: f64) -> DataScale {
+        if max > min && (max - min).is_finite() {
+            DataScale {
+                offset: min,
+                scale: (max - min) / 65535.0,
+            }
+        } else {
+            DataScale {
+                offset: if min.is_finite() { min } else { 0.0 },
+                scale: 1.0,
+            }
+        }
+    }
+
+    #[inline]
+    pub fn code(&self, v: f32) -> u16 {
+        ((v as f64 - self.offset) / self.scale)
+            .round()
+            .clamp(0.0, 65535.0) as u16
+    }
+
+    pub fn value(&self, code: u16) -> f64 {
+        self.offset + self.scale * code as f64
+    }
+}
+
+fn encoder<'a>(
+    out: &'a mut Vec<u8>,
+    width: usize,
+    height: usize,
+    colour: png::ColorType,
+) -> png::Encoder<'a, &'a mut Vec<u8>> {
+    let mut e = png::Encoder::new(out, width as u32, height as u32);
+    e.set_color(colour);
+    e.set_depth(png::BitDepth::Eight);
+    e
+}
+
+fn finish(e: png::Encoder<'_, &mut Vec<u8>>, data: &[u8], what: &str) -> Result<()> {
+    let err = |e: png::EncodingError| Error::Encode {
+        what: what.to_string(),
+        reason: e.to_string(),
+    };
+    let mut w = e.write_header().map_err(err)?;
+    w.write_image_data(data).map_err(err)?;
+    w.finish().map_err(err)
+}
+
+/// Indexed-colour PNG from one palette index per pixel.
+pub fn indexed_png(
+    width: usize,
+    height: usize,
+    indices: &[u8],
+    entries: &[Rgba],
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(indices.len() / 4 + 1024);
+    let mut e = encoder(&mut out, width, height, png::ColorType::Indexed);
+    let plte: Vec<u8> = entries.iter().flat_map(|c| [c[0], c[1], c[2]]).collect();
+    // tRNS may stop after the last non-opaque entry.
+    let last_alpha = entries
+        .iter()
+        .rposition(|c| c[3] != 255)
+        .map_or(0, |k| k + 1);
+    let trns: Vec<u8> = entries[..last_alpha].iter().map(|c| c[3]).collect();
+    e.set_palette(plte);
+    if !trns.is_empty() {
+        e.set_trns(trns);
+    }
+    // The PNG specification recommends no filtering for indexed images.
+    e.set_filter(png::FilterType::NoFilter);
+    e.set_compression(png::Compression::Default);
+    finish(e, indices, "indexed PNG")?;
+    Ok(out)
+}
+
+/// RGBA PNG.
+pub fn rgba_png(width: usize, height: usize, pixels: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(pixels.len() / 4 + 1024);
+    let mut e = encoder(&mut out, width, height, png::ColorType::Rgba);
+    e.set_filter(png::FilterType::Sub);
+    e.set_compression(png::Compression::Default);
+    finish(e, pixels, "RGBA PNG")?;
+    Ok(out)
+}
+
+/// Data tile pixels (RGBA) from values.
+pub fn data_pixels(values: &[f32], scale: DataScale) -> Vec<u8> {
+    let mut px = Vec::with_capacity(values.len() * 4);
+    for &v in values {
+        if v.is_nan() {
+            px.extend_from_slice(&[0, 0, 0, 0]);
+        } else {
+            let c = scale.code(v);
+            px.extend_from_slice(&[(c >> 8) as u8, (c & 0xff) as u8, 0, 255]);
+        }
+    }
+    px
+}
+
+/// Decodes a PNG into RGBA pixels (tests and tools that read tiles back).
+pub fn decode_rgba(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
+    let err = |e: png::DecodingError| Error::Encode {
+        what: "PNG decode".into(),
+        reason: e.to_string(),
+    };
+    let mut d = png::Decoder::new(bytes);
+    d.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
+    let mut r = d.read_info().map_err(err)?;
+    let mut buf = vec![0; r.output_buffer_size()];
+    let info = r.next_frame(&mut buf).map_err(err)?;
+    buf.truncate(info.buffer_size());
+    let (w, h) = (info.width as usize, info.height as usize);
+    let px = match info.color_type {
+        png::ColorType::Rgba => buf,
+        png::ColorType::GrayscaleAlpha => buf
+            .chunks(2)
+            .flat_map(|c| [c[0], c[0], c[0], c[1]])
+            .collect(),
+        other => {
+            return Err(Error::Encode {
+                what: "PNG decode".into(),
+                reason: format!("unexpected colour type {other:?}"),
+            })
+        }
+    };
+    Ok((w, h, px))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_scale_round_trip_within_half_step() {
+        let s = DataScale::for_range(200.0, 320.0);
+        for v in [200.0f32, 250.123, 319.99, 320.0] {
+            let back = s.value(s.code(v));
+            assert!(
+                (back - v as f64).abs() <= s.scale / 2.0 + 1e-9,
+                "{v} {back}"
+            );
+        }
+        let c = DataScale::for_range(5.0, 5.0);
+        assert_eq!(c.value(c.code(5.0)), 5.0);
+    }
+
+    #[test]
+    fn indexed_png_decodes_to_palette_colours() {
+        let entries = vec![[0, 0, 0, 0], [255, 0, 0, 255], [0, 0, 255, 255]];
+        let png = indexed_png(2, 2, &[0, 1, 2, 1], &entries).unwrap();
+        let (w, h, px) = decode_rgba(&png).unwrap();
+        assert_eq!((w, h), (2, 2));
+        assert_eq!(&px[..8], &[0, 0, 0, 0, 255, 0, 0, 255]);
+        assert_eq!(&px[8..12], &[0, 0, 255, 255]);
+    }
+}

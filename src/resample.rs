@@ -1,0 +1,312 @@
+//! Resampling a field onto the pixels of a tile.
+//!
+//! Each pixel is located on the native grid at its centre. Where a pixel is smaller than a grid
+//! cell the value is interpolated (bilinear by default, or nearest); where it covers several
+//! cells (low zooms) the cells under the pixel are averaged with a summed-area table, so low
+//! zooms do not alias. Missing values (NaN) never leak in: bilinear uses the valid neighbours
+//! only and is missing when the nearest point is; an average is missing when fewer than half
+//! the cells under the pixel are valid.
+
+use serde::{Deserialize, Serialize};
+
+use crate::grid::{Grid, GridPos};
+use crate::tiling::{TileId, Tiling, TILE_SIZE};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Resample {
+    #[default]
+    Bilinear,
+    Nearest,
+}
+
+/// A field prepared for sampling: its grid, values and summed-area tables.
+pub struct Sampler<'a> {
+    grid: &'a Grid,
+    values: &'a [f32],
+    wraps: bool,
+    period: f64,
+    method: Resample,
+    /// Prefix sums of values (NaN as 0) and of valid counts, (ny+1) x (nx+1).
+    sum: Vec<f64>,
+    count: Vec<u32>,
+}
+
+impl<'a> Sampler<'a> {
+    pub fn new(grid: &'a Grid, values: &'a [f32], method: Resample) -> Sampler<'a> {
+        let (nx, ny) = (grid.nx, grid.ny);
+        let w = nx + 1;
+        let mut sum = vec![0.0f64; w * (ny + 1)];
+        let mut count = vec![0u32; w * (ny + 1)];
+        for j in 0..ny {
+            let (mut row_sum, mut row_count) = (0.0f64, 0u32);
+            for i in 0..nx {
+                let v = values[j * nx + i];
+                if !v.is_nan() {
+                    row_sum += v as f64;
+                    row_count += 1;
+                }
+                let k = (j + 1) * w + i + 1;
+                sum[k] = sum[k - w] + row_sum;
+                count[k] = count[k - w] + row_count;
+            }
+        }
+        Sampler {
+            grid,
+            values,
+            wraps: grid.wraps(),
+            period: grid.period(),
+            method,
+            sum,
+            count,
+        }
+    }
+
+    #[inline]
+    fn value(&self, i: usize, j: usize) -> f32 {
+        self.values[j * self.grid.nx + i]
+    }
+
+    /// Column index for an integer position, wrapped or clamped.
+    #[inline]
+    fn col(&self, i: i64) -> usize {
+        let nx = self.grid.nx as i64;
+        if self.wraps {
+            i.rem_euclid(nx) as usize
+        } else {
+            i.clamp(0, nx - 1) as usize
+        }
+    }
+
+    #[inline]
+    fn row(&self, j: i64) -> usize {
+        j.clamp(0, self.grid.ny as i64 - 1) as usize
+    }
+
+    /// Point sample at a grid position.
+    #[inline]
+    fn point(&self, p: GridPos) -> f32 {
+        match self.method {
+            Resample::Nearest => {
+                self.value(self.col(p.i.round() as i64), self.row(p.j.round() as i64))
+            }
+            Resample::Bilinear => {
+                let (i0, j0) = (p.i.floor(), p.j.floor());
+                let (fi, fj) = ((p.i - i0) as f32, (p.j - j0) as f32);
+                let (i0, j0) = (i0 as i64, j0 as i64);
+                let (c0, c1) = (self.col(i0), self.col(i0 + 1));
+                let (r0, r1) = (self.row(j0), self.row(j0 + 1));
+                let nearest = self.value(
+                    if fi < 0.5 { c0 } else { c1 },
+                    if fj < 0.5 { r0 } else { r1 },
+                );
+                if nearest.is_nan() {
+                    return f32::NAN;
+                }
+                let q = [
+                    (self.value(c0, r0), (1.0 - fi) * (1.0 - fj)),
+                    (self.value(c1, r0), fi * (1.0 - fj)),
+                    (self.value(c0, r1), (1.0 - fi) * fj),
+                    (self.value(c1, r1), fi * fj),
+                ];
+                let (mut s, mut w) = (0.0f32, 0.0f32);
+                for (v, wt) in q {
+                    if !v.is_nan() {
+                        s += v * wt;
+                        w += wt;
+                    }
+                }
+                if w > 0.0 {
+                    s / w
+                } else {
+                    nearest
+                }
+            }
+        }
+    }
+
+    /// Sum and count over columns `i0..=i1` (already in range) and rows `j0..=j1`.
+    #[inline]
+    fn box_sum(&self, i0: usize, i1: usize, j0: usize, j1: usize) -> (f64, u32) {
+        let w = self.grid.nx + 1;
+        let at = |i: usize, j: usize| j * w + i;
+        let s = self.sum[at(i1 + 1, j1 + 1)] - self.sum[at(i0, j1 + 1)] - self.sum[at(i1 + 1, j0)]
+            + self.sum[at(i0, j0)];
+        let c = self.count[at(i1 + 1, j1 + 1)] + self.count[at(i0, j0)]
+            - self.count[at(i0, j1 + 1)]
+            - self.count[at(i1 + 1, j0)];
+        (s, c)
+    }
+
+    /// Mean of the cells whose centres fall in the footprint `p ± (di, dj)/2`.
+    fn average(&self, p: GridPos, di: f64, dj: f64) -> f32 {
+        let (nx, ny) = (self.grid.nx as i64, self.grid.ny as i64);
+        let span = |c: f64, d: f64| {
+            let (lo, hi) = ((c - d / 2.0).ceil() as i64, (c + d / 2.0).floor() as i64);
+            if hi < lo {
+                let r = c.round() as i64;
+                (r, r)
+            } else {
+                (lo, hi)
+            }
+        };
+        let (j0, j1) = span(p.j, dj);
+        let (j0, j1) = (j0.clamp(0, ny - 1) as usize, j1.clamp(0, ny - 1) as usize);
+        let (i0, i1) = span(p.i, di.min(nx as f64));
+        let (sum, count, cells) = if self.wraps {
+            let a = i0.rem_euclid(nx);
+            let len = (i1 - i0 + 1).min(nx);
+            let b = a + len - 1;
+            let rows = (j1 - j0 + 1) as u32;
+            if b < nx {
+                let (s, c) = self.box_sum(a as usize, b as usize, j0, j1);
+                (s, c, len as u32 * rows)
+            } else {
+                let (s1, c1) = self.box_sum(a as usize, nx as usize - 1, j0, j1);
+                let (s2, c2) = self.box_sum(0, (b - nx) as usize, j0, j1);
+                (s1 + s2, c1 + c2, len as u32 * rows)
+            }
+        } else {
+            let (a, b) = (i0.clamp(0, nx - 1) as usize, i1.clamp(0, nx - 1) as usize);
+            let (s, c) = self.box_sum(a, b, j0, j1);
+            (s, c, ((b - a + 1) * (j1 - j0 + 1)) as u32)
+        };
+        if count == 0 || count * 2 < cells {
+            f32::NAN
+        } else {
+            (sum / count as f64) as f32
+        }
+    }
+
+    /// Samples one tile: `TILE_SIZE`² values, row-major from the north-west corner.
+    pub fn tile(&self, tiling: Tiling, t: TileId) -> Vec<f32> {
+        let n = TILE_SIZE;
+        let (ox, oy) = ((t.x as usize * n) as f64, (t.y as usize * n) as f64);
+        let mut pos: Vec<Option<GridPos>> = Vec::with_capacity(n * n);
+        for py in 0..n {
+            for px in 0..n {
+                let (lon, lat) =
+                    tiling.pixel_to_lonlat(t.z, ox + px as f64 + 0.5, oy + py as f64 + 0.5);
+                pos.push(self.grid.locate(lon, lat));
+            }
+        }
+        let mut out = vec![f32::NAN; n * n];
+        for py in 0..n {
+            for px in 0..n {
+                let Some(p) = pos[py * n + px] else { continue };
+                // Footprint in grid cells from the spacing of neighbouring pixel centres.
+                let nb_x = if px + 1 < n {
+                    pos[py * n + px + 1]
+                } else {
+                    pos[py * n + px - 1]
+                };
+                let nb_y = if py + 1 < n {
+                    pos[(py + 1) * n + px]
+                } else {
+                    pos[(py - 1) * n + px]
+                };
+                let (mut di, mut dj) = (0.0f64, 0.0f64);
+                for q in [nb_x, nb_y].into_iter().flatten() {
+                    let mut d = (q.i - p.i).abs();
+                    if self.wraps && d > self.period / 2.0 {
+                        d = (self.period - d).abs();
+                    }
+                    di = di.max(d);
+                    dj = dj.max((q.j - p.j).abs());
+                }
+                out[py * n + px] = if di > 1.0 || dj > 1.0 {
+                    self.average(p, di, dj)
+                } else {
+                    self.point(p)
+                };
+            }
+        }
+        out
+    }
+
+    /// The native grid drawn north-up, one pixel per point (the full-frame image).
+    pub fn full_frame(&self) -> Vec<f32> {
+        let (nx, ny) = (self.grid.nx, self.grid.ny);
+        let flip_rows = self.grid.rows_go_north();
+        let flip_cols = !self.grid.columns_go_east();
+        let mut out = Vec::with_capacity(nx * ny);
+        for r in 0..ny {
+            let j = if flip_rows { ny - 1 - r } else { r };
+            for c in 0..nx {
+                let i = if flip_cols { nx - 1 - c } else { c };
+                out.push(self.value(i, j));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::GridKind;
+
+    fn global(nx: usize, ny: usize, f: impl Fn(f64, f64) -> f32) -> (Grid, Vec<f32>) {
+        let dlon = 360.0 / nx as f64;
+        let dlat = 180.0 / (ny - 1) as f64;
+        let g = Grid {
+            nx,
+            ny,
+            kind: GridKind::LatLon {
+                lon0: 0.0,
+                lat0: 90.0,
+                dlon,
+                dlat: -dlat,
+            },
+        };
+        let mut v = Vec::new();
+        for j in 0..ny {
+            for i in 0..nx {
+                v.push(f(i as f64 * dlon, 90.0 - j as f64 * dlat));
+            }
+        }
+        (g, v)
+    }
+
+    #[test]
+    fn bilinear_reproduces_a_linear_field_and_wraps() {
+        // Linear in latitude: bilinear must be exact anywhere, including across lon 0/360.
+        let (g, v) = global(360, 181, |_, lat| lat as f32);
+        let s = Sampler::new(&g, &v, Resample::Bilinear);
+        let p = g.locate(-0.3, 10.25).unwrap();
+        assert!((s.point(p) - 10.25).abs() < 1e-4);
+    }
+
+    #[test]
+    fn low_zoom_averages_instead_of_aliasing() {
+        // A checkerboard of +1/-1 at 0.25 degree averages to ~0 at zoom 0, not to +-1.
+        let (g, v) = global(1440, 721, |lon, lat| {
+            let k = (lon * 4.0).round() as i64 + (lat * 4.0).round() as i64;
+            if k % 2 == 0 {
+                1.0
+            } else {
+                -1.0
+            }
+        });
+        let s = Sampler::new(&g, &v, Resample::Bilinear);
+        let tile = s.tile(Tiling::Geographic, TileId { z: 0, x: 0, y: 0 });
+        let max = tile
+            .iter()
+            .filter(|v| !v.is_nan())
+            .fold(0f32, |m, v| m.max(v.abs()));
+        assert!(max < 0.5, "max {max}");
+    }
+
+    #[test]
+    fn missing_values_stay_missing() {
+        let (g, mut v) = global(36, 19, |_, _| 1.0);
+        for x in v.iter_mut().take(36 * 10) {
+            *x = f32::NAN; // northern half missing
+        }
+        let s = Sampler::new(&g, &v, Resample::Bilinear);
+        let tile = s.tile(Tiling::Geographic, TileId { z: 2, x: 3, y: 0 });
+        assert!(tile[0].is_nan());
+        let tile = s.tile(Tiling::Geographic, TileId { z: 2, x: 3, y: 3 });
+        assert!(tile.iter().all(|v| *v == 1.0));
+    }
+}

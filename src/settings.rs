@@ -1,0 +1,91 @@
+//! Render settings: validated once, hashed into the run id, recorded in the manifest.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::resample::Resample;
+use crate::tiling::Tiling;
+
+/// Everything that changes rendered bytes. Part of the run id, so changing any of it writes a
+/// new run instead of overwriting an old one with different pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RenderSettings {
+    pub tiling: Tiling,
+    /// Inclusive zoom range; `None` chooses from each field's native resolution.
+    pub zoom: Option<(u8, u8)>,
+    pub resample: Resample,
+    /// Palette name or file; `None` chooses per variable.
+    pub palette: Option<String>,
+    /// Colour range; `None` uses the palette's default range or the data range.
+    pub range: Option<(f64, f64)>,
+    /// Prefix for URLs in TileJSON documents (empty: relative URLs).
+    #[serde(default)]
+    pub base_url: String,
+}
+
+/// Highest zoom accepted: 2^24 tiles across is far beyond any weather grid.
+pub const MAX_ZOOM: u8 = 24;
+
+impl RenderSettings {
+    pub fn validate(&self) -> Result<()> {
+        if let Some((a, b)) = self.zoom {
+            if a > b || b > MAX_ZOOM {
+                return Err(Error::Settings(format!(
+                    "zoom range {a}-{b} (need min <= max <= {MAX_ZOOM})"
+                )));
+            }
+        }
+        if let Some((a, b)) = self.range {
+            if !(a.is_finite() && b.is_finite() && a < b) {
+                return Err(Error::Settings(format!(
+                    "range {a}:{b} (need finite MIN < MAX)"
+                )));
+            }
+        }
+        if let Some(p) = &self.palette {
+            crate::palette::Palette::resolve(p)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses "0-5" or "3".
+pub fn parse_zoom(s: &str) -> std::result::Result<(u8, u8), String> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let p = |x: &str| {
+        x.trim()
+            .parse::<u8>()
+            .map_err(|_| format!("bad zoom {s:?}: expected MIN-MAX, e.g. 0-5"))
+    };
+    Ok((p(a)?, p(b)?))
+}
+
+/// Parses "MIN:MAX" (negative numbers allowed: "-40:40").
+pub fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
+    let k = s
+        .get(1..)
+        .unwrap_or("")
+        .find(':')
+        .map(|k| k + 1)
+        .ok_or_else(|| format!("bad range {s:?}: expected MIN:MAX"))?;
+    let p = |x: &str| {
+        x.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("bad range {s:?}: expected MIN:MAX"))
+    };
+    Ok((p(&s[..k])?, p(&s[k + 1..])?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_flags() {
+        assert_eq!(parse_zoom("0-5"), Ok((0, 5)));
+        assert_eq!(parse_zoom("3"), Ok((3, 3)));
+        assert!(parse_zoom("a-b").is_err());
+        assert_eq!(parse_range("-40:40.5"), Ok((-40.0, 40.5)));
+        assert!(parse_range("5").is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! Decoded values against the reference decoders: every field of every supported sample file
+//! must match ecCodes (GRIB2) or netCDF4-python (NetCDF): identical NaN positions and a max
+//! absolute difference within half the packing's precision (GRIB2) or 1e-5 relative (NetCDF).
+//! Unsupported grids must fail with a clear per-field error naming file, field and template.
+
+mod common;
+
+use std::path::Path;
+
+use tilecast::decode::Dataset;
+
+fn compare_file(file: &Path, script: &str) {
+    let tmp = common::tempdir();
+    let oracle = common::oracle(script, file, tmp.path());
+    assert!(
+        oracle["error"].is_null(),
+        "{}: oracle error {}",
+        file.display(),
+        oracle["error"]
+    );
+    let fields = oracle["fields"].as_array().expect("fields");
+    let ds = Dataset::open(file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ds.entries().len(),
+        fields.len(),
+        "{}: field count",
+        file.display()
+    );
+    let mut checked = 0;
+    for f in fields {
+        let i = f["index"].as_u64().unwrap() as usize;
+        let npy = f["npy"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: oracle has no array for field {i}", file.display()));
+        let field = ds.decode(i).unwrap_or_else(|e| panic!("{e}"));
+        let (shape, want) = common::read_npy(&tmp.path().join(npy));
+        assert_eq!(
+            shape,
+            vec![field.grid.ny, field.grid.nx],
+            "{}: field {i} shape",
+            file.display()
+        );
+        let scale = want
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold(0f64, |m, v| m.max(v.abs()));
+        let tol = match f["precision"].as_f64() {
+            Some(p) => p.max(1e-5 * scale),
+            None => 1e-5 * scale.max(1.0),
+        };
+        let mut worst = 0f64;
+        for (k, (&got, &want)) in field.values.iter().zip(&want).enumerate() {
+            assert_eq!(
+                got.is_nan(),
+                want.is_nan(),
+                "{}: field {i}: point {k} missing in one decoder only ({got} vs {want})",
+                file.display()
+            );
+            if !want.is_nan() {
+                worst = worst.max((got as f64 - want).abs());
+            }
+        }
+        assert!(
+            worst <= tol,
+            "{}: field {i}: max difference {worst} > {tol}",
+            file.display()
+        );
+        if script == "eccodes_dump.py" {
+            check_valid_time(file, i, f, field.info.valid_time.as_deref());
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "{}: nothing compared", file.display());
+}
+
+/// The valid time matches ecCodes' validityDate/validityTime.
+fn check_valid_time(file: &Path, i: usize, f: &serde_json::Value, got: Option<&str>) {
+    let (Some(d), Some(t)) = (f["validityDate"].as_i64(), f["validityTime"].as_i64()) else {
+        return;
+    };
+    let want = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:00Z",
+        d / 10000,
+        d / 100 % 100,
+        d % 100,
+        t / 100,
+        t % 100
+    );
+    assert_eq!(
+        got,
+        Some(want.as_str()),
+        "{}: field {i} valid time",
+        file.display()
+    );
+}
+
+fn all_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e != "md" && e != "py"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no files in {}", dir.display());
+    v
+}
+
+#[test]
+fn shared_grib2_files_match_eccodes() {
+    for f in all_in(&common::shared_samples().join("grib2")) {
+        compare_file(&f, "eccodes_dump.py");
+    }
+}
+
+#[test]
+fn shared_netcdf_files_match_netcdf4() {
+    for f in all_in(&common::shared_samples().join("netcdf")) {
+        compare_file(&f, "netcdf_dump.py");
+    }
+}
+
+#[test]
+fn own_sample_files_match_the_oracles() {
+    for f in all_in(&common::own_samples()) {
+        let script = if f.extension().is_some_and(|e| e == "nc") {
+            "netcdf_dump.py"
+        } else {
+            "eccodes_dump.py"
+        };
+        compare_file(&f, script);
+    }
+}
+
+#[test]
+fn unsupported_grids_give_clear_per_field_errors() {
+    for f in all_in(&common::shared_samples().join("unsupported")) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let ds = match Dataset::open(&f) {
+            Ok(ds) => ds,
+            Err(e) => {
+                assert!(e.to_string().contains(&name), "{e}");
+                continue;
+            }
+        };
+        for e in ds.entries() {
+            let err = match &e.info {
+                Ok(_) => ds
+                    .decode(e.index)
+                    .expect_err("unsupported files must not decode")
+                    .to_string(),
+                Err(err) => err.to_string(),
+            };
+            assert!(err.contains(&name), "error does not name the file: {err}");
+            assert!(
+                err.contains(&format!("field {}", e.index)),
+                "error does not name the field: {err}"
+            );
+            assert!(
+                err.contains("template") || err.contains("edition") || err.contains("corrupt"),
+                "error does not name the template: {err}"
+            );
+        }
+    }
+}
