@@ -35,6 +35,8 @@ pub struct Progress {
 pub struct RunReport {
     pub run: String,
     pub dir: PathBuf,
+    /// Fields in the file (decodable or not).
+    pub fields: usize,
     pub layers: usize,
     pub tiles: u64,
     pub bytes: u64,
@@ -144,6 +146,7 @@ pub fn render_file(
     Ok(RunReport {
         run,
         dir,
+        fields: ds.entries().len(),
         layers: m.layers.len(),
         tiles,
         bytes: layer_bytes + json.len() as u64,

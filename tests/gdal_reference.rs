@@ -21,8 +21,9 @@ struct Stats {
     tiles: usize,
 }
 
-/// Renders `file` and compares every data tile of zoom `z` with gdalwarp.
-fn compare(file: &Path, tiling: Tiling, z: u8) -> Stats {
+/// Renders `file` and compares every data tile of zoom `z` with gdalwarp reading `source`
+/// (the file itself, or a GDAL subdataset name for NetCDF variables).
+fn compare(file: &Path, source: &str, tiling: Tiling, z: u8) -> Stats {
     let out = common::tempdir();
     let settings = RenderSettings {
         tiling,
@@ -53,7 +54,7 @@ fn compare(file: &Path, tiling: Tiling, z: u8) -> Stats {
             }
             tiles += 1;
             let (_, _, px) = decode_rgba(&std::fs::read(&path).unwrap()).unwrap();
-            let reference = gdalwarp(file, tiling, TileId { z, x, y }, out.path());
+            let reference = gdalwarp(source, tiling, TileId { z, x, y }, out.path());
             for (k, want) in reference.iter().enumerate() {
                 let p = &px[k * 4..k * 4 + 4];
                 if p[3] == 0 {
@@ -84,7 +85,7 @@ fn compare(file: &Path, tiling: Tiling, z: u8) -> Stats {
 }
 
 /// gdalwarp of the first field (band 1) to one tile: 256x256 float32, NaN where GDAL has no data.
-fn gdalwarp(file: &Path, tiling: Tiling, t: TileId, tmp: &Path) -> Vec<f32> {
+fn gdalwarp(source: &str, tiling: Tiling, t: TileId, tmp: &Path) -> Vec<f32> {
     let b = tiling.tile_bounds_native(t);
     let dst = tmp.join(format!("gdal_{}_{}_{}.bin", t.z, t.x, t.y));
     common::run(
@@ -97,7 +98,7 @@ fn gdalwarp(file: &Path, tiling: Tiling, t: TileId, tmp: &Path) -> Vec<f32> {
                 "-ts", "256", "256", "-r", "bilinear", "-ot", "Float32", "-of", "ENVI",
             ])
             .args(["-dstnodata", "nan", "-wo", "SOURCE_EXTRA=2"])
-            .arg(file)
+            .arg(source)
             .arg(&dst),
     );
     let bytes = std::fs::read(&dst).expect("gdalwarp output");
@@ -111,7 +112,11 @@ fn gdalwarp(file: &Path, tiling: Tiling, t: TileId, tmp: &Path) -> Vec<f32> {
 }
 
 fn check(file: &Path, tiling: Tiling, z: u8) {
-    let s = compare(file, tiling, z);
+    check_source(file, &file.to_string_lossy(), tiling, z)
+}
+
+fn check_source(file: &Path, source: &str, tiling: Tiling, z: u8) {
+    let s = compare(file, source, tiling, z);
     eprintln!(
         "{} {:?} z{z}: {} tiles, {} pixels, RMSE {:.4} ({:.3}% of range {:.2})",
         file.display(),
@@ -198,5 +203,24 @@ fn polar_stereographic_field_matches_gdal() {
             .join("grib2/gribberish__aqm.t12z.ave_1hr_o3-AK-polar-stereographic.grib2"),
         Tiling::WebMercator,
         5,
+    );
+}
+
+#[test]
+fn netcdf_projected_grids_match_gdal() {
+    let arome =
+        common::shared_samples().join("netcdf/opendrift__AROME_MetCoOp_00_DEF_20160114_subset.nc");
+    check_source(
+        &arome,
+        &format!("NETCDF:\"{}\":x_wind_10m", arome.display()),
+        Tiling::WebMercator,
+        7,
+    );
+    let polar = common::shared_samples().join("netcdf/iris__polar_toa_brightness_temperature.nc");
+    check_source(
+        &polar,
+        &format!("NETCDF:\"{}\":data", polar.display()),
+        Tiling::WebMercator,
+        4,
     );
 }

@@ -203,7 +203,11 @@ fn describe(
         what: "product definition",
         reason: "section 4 too short".into(),
     })?;
-    let (short, long, units) = parameter_names(bytes, s, &product);
+    let (short, long, mut units) = parameter_names(bytes, s, &product);
+    // Where gribberish's table disagrees with WMO code table 4.2.
+    if (s.discipline, product.category, product.number) == (0, 1, 10) {
+        units = "kg m-2".into(); // convective precipitation (ACPCP), not g m-2
+    }
     let wind_component = match (s.discipline, product.category, product.number) {
         (0, 2, 2) => Some(WindComponent::U),
         (0, 2, 3) => Some(WindComponent::V),
@@ -280,10 +284,54 @@ fn parameter_names(
         Ok(Some((abbrev, name, unit))) if !abbrev.trim().is_empty() => (
             abbrev.trim().to_lowercase(),
             name.trim().to_string(),
-            unit.trim().to_string(),
+            spaced_units(unit.trim()),
         ),
         _ => fallback(),
     }
+}
+
+/// gribberish writes units run together in lower case ("kgm-2s-1", "pa"); users and legends
+/// expect WMO/UDUNITS spelling ("kg m-2 s-1", "Pa"). Splits into known symbols with optional
+/// exponents; returns the input unchanged when it does not parse that way.
+fn spaced_units(u: &str) -> String {
+    const SYMBOLS: &[(&str, &str)] = &[
+        ("gpm", "gpm"),
+        ("dbz", "dBZ"),
+        ("deg", "deg"),
+        ("kg", "kg"),
+        ("pa", "Pa"),
+        ("km", "km"),
+        ("mm", "mm"),
+        ("hpa", "hPa"),
+        ("k", "K"),
+        ("m", "m"),
+        ("s", "s"),
+        ("w", "W"),
+        ("j", "J"),
+        ("n", "N"),
+        ("g", "g"),
+        ("%", "%"),
+        ("1", "1"),
+    ];
+    let lower = u.to_lowercase();
+    if lower.is_empty() || lower.contains(' ') || lower.contains('/') {
+        return u.to_string();
+    }
+    let mut rest = lower.as_str();
+    let mut parts: Vec<String> = Vec::new();
+    while !rest.is_empty() {
+        let Some((sym, shown)) = SYMBOLS.iter().find(|(s, _)| rest.starts_with(s)) else {
+            return u.to_string();
+        };
+        rest = &rest[sym.len()..];
+        let exp_len = rest
+            .char_indices()
+            .take_while(|(k, c)| c.is_ascii_digit() || (*k == 0 && *c == '-'))
+            .count();
+        parts.push(format!("{shown}{}", &rest[..exp_len]));
+        rest = &rest[exp_len..];
+    }
+    parts.join(" ")
 }
 
 /// JPEG2000, PNG and CCSDS through gribberish.
@@ -336,4 +384,22 @@ fn expand(bits: &[u8], packed: &[f32], points: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spaced_units;
+
+    #[test]
+    fn units_are_spelled_the_wmo_way() {
+        assert_eq!(spaced_units("kgm-2s-1"), "kg m-2 s-1");
+        assert_eq!(spaced_units("pa"), "Pa");
+        assert_eq!(spaced_units("K"), "K");
+        assert_eq!(spaced_units("ms-1"), "m s-1");
+        assert_eq!(spaced_units("%"), "%");
+        assert_eq!(spaced_units("gpm"), "gpm");
+        assert_eq!(spaced_units("Wm-2"), "W m-2");
+        assert_eq!(spaced_units("(0 - 1)"), "(0 - 1)");
+        assert_eq!(spaced_units("numeric"), "numeric");
+    }
 }

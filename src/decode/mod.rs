@@ -210,7 +210,7 @@ impl Dataset {
         })?;
         let info = match &entry.info {
             Ok(info) => info.clone(),
-            Err(e) => return Err(clone_error(e)),
+            Err(e) => return Err(clone_error(e, index)),
         };
         match &self.inner {
             Inner::Grib(g) => g.decode(info),
@@ -219,30 +219,28 @@ impl Dataset {
     }
 }
 
-/// Inventory errors are kept in the inventory and handed out on each decode request.
-fn clone_error(e: &Error) -> Error {
+/// Inventory errors are kept in the inventory and handed out on each decode request; the
+/// copy names `field` (errors shared by the slices of one variable name the first).
+pub(crate) fn clone_error(e: &Error, field: usize) -> Error {
     match e {
         Error::Unsupported {
             path,
-            field,
             what,
             template,
             detail,
+            ..
         } => Error::Unsupported {
             path: path.clone(),
-            field: *field,
+            field,
             what,
             template: template.clone(),
             detail: detail.clone(),
         },
         Error::CorruptField {
-            path,
-            field,
-            what,
-            reason,
+            path, what, reason, ..
         } => Error::CorruptField {
             path: path.clone(),
-            field: *field,
+            field,
             what,
             reason: reason.clone(),
         },

@@ -5,6 +5,7 @@
 //! are read one 2-D slice at a time, as f64 (the C library converts every storage type
 //! exactly), then masked and scaled like netCDF4-python.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -21,6 +22,8 @@ pub struct NetCdfFile {
     path: PathBuf,
     file: Mutex<netcdf::File>,
     vars: Vec<VarMeta>,
+    /// The grid of each field-bearing variable.
+    grids: HashMap<String, Grid>,
     entries: Vec<Entry>,
 }
 
@@ -33,20 +36,31 @@ impl NetCdfFile {
         })?;
         let vars: Vec<VarMeta> = file.variables().map(|v| meta(&v)).collect();
         let mut entries = Vec::new();
+        let mut grids = HashMap::new();
         for fv in cf::field_variables(&vars) {
             let v = &vars[fv.var];
             let lead: Vec<usize> = v.dims[..v.dims.len() - 2].iter().map(|d| d.1).collect();
+            // Every slice of a variable shares its grid: build it (and any search
+            // structure) once.
+            let grid = grid_of(path, &file, &vars, v, entries.len());
             for s in 0..fv.slices {
                 let index = entries.len();
                 let indices = unravel(s, &lead);
-                let info = describe(path, &file, &vars, v, index, indices);
+                let info = match &grid {
+                    Ok(g) => describe(&file, &vars, v, g, index, indices),
+                    Err(e) => Err(super::clone_error(e, index)),
+                };
                 entries.push(Entry { index, info });
+            }
+            if let Ok(g) = grid {
+                grids.insert(v.name.clone(), g);
             }
         }
         Ok(NetCdfFile {
             path: path.to_owned(),
             file: Mutex::new(file),
             vars,
+            grids,
             entries,
         })
     }
@@ -64,8 +78,12 @@ impl NetCdfFile {
             .iter()
             .find(|v| &v.name == variable)
             .expect("inventory variable exists");
+        let grid = self
+            .grids
+            .get(variable)
+            .expect("inventory grid exists")
+            .clone();
         let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let grid = grid_of(&self.path, &file, &self.vars, v, info.index)?;
         let var = file.variable(variable).expect("inventory variable exists");
         let mut extents: Vec<Extent> = indices.iter().map(|&i| Extent::from(i)).collect();
         extents.push(Extent::from(..));
@@ -178,14 +196,13 @@ fn read_1d(file: &netcdf::File, name: &str) -> Option<Vec<f64>> {
 }
 
 fn describe(
-    path: &Path,
     file: &netcdf::File,
     vars: &[VarMeta],
     v: &VarMeta,
+    grid: &Grid,
     index: usize,
     indices: Vec<usize>,
 ) -> Result<FieldInfo> {
-    let grid = grid_of(path, file, vars, v, index)?;
     let find = |n: &str| vars.iter().find(|c| c.name == n);
     let lead = &v.dims[..v.dims.len() - 2];
     let mut level: Option<Level> = None;
@@ -263,7 +280,7 @@ fn describe(
         valid_time: valid.map(iso),
         nx: grid.nx,
         ny: grid.ny,
-        grid: grid_text(&grid),
+        grid: grid_text(grid),
         packing,
         source: FieldSource::NetCdf {
             variable: v.name.clone(),

@@ -157,7 +157,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         for f in &files {
             match render_file(f, &settings, &args.out, &progress) {
                 Ok(r) => {
-                    fields += r.layers + r.failed.len();
+                    fields += r.fields;
                     layers += r.layers;
                     tiles += r.tiles;
                     bytes += r.bytes;
