@@ -59,11 +59,11 @@ fn stages(c: &mut Criterion) {
     ))
     .unwrap();
     let field = ds.decode(0).unwrap();
-    let sampler = Sampler::new(&field.grid, &field.values, Resample::Bilinear);
+    let sampler = Sampler::new(field.grid.clone(), field.values.clone(), Resample::Bilinear);
     let tile = TileId { z: 5, x: 10, y: 12 };
     let mut g = c.benchmark_group("stages");
     g.bench_function("summed_area_table_1440x721", |b| {
-        b.iter(|| Sampler::new(&field.grid, &field.values, Resample::Bilinear))
+        b.iter(|| Sampler::new(field.grid.clone(), field.values.clone(), Resample::Bilinear))
     });
     g.bench_function("resample_tile_z5", |b| {
         b.iter(|| sampler.tile(Tiling::WebMercator, tile))
@@ -114,7 +114,8 @@ fn pyramid(c: &mut Criterion) {
         g.throughput(Throughput::Elements(tiles.len() as u64));
         g.bench_function(name, |b| {
             b.iter(|| {
-                let sampler = Sampler::new(&field.grid, &field.values, Resample::Bilinear);
+                let sampler =
+                    Sampler::new(field.grid.clone(), field.values.clone(), Resample::Bilinear);
                 tiles
                     .par_iter()
                     .map(|&t| {

@@ -4,14 +4,14 @@
 //! members within a version. Nothing time-dependent goes in, so identical inputs and settings
 //! give byte-identical manifests.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::decode::Level;
 use crate::settings::RenderSettings;
 
 pub const MANIFEST_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub version: u32,
     pub generator: String,
@@ -22,7 +22,7 @@ pub struct Manifest {
     pub failed: Vec<FailedField>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     pub key: String,
     pub sha256: String,
@@ -30,14 +30,14 @@ pub struct Source {
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailedField {
     pub field: usize,
     pub layer: Option<String>,
     pub error: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GridEntry {
     pub description: String,
     pub nx: usize,
@@ -45,21 +45,21 @@ pub struct GridEntry {
     pub definition: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataEncoding {
-    pub formula: &'static str,
+    pub formula: String,
     pub scale: f64,
     pub offset: f64,
     pub units: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LegendUrls {
     pub png: String,
     pub json: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerEntry {
     pub name: String,
     /// Field index in the file; for derived layers (wind speed) the first source field.

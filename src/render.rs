@@ -1,26 +1,30 @@
-//! Local rendering of whole files: every layer's tiles, data tiles, full-frame image, legend
-//! and TileJSON, then the run manifest, written last and atomically.
+//! Executing plans: rendering a job's tiles (and, for a layer's first job, its full-frame
+//! image, legend and TileJSON), assembling the manifest from job results, and the local
+//! `render_file` that does all of it in one process.
 //!
-//! Layers render in parallel (rayon), and so do the tiles within a layer. Each layer decodes
-//! its own fields and drops them when done, so memory follows the layers in flight, not the
-//! file. Progress is published through [`Progress`] counters that a caller may poll.
+//! The worker and `tilecast render` run the same functions on the same plan, so they write
+//! the same bytes. Progress is published through [`Progress`] counters a caller may poll.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
-use crate::decode::{Dataset, Field};
+use crate::decode::{Dataset, Field, FieldInfo, Format};
 use crate::encode::{data_pixels, indexed_png, rgba_png};
 use crate::error::{Error, Result};
-use crate::layer::{self, LayerSpec};
+use crate::job::{JobResult, StageSeconds, JOB_VERSION};
+use crate::layer::{self, Styling};
 use crate::legend;
 use crate::manifest::{self, FailedField, GridEntry, LayerEntry, LegendUrls, Manifest, TileJson};
+use crate::plan::{self, LayerPlan, RunPlan, TileRange};
 use crate::resample::Sampler;
 use crate::settings::RenderSettings;
-use crate::tiling::{TileId, TILE_SIZE};
+use crate::tiling::TILE_SIZE;
+
+pub use crate::plan::{run_id, sha256_hex};
 
 /// Counters a caller can poll from another thread to draw a progress bar.
 #[derive(Debug, Default)]
@@ -44,23 +48,6 @@ pub struct RunReport {
     pub seconds: f64,
 }
 
-/// Hex sha256 of a file's bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The run id: stable for the same input bytes and settings.
-pub fn run_id(source_sha256: &str, settings: &RenderSettings) -> String {
-    let mut h = Sha256::new();
-    h.update(source_sha256.as_bytes());
-    h.update(serde_json::to_vec(settings).expect("settings serialise"));
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Writes `bytes` to `path` through a temporary name and a rename, so readers never see a
 /// partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -72,169 +59,116 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename", e))
 }
 
-/// Renders one file into `<out>/<run>/`.
-pub fn render_file(
-    path: &Path,
-    settings: &RenderSettings,
-    out: &Path,
-    progress: &Progress,
-) -> Result<RunReport> {
-    let start = Instant::now();
-    settings.validate()?;
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-    let sha = sha256_hex(&bytes);
-    let size = bytes.len() as u64;
-    drop(bytes);
-    let ds = Dataset::open(path)?;
-    let run = run_id(&sha, settings);
-    let dir = out.join(&run);
-    let specs = layer::plan(ds.entries());
-
-    let mut failed: Vec<FailedField> = ds
-        .entries()
-        .iter()
-        .filter_map(|e| {
-            e.info.as_ref().err().map(|err| FailedField {
-                field: e.index,
-                layer: None,
-                error: err.to_string(),
-            })
-        })
-        .collect();
-
-    let results: Vec<(usize, Result<LayerEntry>)> = specs
-        .par_iter()
-        .enumerate()
-        .map(|(k, spec)| (k, render_layer(&ds, spec, settings, &dir, progress)))
-        .collect();
-    let mut layers = Vec::new();
-    for (k, r) in results {
-        match r {
-            Ok(entry) => layers.push(entry),
-            Err(e) => failed.push(FailedField {
-                field: specs[k].sources[0],
-                layer: Some(specs[k].name.clone()),
-                error: e.to_string(),
-            }),
-        }
-    }
-    failed.sort_by(|a, b| (a.field, &a.layer).cmp(&(b.field, &b.layer)));
-    let tiles = layers.iter().map(|l| l.tile_count).sum();
-    let layer_bytes: u64 = layers.iter().map(|l| l.bytes).sum();
-    let m = Manifest {
-        version: manifest::MANIFEST_VERSION,
-        generator: format!("tilecast {}", env!("CARGO_PKG_VERSION")),
-        run: run.clone(),
-        source: manifest::Source {
-            key: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256: sha,
-            format: match ds.format() {
-                crate::decode::Format::Grib2 => "grib2".into(),
-                crate::decode::Format::NetCdf => "netcdf".into(),
-            },
-            bytes: size,
-        },
-        settings: settings.clone(),
-        layers,
-        failed: failed.clone(),
-    };
-    let json = pretty(&m);
-    write_atomic(&dir.join("manifest.json"), &json)?;
-    Ok(RunReport {
-        run,
-        dir,
-        fields: ds.entries().len(),
-        layers: m.layers.len(),
-        tiles,
-        bytes: layer_bytes + json.len() as u64,
-        failed,
-        seconds: start.elapsed().as_secs_f64(),
-    })
-}
-
 fn pretty<T: serde::Serialize>(v: &T) -> Vec<u8> {
     let mut s = serde_json::to_vec_pretty(v).expect("serialisable");
     s.push(b'\n');
     s
 }
 
-/// Decodes a layer's field (deriving wind speed from u and v).
-pub fn layer_field(ds: &Dataset, spec: &LayerSpec) -> Result<Field> {
-    let first = ds.decode(spec.sources[0])?;
-    if spec.is_wind_speed() {
-        let v = ds.decode(spec.sources[1])?;
-        Ok(layer::wind_speed(first, &v))
-    } else {
-        Ok(first)
-    }
+/// A layer's field made ready to render: sampler, styling and bounds.
+pub struct Prepared {
+    pub info: FieldInfo,
+    pub sampler: Sampler,
+    pub style: Styling,
+    pub bounds: [f64; 4],
 }
 
-fn render_layer(
-    ds: &Dataset,
-    spec: &LayerSpec,
-    settings: &RenderSettings,
-    dir: &Path,
-    progress: &Progress,
-) -> Result<LayerEntry> {
-    let field = layer_field(ds, spec)?;
+/// Combines a layer's decoded fields (u and v give wind speed) and prepares them.
+pub fn prepare(mut fields: Vec<Field>, settings: &RenderSettings) -> Result<Prepared> {
+    let first = fields.remove(0);
+    let field = match fields.pop() {
+        Some(v) => layer::wind_speed(first, &v),
+        None => first,
+    };
     let style = layer::style(&field, settings)?;
-    let tiling = settings.tiling;
     let bounds = field.grid.bounds();
-    let (zmin, zmax) = layer::zooms(settings, tiling, &field.grid, bounds);
-    let tiles: Vec<TileId> = (zmin..=zmax)
-        .flat_map(|z| tiling.tiles_covering(z, bounds))
-        .collect();
-    progress
-        .tiles_planned
-        .fetch_add(tiles.len() as u64, Ordering::Relaxed);
-    let ldir = dir.join(&spec.name);
-    let sampler = Sampler::new(&field.grid, &field.values, settings.resample);
+    Ok(Prepared {
+        info: field.info,
+        sampler: Sampler::new(field.grid, field.values, settings.resample),
+        style,
+        bounds,
+    })
+}
 
-    let written: Vec<Result<u64>> = tiles
+/// Renders the tiles of `ranges` into `<run_dir>/<layer>/`. Returns (tiles written, bytes).
+pub fn render_tiles(
+    p: &Prepared,
+    layer: &str,
+    ranges: &[TileRange],
+    settings: &RenderSettings,
+    run_dir: &Path,
+    progress: &Progress,
+) -> Result<(u64, u64, StageSeconds)> {
+    let ldir = run_dir.join(layer);
+    let tiles: Vec<_> = ranges.iter().flat_map(|r| r.tiles()).collect();
+    let written: Vec<Result<(u64, [f64; 3])>> = tiles
         .par_iter()
         .map(|&t| {
-            let values = sampler.tile(tiling, t);
+            let t0 = Instant::now();
+            let values = p.sampler.tile(settings.tiling, t);
+            let t1 = Instant::now();
             progress.tiles_done.fetch_add(1, Ordering::Relaxed);
             if values.iter().all(|v| v.is_nan()) {
-                return Ok(0);
+                return Ok((0, [(t1 - t0).as_secs_f64(), 0.0, 0.0]));
             }
-            let idx: Vec<u8> = values.iter().map(|&v| style.table.index(v)).collect();
-            let colour = indexed_png(TILE_SIZE, TILE_SIZE, &idx, &style.table.entries)?;
-            let data = rgba_png(TILE_SIZE, TILE_SIZE, &data_pixels(&values, style.data))?;
+            let idx: Vec<u8> = values.iter().map(|&v| p.style.table.index(v)).collect();
+            let colour = indexed_png(TILE_SIZE, TILE_SIZE, &idx, &p.style.table.entries)?;
+            let data = rgba_png(TILE_SIZE, TILE_SIZE, &data_pixels(&values, p.style.data))?;
+            let t2 = Instant::now();
             let rel = format!("{}/{}/{}.png", t.z, t.x, t.y);
             write_atomic(&ldir.join(&rel), &colour)?;
             write_atomic(&ldir.join("data").join(&rel), &data)?;
-            Ok(colour.len() as u64 + data.len() as u64)
+            let t3 = Instant::now();
+            let secs = [
+                (t1 - t0).as_secs_f64(),
+                (t2 - t1).as_secs_f64(),
+                (t3 - t2).as_secs_f64(),
+            ];
+            Ok((colour.len() as u64 + data.len() as u64, secs))
         })
         .collect();
-    let mut tile_count = 0u64;
-    let mut bytes = 0u64;
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let mut seconds = StageSeconds::default();
     for w in written {
-        let n = w?;
+        let (n, [r, e, wr]) = w?;
+        seconds.render += r;
+        seconds.encode += e;
+        seconds.write += wr;
         if n > 0 {
-            tile_count += 1;
+            count += 1;
             bytes += n;
         }
     }
+    Ok((count, bytes, seconds))
+}
 
-    let full = sampler.full_frame();
-    let idx: Vec<u8> = full.iter().map(|&v| style.table.index(v)).collect();
-    let full_png = indexed_png(field.grid.nx, field.grid.ny, &idx, &style.table.entries)?;
+/// Writes a layer's full-frame image, legend and TileJSON; returns its manifest entry (tile
+/// count and bytes cover these files only; [`assemble`] adds the tiles).
+pub fn render_meta(
+    p: &Prepared,
+    layer: &LayerPlan,
+    settings: &RenderSettings,
+    run_dir: &Path,
+) -> Result<LayerEntry> {
+    let ldir = run_dir.join(&layer.name);
+    let grid = p.sampler.grid();
+    let full = p.sampler.full_frame();
+    let idx: Vec<u8> = full.iter().map(|&v| p.style.table.index(v)).collect();
+    let full_png = indexed_png(grid.nx, grid.ny, &idx, &p.style.table.entries)?;
     write_atomic(&ldir.join("full.png"), &full_png)?;
-    let info = &field.info;
-    let legend_png = legend::legend_png(&info.long_name, &info.units, &style.table)?;
+    let info = &p.info;
+    let legend_png = legend::legend_png(&info.long_name, &info.units, &p.style.table)?;
     write_atomic(&ldir.join("legend.png"), &legend_png)?;
     let legend_json = pretty(&legend::legend_json(
         &info.long_name,
         &info.units,
-        &style.palette,
-        &style.table,
+        &p.style.palette,
+        &p.style.table,
     ));
     write_atomic(&ldir.join("legend.json"), &legend_json)?;
-    let name = &spec.name;
+    let name = &layer.name;
+    let tiling = settings.tiling;
+    let bounds = p.bounds;
     let url = |rel: &str| format!("{}{rel}", settings.base_url);
     let tilejson = TileJson {
         tilejson: "3.0.0",
@@ -249,13 +183,13 @@ fn render_layer(
         version: "1.0.0",
         scheme: "xyz",
         tiles: vec![url("{z}/{x}/{y}.png")],
-        minzoom: zmin,
-        maxzoom: zmax,
+        minzoom: layer.minzoom,
+        maxzoom: layer.maxzoom,
         bounds,
         center: [
             center_lon(bounds),
             (bounds[1] + bounds[3]) / 2.0,
-            zmin as f64,
+            layer.minzoom as f64,
         ],
         attribution: String::new(),
         crs: tiling.crs().into(),
@@ -263,13 +197,14 @@ fn render_layer(
     };
     let tilejson_bytes = pretty(&tilejson);
     write_atomic(&ldir.join("tilejson.json"), &tilejson_bytes)?;
-    bytes += (full_png.len() + legend_png.len() + legend_json.len() + tilejson_bytes.len()) as u64;
-    progress.layers_done.fetch_add(1, Ordering::Relaxed);
-
+    let bytes =
+        (full_png.len() + legend_png.len() + legend_json.len() + tilejson_bytes.len()) as u64;
+    let data = p.style.data;
     Ok(LayerEntry {
         name: name.clone(),
-        field: spec.sources[0],
-        derived_from: spec.is_wind_speed().then(|| spec.sources.clone()),
+        field: layer.sources[0].field,
+        derived_from: (layer.sources.len() > 1)
+            .then(|| layer.sources.iter().map(|s| s.field).collect()),
         variable: info.variable.clone(),
         long_name: info.long_name.clone(),
         units: info.units.clone(),
@@ -279,38 +214,256 @@ fn render_layer(
         valid_time: info.valid_time.clone(),
         grid: GridEntry {
             description: info.grid.clone(),
-            nx: field.grid.nx,
-            ny: field.grid.ny,
-            definition: serde_json::to_value(&field.grid.kind).unwrap_or(serde_json::Value::Null),
+            nx: grid.nx,
+            ny: grid.ny,
+            definition: serde_json::to_value(&grid.kind).unwrap_or(serde_json::Value::Null),
         },
         packing: info.packing.clone(),
         bounds,
         tiling: tiling.name().into(),
         crs: tiling.crs().into(),
-        minzoom: zmin,
-        maxzoom: zmax,
+        minzoom: layer.minzoom,
+        maxzoom: layer.maxzoom,
         tiles: format!("{name}/{{z}}/{{x}}/{{y}}.png"),
         data_tiles: format!("{name}/data/{{z}}/{{x}}/{{y}}.png"),
-        scale: style.data.scale,
-        offset: style.data.offset,
+        scale: data.scale,
+        offset: data.offset,
         data_encoding: manifest::DataEncoding {
-            formula: "value = offset + scale * (R * 256 + G); A = 0 where missing",
-            scale: style.data.scale,
-            offset: style.data.offset,
+            formula: "value = offset + scale * (R * 256 + G); A = 0 where missing".into(),
+            scale: data.scale,
+            offset: data.offset,
             units: info.units.clone(),
         },
-        palette: style.palette.name.clone(),
-        range: [style.table.min, style.table.max],
-        value_min: style.value_range.map(|r| r.0),
-        value_max: style.value_range.map(|r| r.1),
+        palette: p.style.palette.name.clone(),
+        range: [p.style.table.min, p.style.table.max],
+        value_min: p.style.value_range.map(|r| r.0),
+        value_max: p.style.value_range.map(|r| r.1),
         legend: LegendUrls {
             png: format!("{name}/legend.png"),
             json: format!("{name}/legend.json"),
         },
         full_image: format!("{name}/full.png"),
         tilejson: format!("{name}/tilejson.json"),
-        tile_count,
+        tile_count: 0,
         bytes,
+    })
+}
+
+/// Runs one job of a prepared layer.
+#[allow(clippy::too_many_arguments)]
+pub fn run_job(
+    p: &Prepared,
+    run: &str,
+    layer: &LayerPlan,
+    job: &plan::JobPart,
+    settings: &RenderSettings,
+    run_dir: &Path,
+    progress: &Progress,
+    mut seconds: StageSeconds,
+) -> Result<JobResult> {
+    let (tiles, mut bytes, s) =
+        render_tiles(p, &layer.name, &job.tiles, settings, run_dir, progress)?;
+    seconds.render += s.render;
+    seconds.encode += s.encode;
+    seconds.write += s.write;
+    let entry = if job.meta {
+        let e = render_meta(p, layer, settings, run_dir)?;
+        bytes += e.bytes;
+        Some(e)
+    } else {
+        None
+    };
+    Ok(JobResult {
+        version: JOB_VERSION,
+        job: job.id.clone(),
+        run: run.to_string(),
+        layer: layer.name.clone(),
+        tiles,
+        bytes,
+        entry,
+        seconds,
+    })
+}
+
+/// The manifest of a run once every job has a result or is dead (`None` before that).
+/// Layers with a dead job are listed as failed with the first job's reason, in plan order.
+pub fn assemble(
+    plan: &RunPlan,
+    results: &BTreeMap<String, JobResult>,
+    dead: &BTreeMap<String, String>,
+) -> Option<Manifest> {
+    let mut layers = Vec::new();
+    let mut failed = plan.failed.clone();
+    for l in &plan.layers {
+        if let Some(reason) = l.jobs.iter().find_map(|j| dead.get(&j.id)) {
+            failed.push(FailedField {
+                field: l.sources[0].field,
+                layer: Some(l.name.clone()),
+                error: reason.clone(),
+            });
+            continue;
+        }
+        let rs: Vec<&JobResult> = l
+            .jobs
+            .iter()
+            .map(|j| results.get(&j.id))
+            .collect::<Option<_>>()?;
+        let mut entry = rs.iter().find_map(|r| r.entry.clone())?;
+        entry.tile_count = rs.iter().map(|r| r.tiles).sum();
+        entry.bytes = rs.iter().map(|r| r.bytes).sum();
+        layers.push(entry);
+    }
+    failed.sort_by(|a, b| (a.field, &a.layer).cmp(&(b.field, &b.layer)));
+    Some(Manifest {
+        version: manifest::MANIFEST_VERSION,
+        generator: format!("tilecast {}", env!("CARGO_PKG_VERSION")),
+        run: plan.run.clone(),
+        source: plan.source.clone(),
+        settings: plan.settings.clone(),
+        layers,
+        failed,
+    })
+}
+
+/// Serialises a manifest as written to `manifest.json`.
+pub fn manifest_bytes(m: &Manifest) -> Vec<u8> {
+    pretty(m)
+}
+
+/// Plans a local file (reading it once for its hash).
+pub fn plan_file(
+    path: &Path,
+    settings: &RenderSettings,
+    job_tiles: usize,
+) -> Result<(Dataset, RunPlan)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
+    let source = manifest::Source {
+        key: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        sha256: sha256_hex(&bytes),
+        format: String::new(),
+        bytes: bytes.len() as u64,
+    };
+    drop(bytes);
+    let ds = Dataset::open(path)?;
+    let source = manifest::Source {
+        format: match ds.format() {
+            Format::Grib2 => "grib2".into(),
+            Format::NetCdf => "netcdf".into(),
+        },
+        ..source
+    };
+    let plan = plan::plan_run(
+        &ds,
+        source,
+        path.to_string_lossy().into_owned(),
+        settings,
+        job_tiles,
+    )?;
+    Ok((ds, plan))
+}
+
+/// A layer's job results, and the jobs that failed with their reasons.
+type LayerOutcome = (Vec<JobResult>, Vec<(String, String)>);
+
+/// Renders one file into `<out>/<run>/`, in this process.
+pub fn render_file(
+    path: &Path,
+    settings: &RenderSettings,
+    out: &Path,
+    progress: &Progress,
+) -> Result<RunReport> {
+    let start = Instant::now();
+    let (ds, plan) = plan_file(path, settings, plan::DEFAULT_JOB_TILES)?;
+    let dir = out.join(&plan.run);
+    for l in &plan.layers {
+        let n: usize = l
+            .jobs
+            .iter()
+            .flat_map(|j| &j.tiles)
+            .map(TileRange::len)
+            .sum();
+        progress
+            .tiles_planned
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+    let outcomes: Vec<LayerOutcome> = plan
+        .layers
+        .par_iter()
+        .map(|l| {
+            let t0 = Instant::now();
+            let prepared = l
+                .sources
+                .iter()
+                .map(|s| ds.decode(s.field))
+                .collect::<Result<Vec<_>>>()
+                .and_then(|fields| prepare(fields, &plan.settings));
+            let seconds = StageSeconds {
+                decode: t0.elapsed().as_secs_f64(),
+                ..Default::default()
+            };
+            let out = match prepared {
+                Err(e) => (
+                    Vec::new(),
+                    l.jobs
+                        .iter()
+                        .map(|j| (j.id.clone(), e.to_string()))
+                        .collect(),
+                ),
+                Ok(p) => {
+                    let rs: Vec<Result<JobResult>> = l
+                        .jobs
+                        .par_iter()
+                        .map(|j| {
+                            run_job(
+                                &p,
+                                &plan.run,
+                                l,
+                                j,
+                                &plan.settings,
+                                &dir,
+                                progress,
+                                seconds.clone(),
+                            )
+                        })
+                        .collect();
+                    let mut ok = Vec::new();
+                    let mut dead = Vec::new();
+                    for (j, r) in l.jobs.iter().zip(rs) {
+                        match r {
+                            Ok(r) => ok.push(r),
+                            Err(e) => dead.push((j.id.clone(), e.to_string())),
+                        }
+                    }
+                    (ok, dead)
+                }
+            };
+            progress.layers_done.fetch_add(1, Ordering::Relaxed);
+            out
+        })
+        .collect();
+    let mut results = BTreeMap::new();
+    let mut dead = BTreeMap::new();
+    for (ok, bad) in outcomes {
+        for r in ok {
+            results.insert(r.job.clone(), r);
+        }
+        dead.extend(bad);
+    }
+    let m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
+    let json = manifest_bytes(&m);
+    write_atomic(&dir.join("manifest.json"), &json)?;
+    Ok(RunReport {
+        run: plan.run.clone(),
+        dir,
+        fields: ds.entries().len(),
+        layers: m.layers.len(),
+        tiles: m.layers.iter().map(|l| l.tile_count).sum(),
+        bytes: m.layers.iter().map(|l| l.bytes).sum::<u64>() + json.len() as u64,
+        failed: m.failed.clone(),
+        seconds: start.elapsed().as_secs_f64(),
     })
 }
 

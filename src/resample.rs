@@ -21,9 +21,9 @@ pub enum Resample {
 }
 
 /// A field prepared for sampling: its grid, values and summed-area tables.
-pub struct Sampler<'a> {
-    grid: &'a Grid,
-    values: &'a [f32],
+pub struct Sampler {
+    grid: Grid,
+    values: Vec<f32>,
     wraps: bool,
     period: f64,
     method: Resample,
@@ -32,8 +32,8 @@ pub struct Sampler<'a> {
     count: Vec<u32>,
 }
 
-impl<'a> Sampler<'a> {
-    pub fn new(grid: &'a Grid, values: &'a [f32], method: Resample) -> Sampler<'a> {
+impl Sampler {
+    pub fn new(grid: Grid, values: Vec<f32>, method: Resample) -> Sampler {
         let (nx, ny) = (grid.nx, grid.ny);
         let w = nx + 1;
         let mut sum = vec![0.0f64; w * (ny + 1)];
@@ -52,14 +52,22 @@ impl<'a> Sampler<'a> {
             }
         }
         Sampler {
-            grid,
-            values,
             wraps: grid.wraps(),
             period: grid.period(),
+            grid,
+            values,
             method,
             sum,
             count,
         }
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    pub fn values(&self) -> &[f32] {
+        &self.values
     }
 
     #[inline]
@@ -272,7 +280,7 @@ mod tests {
     fn bilinear_reproduces_a_linear_field_and_wraps() {
         // Linear in latitude: bilinear must be exact anywhere, including across lon 0/360.
         let (g, v) = global(360, 181, |_, lat| lat as f32);
-        let s = Sampler::new(&g, &v, Resample::Bilinear);
+        let s = Sampler::new(g.clone(), v.clone(), Resample::Bilinear);
         let p = g.locate(-0.3, 10.25).unwrap();
         assert!((s.point(p) - 10.25).abs() < 1e-4);
     }
@@ -288,7 +296,7 @@ mod tests {
                 -1.0
             }
         });
-        let s = Sampler::new(&g, &v, Resample::Bilinear);
+        let s = Sampler::new(g.clone(), v.clone(), Resample::Bilinear);
         let tile = s.tile(Tiling::Geographic, TileId { z: 0, x: 0, y: 0 });
         let max = tile
             .iter()
@@ -303,7 +311,7 @@ mod tests {
         for x in v.iter_mut().take(36 * 10) {
             *x = f32::NAN; // northern half missing
         }
-        let s = Sampler::new(&g, &v, Resample::Bilinear);
+        let s = Sampler::new(g.clone(), v.clone(), Resample::Bilinear);
         let tile = s.tile(Tiling::Geographic, TileId { z: 2, x: 3, y: 0 });
         assert!(tile[0].is_nan());
         let tile = s.tile(Tiling::Geographic, TileId { z: 2, x: 3, y: 3 });

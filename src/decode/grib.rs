@@ -66,6 +66,13 @@ impl GribFile {
         &self.entries
     }
 
+    pub fn grid(&self, k: usize) -> Result<crate::grid::Grid> {
+        let s = self.sections[k]
+            .as_ref()
+            .expect("inventory entry with info has sections");
+        grid_of(&self.path, k, &self.bytes[s.s3.0..s.s3.1]).map(|(g, _)| g)
+    }
+
     pub fn decode(&self, info: FieldInfo) -> Result<Field> {
         let k = info.index;
         let s = self.sections[k]

@@ -15,7 +15,7 @@ mod netcdf;
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::grid::Grid;
@@ -29,7 +29,7 @@ pub enum Format {
 }
 
 /// A level: the vertical coordinate of a field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Level {
     /// Machine name of the level type, e.g. `isobaric`, `height_above_ground`, `surface`.
     pub kind: String,
@@ -41,7 +41,7 @@ pub struct Level {
 }
 
 /// Where a field's bytes are, so a worker can read just that.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "format", rename_all = "lowercase")]
 pub enum FieldSource {
     Grib2 {
@@ -197,6 +197,34 @@ impl Dataset {
         match &self.inner {
             Inner::Grib(g) => g.entries(),
             Inner::NetCdf(n) => n.entries(),
+        }
+    }
+
+    /// The inventory entry whose field lives at `source`.
+    pub fn find(&self, source: &FieldSource) -> Option<usize> {
+        self.entries().iter().position(|e| match (&e.info, source) {
+            (Ok(info), FieldSource::NetCdf { .. }) => &info.source == source,
+            // In a dataset over one message's bytes, offsets are relative: match the position
+            // within the message.
+            (Ok(info), FieldSource::Grib2 { sub_field, .. }) => {
+                matches!(info.source, FieldSource::Grib2 { sub_field: s, .. } if s == *sub_field)
+            }
+            (Err(_), _) => false,
+        })
+    }
+
+    /// The grid of field `index`, without decoding its values.
+    pub fn grid(&self, index: usize) -> Result<Grid> {
+        let entries = self.entries();
+        let entry = entries.get(index).ok_or_else(|| Error::NoSuchField {
+            path: self.path.clone(),
+            field: index,
+            count: entries.len(),
+        })?;
+        let info = entry.info.as_ref().map_err(|e| clone_error(e, index))?;
+        match &self.inner {
+            Inner::Grib(g) => g.grid(info.index),
+            Inner::NetCdf(n) => n.grid(info),
         }
     }
 

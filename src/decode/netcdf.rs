@@ -69,6 +69,17 @@ impl NetCdfFile {
         &self.entries
     }
 
+    pub fn grid(&self, info: &FieldInfo) -> Result<Grid> {
+        let FieldSource::NetCdf { variable, .. } = &info.source else {
+            unreachable!("netcdf entries carry netcdf sources")
+        };
+        Ok(self
+            .grids
+            .get(variable)
+            .expect("inventory grid exists")
+            .clone())
+    }
+
     pub fn decode(&self, info: FieldInfo) -> Result<Field> {
         let FieldSource::NetCdf { variable, indices } = &info.source else {
             unreachable!("netcdf entries carry netcdf sources")

@@ -1,0 +1,265 @@
+//! The job message (`tilecast.job.v1`) and the result record (`tilecast.result.v1`), defined
+//! once here and used by both the chunker and the worker.
+//!
+//! Bodies are JSON. Unknown members are ignored so a rolling deploy can add some; a wrong
+//! version, a missing member or an out-of-range value is a [`JobError`], which is permanent:
+//! the same bytes will never become a valid job, so they belong in the dead-letter queue.
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::LayerEntry;
+use crate::plan::{JobPart, LayerPlan, RunPlan, SourceRef, TileRange};
+use crate::settings::RenderSettings;
+
+pub const JOB_VERSION: u32 = 1;
+pub const JOB_TYPE: &str = "tilecast.job.v1";
+pub const RESULT_TYPE: &str = "tilecast.result.v1";
+
+/// The file a job reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSource {
+    /// Path or URI of the file.
+    pub uri: String,
+    pub sha256: String,
+    /// `grib2` or `netcdf`.
+    pub format: String,
+}
+
+/// One unit of work: one layer's tiles in some ranges, with the settings to render them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub version: u32,
+    pub id: String,
+    pub run: String,
+    pub source: JobSource,
+    pub layer: String,
+    /// One field, or u and v for a wind-speed layer.
+    pub fields: Vec<SourceRef>,
+    pub minzoom: u8,
+    pub maxzoom: u8,
+    pub tiles: Vec<TileRange>,
+    pub meta: bool,
+    pub settings: RenderSettings,
+    /// Output root: the run is written under `<out>/<run>/`.
+    pub out: String,
+}
+
+/// Why a message is not a job we can run.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("malformed job message: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("unsupported job version {0} (this worker runs version {JOB_VERSION})")]
+    Version(u32),
+    #[error("invalid job {id}: {reason}")]
+    Invalid { id: String, reason: String },
+}
+
+/// Only the version, read first so a future version is reported as such rather than as a
+/// shape mismatch.
+#[derive(Deserialize)]
+struct VersionOnly {
+    version: u32,
+}
+
+impl Job {
+    /// Jobs of a plan, in plan order.
+    pub fn from_plan(plan: &RunPlan, out: &str) -> Vec<Job> {
+        plan.layers
+            .iter()
+            .flat_map(|l| l.jobs.iter().map(move |j| Job::new(plan, l, j, out)))
+            .collect()
+    }
+
+    fn new(plan: &RunPlan, layer: &LayerPlan, part: &JobPart, out: &str) -> Job {
+        Job {
+            version: JOB_VERSION,
+            id: part.id.clone(),
+            run: plan.run.clone(),
+            source: JobSource {
+                uri: plan.source_uri.clone(),
+                sha256: plan.source.sha256.clone(),
+                format: plan.source.format.clone(),
+            },
+            layer: layer.name.clone(),
+            fields: layer.sources.clone(),
+            minzoom: layer.minzoom,
+            maxzoom: layer.maxzoom,
+            tiles: part.tiles.clone(),
+            meta: part.meta,
+            settings: plan.settings.clone(),
+            out: out.to_string(),
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("jobs serialise")
+    }
+
+    /// Parses and validates a message body.
+    pub fn parse(body: &[u8]) -> Result<Job, JobError> {
+        let v: VersionOnly = serde_json::from_slice(body)?;
+        if v.version != JOB_VERSION {
+            return Err(JobError::Version(v.version));
+        }
+        let job: Job = serde_json::from_slice(body)?;
+        job.validate()?;
+        Ok(job)
+    }
+
+    fn validate(&self) -> Result<(), JobError> {
+        let invalid = |reason: String| JobError::Invalid {
+            id: self.id.clone(),
+            reason,
+        };
+        let safe = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 200
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                && s != "."
+                && s != ".."
+        };
+        if !safe(&self.id) || !safe(&self.run) || !safe(&self.layer) {
+            return Err(invalid(
+                "id, run and layer must be short names of [A-Za-z0-9_.-]".into(),
+            ));
+        }
+        if self.fields.is_empty() || self.fields.len() > 2 {
+            return Err(invalid(format!(
+                "{} fields (need 1, or 2 for wind speed)",
+                self.fields.len()
+            )));
+        }
+        if !matches!(self.source.format.as_str(), "grib2" | "netcdf") {
+            return Err(invalid(format!("source format {:?}", self.source.format)));
+        }
+        if self.minzoom > self.maxzoom || self.maxzoom > crate::settings::MAX_ZOOM {
+            return Err(invalid(format!(
+                "zoom range {}-{}",
+                self.minzoom, self.maxzoom
+            )));
+        }
+        let tiling = self.settings.tiling;
+        for r in &self.tiles {
+            if !r.is_valid(tiling) || r.z < self.minzoom || r.z > self.maxzoom {
+                return Err(invalid(format!(
+                    "tile range {r:?} outside the {} matrix or zoom range",
+                    tiling.name()
+                )));
+            }
+        }
+        let tiles: usize = self.tiles.iter().map(TileRange::len).sum();
+        if tiles > 1 << 20 {
+            return Err(invalid(format!("{tiles} tiles in one job")));
+        }
+        self.settings.validate().map_err(|e| invalid(e.to_string()))
+    }
+}
+
+/// Seconds spent per stage, carried in results so they outlive short-lived workers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageSeconds {
+    pub fetch: f64,
+    pub decode: f64,
+    pub render: f64,
+    pub encode: f64,
+    pub write: f64,
+}
+
+/// What a finished job reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub version: u32,
+    pub job: String,
+    pub run: String,
+    pub layer: String,
+    /// Tiles written (empty tiles are not written) and bytes of everything written.
+    pub tiles: u64,
+    pub bytes: u64,
+    /// The layer's manifest entry, from the job that writes the layer's metadata; its tile
+    /// count and bytes are the sums over the layer's jobs, filled in when the run is assembled.
+    pub entry: Option<LayerEntry>,
+    #[serde(default)]
+    pub seconds: StageSeconds,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        Job {
+            version: 1,
+            id: "abc".into(),
+            run: "r1".into(),
+            source: JobSource {
+                uri: "/data/x.grib2".into(),
+                sha256: "00".into(),
+                format: "grib2".into(),
+            },
+            layer: "tmp_2m_20260701T0000Z".into(),
+            fields: vec![SourceRef {
+                field: 0,
+                location: crate::decode::FieldSource::Grib2 {
+                    offset: 0,
+                    length: 100,
+                    sub_field: 0,
+                },
+            }],
+            minzoom: 0,
+            maxzoom: 2,
+            tiles: vec![TileRange {
+                z: 2,
+                x0: 0,
+                x1: 3,
+                y0: 0,
+                y1: 3,
+            }],
+            meta: true,
+            settings: RenderSettings::default(),
+            out: "/out".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_unknown_members() {
+        let j = job();
+        assert_eq!(Job::parse(&j.to_json()).unwrap(), j);
+        let mut v: serde_json::Value = serde_json::from_slice(&j.to_json()).unwrap();
+        v["added_in_a_later_release"] = serde_json::json!(42);
+        assert_eq!(Job::parse(&serde_json::to_vec(&v).unwrap()).unwrap(), j);
+    }
+
+    #[test]
+    fn bad_messages_are_errors() {
+        assert!(matches!(
+            Job::parse(b"{not json"),
+            Err(JobError::Malformed(_))
+        ));
+        let mut v: serde_json::Value = serde_json::from_slice(&job().to_json()).unwrap();
+        v["version"] = serde_json::json!(2);
+        assert!(matches!(
+            Job::parse(&serde_json::to_vec(&v).unwrap()),
+            Err(JobError::Version(2))
+        ));
+        let mut v: serde_json::Value = serde_json::from_slice(&job().to_json()).unwrap();
+        v.as_object_mut().unwrap().remove("tiles");
+        assert!(matches!(
+            Job::parse(&serde_json::to_vec(&v).unwrap()),
+            Err(JobError::Malformed(_))
+        ));
+        let mut j = job();
+        j.tiles[0].x1 = 4; // past the z2 matrix
+        assert!(matches!(
+            Job::parse(&j.to_json()),
+            Err(JobError::Invalid { .. })
+        ));
+        let mut j = job();
+        j.layer = "../../etc".into();
+        assert!(matches!(
+            Job::parse(&j.to_json()),
+            Err(JobError::Invalid { .. })
+        ));
+    }
+}
