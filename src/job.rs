@@ -92,6 +92,25 @@ impl Job {
         }
     }
 
+    /// The layer this job belongs to, as far as the job knows it (without the other jobs).
+    pub fn layer_plan(&self) -> LayerPlan {
+        LayerPlan {
+            name: self.layer.clone(),
+            sources: self.fields.clone(),
+            minzoom: self.minzoom,
+            maxzoom: self.maxzoom,
+            jobs: Vec::new(),
+        }
+    }
+
+    pub fn part(&self) -> JobPart {
+        JobPart {
+            id: self.id.clone(),
+            tiles: self.tiles.clone(),
+            meta: self.meta,
+        }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("jobs serialise")
     }

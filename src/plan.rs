@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::decode::{Dataset, FieldSource};
+use crate::decode::{Catalog, FieldSource};
 use crate::error::Result;
 use crate::layer;
 use crate::manifest::{FailedField, Source};
@@ -136,9 +136,9 @@ pub fn job_id(
     hex(&h.finalize()[..16])
 }
 
-/// Plans a run over an opened file.
+/// Plans a run over a file's catalog.
 pub fn plan_run(
-    ds: &Dataset,
+    ds: &dyn Catalog,
     source: Source,
     source_uri: String,
     settings: &RenderSettings,

@@ -25,16 +25,25 @@ use crate::error::{Error, Result};
 pub struct GribFile {
     path: PathBuf,
     bytes: Vec<u8>,
+    /// File index of the first field in `bytes`.
+    first: usize,
     sections: Vec<Option<FieldSections>>,
     entries: Vec<Entry>,
 }
 
 impl GribFile {
     pub fn new(path: &Path, bytes: Vec<u8>) -> GribFile {
-        let index = grib_index::index(&bytes);
+        GribFile::new_at(path, bytes, 0, 0)
+    }
+
+    /// A file's bytes from offset `base`, whose first field is field `first` of the file:
+    /// indices, offsets and messages in the inventory are the file's.
+    pub fn new_at(path: &Path, bytes: Vec<u8>, base: usize, first: usize) -> GribFile {
+        let index = grib_index::index_at(&bytes, base);
         let mut sections = Vec::with_capacity(index.len());
         let mut entries = Vec::with_capacity(index.len());
-        for (k, e) in index.into_iter().enumerate() {
+        for (local, e) in index.into_iter().enumerate() {
+            let k = first + local;
             let info = match &e.sections {
                 Ok(s) => describe(path, &bytes, k, &e, s),
                 Err(IndexProblem::Edition(ed)) => Err(Error::Unsupported {
@@ -57,6 +66,7 @@ impl GribFile {
         GribFile {
             path: path.to_owned(),
             bytes,
+            first,
             sections,
             entries,
         }
@@ -67,7 +77,7 @@ impl GribFile {
     }
 
     pub fn grid(&self, k: usize) -> Result<crate::grid::Grid> {
-        let s = self.sections[k]
+        let s = self.sections[k - self.first]
             .as_ref()
             .expect("inventory entry with info has sections");
         grid_of(&self.path, k, &self.bytes[s.s3.0..s.s3.1]).map(|(g, _)| g)
@@ -75,7 +85,7 @@ impl GribFile {
 
     pub fn decode(&self, info: FieldInfo) -> Result<Field> {
         let k = info.index;
-        let s = self.sections[k]
+        let s = self.sections[k - self.first]
             .as_ref()
             .expect("inventory entry with info has sections");
         let sec = |r: (usize, usize)| &self.bytes[r.0..r.1];

@@ -43,16 +43,24 @@ pub enum IndexProblem {
     Corrupt(String),
 }
 
-/// Lists every field of every message in `data`, in file order.
+/// Lists every field of every message in `data`, in file order (see [`index_at`]).
 ///
 /// A message whose declared length runs past the end of the data, or whose sections do not
 /// chain to "7777", becomes one entry with a [`IndexProblem::Corrupt`]; scanning resumes after
 /// its magic so a later, intact message is still found.
+#[cfg(test)]
 pub fn index(data: &[u8]) -> Vec<IndexEntry> {
+    index_at(data, 0)
+}
+
+/// [`index`] of bytes that start at offset `base` of the file: offsets in entries and
+/// messages are absolute.
+pub fn index_at(data: &[u8], base: usize) -> Vec<IndexEntry> {
     let mut entries = Vec::new();
     let mut pos = 0;
     while let Some(start) = find_magic(data, pos) {
         let edition = u8_at(data, start + 7).unwrap_or(0);
+        let abs = base + start;
         let declared = match edition {
             2 => u64_at(data, start + 8).map(|v| v as usize),
             // GRIB1: 3-byte length at octets 5-7; enough to skip the message.
@@ -63,10 +71,10 @@ pub fn index(data: &[u8]) -> Vec<IndexEntry> {
         };
         let Some(length) = declared.filter(|&l| l >= 16) else {
             entries.push(problem(
-                start,
+                abs,
                 0,
                 IndexProblem::Corrupt(format!(
-                    "message at byte {start}: edition {edition} with no valid length"
+                    "message at byte {abs}: edition {edition} with no valid length"
                 )),
             ));
             pos = start + 4;
@@ -74,23 +82,23 @@ pub fn index(data: &[u8]) -> Vec<IndexEntry> {
         };
         let end = start.saturating_add(length);
         if end > data.len() {
-            entries.push(problem(start, length, IndexProblem::Corrupt(format!(
-                "message at byte {start} declares {length} bytes but only {} remain (truncated file?)",
+            entries.push(problem(abs, length, IndexProblem::Corrupt(format!(
+                "message at byte {abs} declares {length} bytes but only {} remain (truncated file?)",
                 data.len() - start
             ))));
             pos = start + 4;
             continue;
         }
         if edition != 2 {
-            entries.push(problem(start, length, IndexProblem::Edition(edition)));
+            entries.push(problem(abs, length, IndexProblem::Edition(edition)));
             pos = end;
             continue;
         }
-        match split_message(data, start, end) {
+        match split_message(data, start, end, base) {
             Ok(fields) => {
                 for (sub, sections) in fields.into_iter().enumerate() {
                     entries.push(IndexEntry {
-                        message_offset: start,
+                        message_offset: abs,
                         message_length: length,
                         sub_field: sub,
                         sections: Ok(sections),
@@ -99,7 +107,7 @@ pub fn index(data: &[u8]) -> Vec<IndexEntry> {
                 pos = end;
             }
             Err(reason) => {
-                entries.push(problem(start, length, IndexProblem::Corrupt(reason)));
+                entries.push(problem(abs, length, IndexProblem::Corrupt(reason)));
                 pos = start + 4;
             }
         }
@@ -123,12 +131,19 @@ fn find_magic(data: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
-/// Walks sections 1..8 of one edition-2 message occupying `data[start..end]`.
-fn split_message(data: &[u8], start: usize, end: usize) -> Result<Vec<FieldSections>, String> {
+/// Walks sections 1..8 of one edition-2 message occupying `data[start..end]`. Section ranges
+/// are relative to `data`; messages name absolute offsets (`base` + position).
+fn split_message(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    base: usize,
+) -> Result<Vec<FieldSections>, String> {
+    let (start_abs, abs) = (base + start, |p: usize| base + p);
     let discipline = u8_at(data, start + 6).unwrap_or(255);
     if data.get(end - 4..end) != Some(b"7777") {
         return Err(format!(
-            "message at byte {start} does not end with \"7777\""
+            "message at byte {start_abs} does not end with \"7777\""
         ));
     }
     let mut pos = start + 16;
@@ -140,8 +155,9 @@ fn split_message(data: &[u8], start: usize, end: usize) -> Result<Vec<FieldSecti
         let num = u8_at(data, pos + 4).ok_or("section header past end")?;
         if len < 5 || pos + len > end - 4 {
             return Err(format!(
-                "message at byte {start}: section {num} at byte {pos} has length {len}, \
-                 which runs past the end of the message"
+                "message at byte {start_abs}: section {num} at byte {} has length {len}, \
+                 which runs past the end of the message",
+                abs(pos)
             ));
         }
         let range = (pos, pos + len);
@@ -156,7 +172,7 @@ fn split_message(data: &[u8], start: usize, end: usize) -> Result<Vec<FieldSecti
                 let indicator = u8_at(data, pos + 5).unwrap_or(255);
                 if indicator == 254 {
                     let prev = bitmap.ok_or_else(|| {
-                        format!("message at byte {start}: section 6 reuses a bitmap that was never defined")
+                        format!("message at byte {start_abs}: section 6 reuses a bitmap that was never defined")
                     })?;
                     last[6] = Some(prev);
                 } else {
@@ -169,7 +185,10 @@ fn split_message(data: &[u8], start: usize, end: usize) -> Result<Vec<FieldSecti
             7 => {
                 let need = |n: usize| {
                     last[n].ok_or_else(|| {
-                        format!("message at byte {start}: section 7 at byte {pos} without a section {n} before it")
+                        format!(
+                            "message at byte {start_abs}: section 7 at byte {} without a section {n} before it",
+                            abs(pos)
+                        )
                     })
                 };
                 fields.push(FieldSections {
@@ -185,14 +204,15 @@ fn split_message(data: &[u8], start: usize, end: usize) -> Result<Vec<FieldSecti
             }
             _ => {
                 return Err(format!(
-                    "message at byte {start}: unknown section number {num} at byte {pos}"
+                    "message at byte {start_abs}: unknown section number {num} at byte {}",
+                    abs(pos)
                 ))
             }
         }
         pos += len;
     }
     if fields.is_empty() {
-        return Err(format!("message at byte {start} holds no data section"));
+        return Err(format!("message at byte {start_abs} holds no data section"));
     }
     Ok(fields)
 }

@@ -11,6 +11,7 @@ mod grib_grid;
 pub(crate) mod grib_index;
 mod grib_meta;
 mod grib_unpack;
+mod inventory;
 mod netcdf;
 
 use std::path::{Path, PathBuf};
@@ -279,8 +280,10 @@ pub(crate) fn clone_error(e: &Error, field: usize) -> Error {
     }
 }
 
+pub use inventory::{inventory, Catalog, Inventory};
+
 /// Recognises a format from the first bytes of a file.
-fn sniff(head: &[u8]) -> Option<Format> {
+pub(crate) fn sniff(head: &[u8]) -> Option<Format> {
     if head.starts_with(b"GRIB") {
         Some(Format::Grib2)
     } else if head.starts_with(b"CDF\x01")

@@ -1,10 +1,17 @@
 //! The `tilecast` binary: parses flags once, then runs one subcommand.
 //!
 //! Exit codes: 0 success; 1 some fields or files failed (the rest were written);
-//! 2 usage error (clap); 3 nothing could be done (unreadable input, bad settings).
+//! 2 usage error (clap); 3 nothing could be done (unreadable input, bad settings, broker
+//! unreachable); workers add 75 (transient failure, job requeued) and 143 (SIGTERM).
 
+mod amqp;
+mod books;
+mod chunker;
 mod inspect;
+mod ledger;
+mod pool;
 mod render;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -26,6 +33,15 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Write one field's decoded values as a float32 .npy array of shape (ny, nx).
     Extract(inspect::ExtractArgs),
+    /// Watch an ingest directory; plan each new file into jobs and publish them to RabbitMQ
+    /// (runs the ledger too, unless --no-ledger).
+    Chunker(chunker::ChunkerArgs),
+    /// Take one job (or --max-jobs) from RabbitMQ, render it, report it, and exit.
+    Worker(worker::WorkerArgs),
+    /// Collect job results and write each run's manifest when all its jobs are accounted for.
+    Ledger(ledger::LedgerArgs),
+    /// Keep N one-shot workers running, starting a new one whenever one exits.
+    Pool(pool::PoolArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +50,10 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Extract(args) => inspect::extract(args),
+        Command::Chunker(args) => chunker::run(args),
+        Command::Worker(args) => worker::run(args),
+        Command::Ledger(args) => ledger::run(args),
+        Command::Pool(args) => pool::run(args),
     };
     match result {
         Ok(code) => code,

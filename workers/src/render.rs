@@ -24,6 +24,19 @@ pub struct RenderArgs {
     /// Output directory; each file's run goes in `<out>/<run>/`.
     #[arg(long, short, env = "TILECAST_OUT", default_value = "out")]
     out: PathBuf,
+    #[command(flatten)]
+    flags: RenderFlags,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "TILECAST_THREADS")]
+    threads: Option<usize>,
+    /// Never draw a progress bar.
+    #[arg(long, env = "TILECAST_QUIET")]
+    quiet: bool,
+}
+
+/// The flags that decide rendered bytes (shared by `render` and `chunker`).
+#[derive(Args, Clone)]
+pub struct RenderFlags {
     /// Tiling scheme.
     #[arg(
         long,
@@ -54,12 +67,28 @@ pub struct RenderArgs {
     /// URL prefix written into TileJSON tile URLs (default: relative URLs).
     #[arg(long, env = "TILECAST_BASE_URL", default_value = "")]
     base_url: String,
-    /// Worker threads (default: one per core).
-    #[arg(long, env = "TILECAST_THREADS")]
-    threads: Option<usize>,
-    /// Never draw a progress bar.
-    #[arg(long, env = "TILECAST_QUIET")]
-    quiet: bool,
+}
+
+impl RenderFlags {
+    /// Validated settings.
+    pub fn settings(&self) -> anyhow::Result<RenderSettings> {
+        let s = RenderSettings {
+            tiling: match self.tiling {
+                TilingArg::Webmercator => Tiling::WebMercator,
+                TilingArg::Geographic => Tiling::Geographic,
+            },
+            zoom: self.zoom,
+            resample: match self.resample {
+                ResampleArg::Bilinear => Resample::Bilinear,
+                ResampleArg::Nearest => Resample::Nearest,
+            },
+            palette: self.palette.clone(),
+            range: self.range,
+            base_url: self.base_url.clone(),
+        };
+        s.validate()?;
+        Ok(s)
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -100,21 +129,7 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
-    let settings = RenderSettings {
-        tiling: match args.tiling {
-            TilingArg::Webmercator => Tiling::WebMercator,
-            TilingArg::Geographic => Tiling::Geographic,
-        },
-        zoom: args.zoom,
-        resample: match args.resample {
-            ResampleArg::Bilinear => Resample::Bilinear,
-            ResampleArg::Nearest => Resample::Nearest,
-        },
-        palette: args.palette.clone(),
-        range: args.range,
-        base_url: args.base_url.clone(),
-    };
-    settings.validate()?;
+    let settings = args.flags.settings()?;
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)

@@ -1,0 +1,227 @@
+//! Inventories for planning: every field's metadata and grid, read without holding a whole
+//! file in memory.
+//!
+//! A GRIB2 file is read one message at a time (a message is the largest thing in memory);
+//! a NetCDF file is opened through the C library, which reads metadata only. Decoding values
+//! needs a [`Dataset`](super::Dataset); planning needs only a [`Catalog`].
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use super::grib::GribFile;
+use super::{clone_error, Dataset, Entry, Format};
+use crate::error::{Error, Result};
+use crate::grid::Grid;
+
+/// What planning needs of a file.
+pub trait Catalog {
+    fn path(&self) -> &Path;
+    fn format(&self) -> Format;
+    fn entries(&self) -> &[Entry];
+    /// The grid of field `index`, without decoding values.
+    fn grid(&self, index: usize) -> Result<Grid>;
+}
+
+impl Catalog for Dataset {
+    fn path(&self) -> &Path {
+        Dataset::path(self)
+    }
+    fn format(&self) -> Format {
+        Dataset::format(self)
+    }
+    fn entries(&self) -> &[Entry] {
+        Dataset::entries(self)
+    }
+    fn grid(&self, index: usize) -> Result<Grid> {
+        Dataset::grid(self, index)
+    }
+}
+
+/// A file's catalog.
+pub enum Inventory {
+    /// NetCDF: the dataset itself (metadata only is read until a field is decoded).
+    NetCdf(Dataset),
+    /// GRIB2, streamed: entries and grids, no values.
+    Grib {
+        path: PathBuf,
+        entries: Vec<Entry>,
+        grids: Vec<Option<Grid>>,
+    },
+}
+
+impl Catalog for Inventory {
+    fn path(&self) -> &Path {
+        match self {
+            Inventory::NetCdf(ds) => ds.path(),
+            Inventory::Grib { path, .. } => path,
+        }
+    }
+    fn format(&self) -> Format {
+        match self {
+            Inventory::NetCdf(_) => Format::NetCdf,
+            Inventory::Grib { .. } => Format::Grib2,
+        }
+    }
+    fn entries(&self) -> &[Entry] {
+        match self {
+            Inventory::NetCdf(ds) => ds.entries(),
+            Inventory::Grib { entries, .. } => entries,
+        }
+    }
+    fn grid(&self, index: usize) -> Result<Grid> {
+        match self {
+            Inventory::NetCdf(ds) => ds.grid(index),
+            Inventory::Grib {
+                path,
+                entries,
+                grids,
+            } => match (entries.get(index), grids.get(index)) {
+                (Some(_), Some(Some(g))) => Ok(g.clone()),
+                (Some(e), _) => Err(match &e.info {
+                    Err(err) => clone_error(err, index),
+                    Ok(_) => Error::Corrupt {
+                        path: path.clone(),
+                        reason: format!("field {index} has no grid"),
+                    },
+                }),
+                (None, _) => Err(Error::NoSuchField {
+                    path: path.clone(),
+                    field: index,
+                    count: entries.len(),
+                }),
+            },
+        }
+    }
+}
+
+/// Catalogs a file, sniffing its format from its content.
+pub fn inventory(path: &Path) -> Result<Inventory> {
+    let io = |op, e| Error::io(path, op, e);
+    let mut head = Vec::with_capacity(8);
+    std::fs::File::open(path)
+        .map_err(|e| io("open", e))?
+        .take(8)
+        .read_to_end(&mut head)
+        .map_err(|e| io("read", e))?;
+    match super::sniff(&head) {
+        Some(Format::NetCdf) => Ok(Inventory::NetCdf(Dataset::open(path)?)),
+        // Anything else is scanned for GRIB messages (bulletin headers may come first).
+        _ => grib(path),
+    }
+}
+
+fn grib(path: &Path) -> Result<Inventory> {
+    let io = |op, e| Error::io(path, op, e);
+    let file = std::fs::File::open(path).map_err(|e| io("open", e))?;
+    let size = file.metadata().map_err(|e| io("stat", e))?.len();
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let (mut entries, mut grids) = (Vec::new(), Vec::new());
+    let mut pos = 0u64;
+    let mut truncated = None;
+    while let Some(start) = find_magic(&mut r, &mut pos).map_err(|e| io("read", e))? {
+        let mut head = [0u8; 16];
+        head[..4].copy_from_slice(b"GRIB");
+        if r.read_exact(&mut head[4..]).is_err() {
+            truncated = Some(format!(
+                "message at byte {start}: header cut short (truncated file?)"
+            ));
+            break;
+        }
+        let length = match head[7] {
+            2 => u64::from_be_bytes(head[8..16].try_into().expect("8 bytes")),
+            1 => u32::from_be_bytes([0, head[4], head[5], head[6]]) as u64,
+            e => {
+                truncated = Some(format!("message at byte {start}: unknown GRIB edition {e}"));
+                break;
+            }
+        };
+        if length < 16 || start + length > size {
+            truncated = Some(format!(
+                "message at byte {start} declares {length} bytes but only {} remain (truncated file?)",
+                size - start
+            ));
+            break;
+        }
+        let mut msg = vec![0u8; length as usize];
+        msg[..16].copy_from_slice(&head);
+        r.read_exact(&mut msg[16..]).map_err(|e| io("read", e))?;
+        pos = start + length;
+        let gf = GribFile::new_at(path, msg, start as usize, entries.len());
+        for e in gf.entries() {
+            grids.push(e.info.as_ref().ok().and_then(|_| gf.grid(e.index).ok()));
+            entries.push(Entry {
+                index: e.index,
+                info: match &e.info {
+                    Ok(i) => Ok(i.clone()),
+                    Err(err) => Err(clone_error(err, e.index)),
+                },
+            });
+        }
+    }
+    if let Some(reason) = truncated {
+        let index = entries.len();
+        entries.push(Entry {
+            index,
+            info: Err(Error::CorruptField {
+                path: path.to_owned(),
+                field: index,
+                what: "message structure",
+                reason,
+            }),
+        });
+        grids.push(None);
+    }
+    if entries.is_empty() {
+        return Err(Error::UnknownFormat {
+            path: path.to_owned(),
+            reason: if size == 0 {
+                "empty file".into()
+            } else {
+                "not a GRIB2 or NetCDF file (no GRIB, CDF or HDF5 signature)".into()
+            },
+        });
+    }
+    Ok(Inventory::Grib {
+        path: path.to_owned(),
+        entries,
+        grids,
+    })
+}
+
+/// Advances to the next "GRIB" and returns its offset (the reader is left just after it).
+fn find_magic(r: &mut impl BufRead, pos: &mut u64) -> std::io::Result<Option<u64>> {
+    let mut window = [0u8; 4];
+    let mut have = 0usize;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let n = buf.len();
+        for (k, &b) in buf.iter().enumerate() {
+            window = [window[1], window[2], window[3], b];
+            have += 1;
+            if have >= 4 && &window == b"GRIB" {
+                r.consume(k + 1);
+                *pos += (k + 1) as u64;
+                return Ok(Some(*pos - 4));
+            }
+        }
+        r.consume(n);
+        *pos += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_is_found_across_buffer_boundaries() {
+        let data = b"xxGRIByyyGRIB".to_vec();
+        let mut r = BufReader::with_capacity(4, &data[..]);
+        let mut pos = 0;
+        assert_eq!(find_magic(&mut r, &mut pos).unwrap(), Some(9));
+        assert_eq!(find_magic(&mut r, &mut pos).unwrap(), None);
+    }
+}

@@ -1,0 +1,316 @@
+//! `tilecast worker`: take a job, render it, write it, report it, ack, exit.
+//!
+//! One job per process by default (`--max-jobs`), so an orchestrator that starts fresh
+//! workers gets a clean process per job. Rendering runs on a blocking thread (rayon inside)
+//! while the async side keeps the broker's heartbeats flowing. Outcomes and exit codes follow
+//! DESIGN.md: done or already done → ack, exit 0; idle past `--idle-exit` → exit 0; permanent
+//! error → the job goes to the dead-letter exchange with the reason in headers, ack, exit 0;
+//! transient error → nack with requeue, exit 75; SIGTERM → the channel closes so the job
+//! returns to the queue, exit 143.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use futures_lite::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use tilecast::decode::{Dataset, FieldSource};
+use tilecast::job::{Job, JobResult, StageSeconds, RESULT_TYPE};
+use tilecast::render::{prepare, run_job, Progress};
+
+use crate::amqp::{self, log, AmqpArgs};
+use crate::books::Books;
+
+/// Exit code of a transient failure (EX_TEMPFAIL): the job was requeued.
+pub const EXIT_TRANSIENT: u8 = 75;
+/// Exit code after SIGTERM (128 + 15).
+pub const EXIT_SIGTERM: u8 = 143;
+
+#[derive(Args, Clone)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
+    /// Output root (the chunker's `--out`); jobs for another root are refused.
+    #[arg(long, short, env = "TILECAST_OUT")]
+    pub out: PathBuf,
+    /// Jobs to take before exiting (1: a fresh process per job).
+    #[arg(long, env = "TILECAST_MAX_JOBS", default_value_t = 1)]
+    pub max_jobs: u64,
+    /// Exit 0 after this many seconds without a job.
+    #[arg(long, env = "TILECAST_IDLE_EXIT", default_value_t = 30.0)]
+    pub idle_exit: f64,
+}
+
+/// How one job ended.
+enum Outcome {
+    Done,
+    AlreadyDone,
+    Permanent(String),
+    Transient(anyhow::Error),
+}
+
+pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(work(args))
+}
+
+async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let name = format!("worker-{}", std::process::id());
+    let conn = tokio::select! {
+        c = amqp::connect(&args.amqp, &name) => c?,
+        _ = sigterm.recv() => return Ok(ExitCode::from(EXIT_SIGTERM)),
+    };
+    let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
+    ch.basic_qos(1, BasicQosOptions::default()).await?;
+    let tag = name.clone();
+    let mut consumer = ch
+        .basic_consume(
+            names.render.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let books = Books::new(&args.out);
+    let idle = Duration::from_secs_f64(args.idle_exit.max(0.0));
+    let mut done = 0u64;
+    while done < args.max_jobs {
+        let next = tokio::select! {
+            d = tokio::time::timeout(idle, consumer.next()) => d,
+            _ = sigterm.recv() => {
+                let _ = conn.close(200, "SIGTERM".into()).await;
+                return Ok(ExitCode::from(EXIT_SIGTERM));
+            }
+        };
+        let delivery = match next {
+            Err(_) => {
+                log(
+                    &name,
+                    &format!("no job for {:.0} s; exiting", idle.as_secs_f64()),
+                );
+                let _ = conn.close(200, "idle".into()).await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(None) => anyhow::bail!("the broker closed the consumer"),
+            Ok(Some(d)) => d.context("receiving a job")?,
+        };
+        let last = done + 1 == args.max_jobs;
+        let body = delivery.data.clone();
+        let job = Job::parse(&body);
+        let started = Instant::now();
+        let outcome = match &job {
+            Err(e) => Outcome::Permanent(e.to_string()),
+            Ok(job) => {
+                let (job, out, books_out) = (job.clone(), args.out.clone(), args.out.clone());
+                let mut task = tokio::task::spawn_blocking(move || {
+                    execute(&job, &out, &Books::new(&books_out))
+                });
+                tokio::select! {
+                    r = &mut task => r.unwrap_or_else(|e| Outcome::Transient(anyhow::anyhow!("render task failed: {e}"))),
+                    _ = sigterm.recv() => {
+                        // Leave the job unacked: closing returns it to the queue.
+                        let _ = conn.close(200, "SIGTERM".into()).await;
+                        return Ok(ExitCode::from(EXIT_SIGTERM));
+                    }
+                }
+            }
+        };
+        let id = job
+            .as_ref()
+            .map(|j| j.id.clone())
+            .unwrap_or_else(|_| "?".into());
+        let run = job
+            .as_ref()
+            .map(|j| j.run.clone())
+            .unwrap_or_else(|_| "?".into());
+        if last {
+            // No further delivery may arrive once this one is acked: it would come back with
+            // its delivery count raised when this process exits.
+            let _ = ch
+                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                .await;
+        }
+        match outcome {
+            Outcome::Done | Outcome::AlreadyDone => {
+                let result = job
+                    .as_ref()
+                    .ok()
+                    .and_then(|j| books.read_result(&j.run, &j.id));
+                if let Some(r) = result {
+                    let props = amqp::properties(RESULT_TYPE, &r.job, FieldTable::default());
+                    amqp::publish_confirmed(
+                        &ch,
+                        "",
+                        &names.results,
+                        &serde_json::to_vec(&r)?,
+                        props,
+                    )
+                    .await
+                    .context("publishing the result")?;
+                }
+                delivery
+                    .ack(BasicAckOptions::default())
+                    .await
+                    .context("acking the job")?;
+                log(
+                    &name,
+                    &format!(
+                        "job {id} of run {run}: done in {:.2} s",
+                        started.elapsed().as_secs_f64()
+                    ),
+                );
+            }
+            Outcome::Permanent(reason) => {
+                let mut headers = FieldTable::default();
+                headers.insert(
+                    "x-tilecast-reason".into(),
+                    AMQPValue::LongString(LongString::from(reason.as_str())),
+                );
+                headers.insert(
+                    "x-tilecast-job".into(),
+                    AMQPValue::LongString(LongString::from(id.as_str())),
+                );
+                headers.insert(
+                    "x-tilecast-run".into(),
+                    AMQPValue::LongString(LongString::from(run.as_str())),
+                );
+                let props = amqp::properties(tilecast::job::JOB_TYPE, &id, headers);
+                amqp::publish_confirmed(&ch, &names.dead_exchange, "", &body, props)
+                    .await
+                    .context("dead-lettering the job")?;
+                delivery.ack(BasicAckOptions::default()).await?;
+                log(
+                    &name,
+                    &format!("job {id} of run {run}: dead-lettered: {reason}"),
+                );
+            }
+            Outcome::Transient(e) => {
+                log(
+                    &name,
+                    &format!("job {id} of run {run}: transient failure, requeued: {e:#}"),
+                );
+                let _ = delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
+                let _ = conn.close(200, "transient failure".into()).await;
+                return Ok(ExitCode::from(EXIT_TRANSIENT));
+            }
+        }
+        done += 1;
+    }
+    let _ = conn.close(200, "done".into()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a job to its outcome. Blocking.
+fn execute(job: &Job, out: &Path, books: &Books) -> Outcome {
+    if Path::new(&job.out) != out {
+        return Outcome::Permanent(format!(
+            "job writes to {}, this worker to {}",
+            job.out,
+            out.display()
+        ));
+    }
+    if books.read_result(&job.run, &job.id).is_some() {
+        return Outcome::AlreadyDone;
+    }
+    let t0 = Instant::now();
+    let mut fields = Vec::new();
+    let mut fetch = 0.0;
+    for s in &job.fields {
+        let f0 = Instant::now();
+        let ds = match open_source(job, &s.location) {
+            Ok(ds) => ds,
+            Err(e) => return e,
+        };
+        fetch += f0.elapsed().as_secs_f64();
+        let Some(k) = ds.find(&s.location) else {
+            return Outcome::Permanent(format!(
+                "{}: field {} not found at {:?}",
+                job.source.uri, s.field, s.location
+            ));
+        };
+        match ds.decode(k) {
+            Ok(f) => fields.push(f),
+            Err(e) if e.is_permanent() => {
+                return Outcome::Permanent(format!("field {}: {e}", s.field))
+            }
+            Err(e) => return Outcome::Transient(e.into()),
+        }
+    }
+    let prepared = match prepare(fields, &job.settings) {
+        Ok(p) => p,
+        Err(e) => return Outcome::Permanent(e.to_string()),
+    };
+    let seconds = StageSeconds {
+        fetch,
+        decode: t0.elapsed().as_secs_f64() - fetch,
+        ..Default::default()
+    };
+    let result: JobResult = match run_job(
+        &prepared,
+        &job.run,
+        &job.layer_plan(),
+        &job.part(),
+        &job.settings,
+        &out.join(&job.run),
+        &Progress::default(),
+        seconds,
+    ) {
+        Ok(r) => r,
+        Err(e) if e.is_permanent() => return Outcome::Permanent(e.to_string()),
+        Err(e) => return Outcome::Transient(e.into()),
+    };
+    match books.write_result(&result) {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Transient(e),
+    }
+}
+
+/// Opens just the bytes of one field: the GRIB2 message's byte range, or the NetCDF file.
+fn open_source(job: &Job, loc: &FieldSource) -> Result<Dataset, Outcome> {
+    let path = Path::new(&job.source.uri);
+    let io = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Outcome::Permanent(format!("{}: {e}", path.display()))
+        } else {
+            Outcome::Transient(anyhow::Error::new(e).context(format!("reading {}", path.display())))
+        }
+    };
+    match loc {
+        FieldSource::Grib2 { offset, length, .. } => {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut f = std::fs::File::open(path).map_err(io)?;
+            let size = f.metadata().map_err(io)?.len();
+            if offset.checked_add(*length).is_none_or(|end| end > size) {
+                return Err(Outcome::Permanent(format!(
+                    "{}: byte range {offset}+{length} past the end of the file ({size} bytes)",
+                    path.display()
+                )));
+            }
+            f.seek(SeekFrom::Start(*offset)).map_err(io)?;
+            let mut bytes = vec![0u8; *length as usize];
+            f.read_exact(&mut bytes).map_err(io)?;
+            Ok(Dataset::from_grib_bytes(path, bytes))
+        }
+        FieldSource::NetCdf { .. } => Dataset::open(path).map_err(|e| {
+            if e.is_permanent() {
+                Outcome::Permanent(e.to_string())
+            } else {
+                Outcome::Transient(e.into())
+            }
+        }),
+    }
+}
