@@ -48,15 +48,34 @@ pub struct RunReport {
     pub seconds: f64,
 }
 
-/// Writes `bytes` to `path` through a temporary name and a rename, so readers never see a
-/// partial file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Where temporary files of an output root go: `<out>/.tilecast/tmp`, on the same file
+/// system as the outputs (so the final rename is atomic) and out of the published tree (so a
+/// process killed mid-write leaves no stray file among the tiles).
+pub fn tmp_dir(out: &Path) -> PathBuf {
+    out.join(".tilecast").join("tmp")
+}
+
+/// Writes `bytes` to `path` through a temporary file in `tmp` and a rename, so readers never
+/// see a partial file.
+pub fn write_atomic(path: &Path, bytes: &[u8], tmp: &Path) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create directory", e))?;
     }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, "write", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename", e))
+    std::fs::create_dir_all(tmp).map_err(|e| Error::io(tmp, "create directory", e))?;
+    let name = format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let t = tmp.join(name);
+    std::fs::write(&t, bytes).map_err(|e| Error::io(&t, "write", e))?;
+    std::fs::rename(&t, path).map_err(|e| Error::io(path, "rename", e))
+}
+
+/// The temporary directory for a run directory `<out>/<run>`.
+fn run_tmp(run_dir: &Path) -> PathBuf {
+    tmp_dir(run_dir.parent().unwrap_or(Path::new(".")))
 }
 
 fn pretty<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -100,6 +119,7 @@ pub fn render_tiles(
     progress: &Progress,
 ) -> Result<(u64, u64, StageSeconds)> {
     let ldir = run_dir.join(layer);
+    let tmp = run_tmp(run_dir);
     let tiles: Vec<_> = ranges.iter().flat_map(|r| r.tiles()).collect();
     let written: Vec<Result<(u64, [f64; 3])>> = tiles
         .par_iter()
@@ -116,8 +136,8 @@ pub fn render_tiles(
             let data = rgba_png(TILE_SIZE, TILE_SIZE, &data_pixels(&values, p.style.data))?;
             let t2 = Instant::now();
             let rel = format!("{}/{}/{}.png", t.z, t.x, t.y);
-            write_atomic(&ldir.join(&rel), &colour)?;
-            write_atomic(&ldir.join("data").join(&rel), &data)?;
+            write_atomic(&ldir.join(&rel), &colour, &tmp)?;
+            write_atomic(&ldir.join("data").join(&rel), &data, &tmp)?;
             let t3 = Instant::now();
             let secs = [
                 (t1 - t0).as_secs_f64(),
@@ -151,21 +171,22 @@ pub fn render_meta(
     run_dir: &Path,
 ) -> Result<LayerEntry> {
     let ldir = run_dir.join(&layer.name);
+    let tmp = run_tmp(run_dir);
     let grid = p.sampler.grid();
     let full = p.sampler.full_frame();
     let idx: Vec<u8> = full.iter().map(|&v| p.style.table.index(v)).collect();
     let full_png = indexed_png(grid.nx, grid.ny, &idx, &p.style.table.entries)?;
-    write_atomic(&ldir.join("full.png"), &full_png)?;
+    write_atomic(&ldir.join("full.png"), &full_png, &tmp)?;
     let info = &p.info;
     let legend_png = legend::legend_png(&info.long_name, &info.units, &p.style.table)?;
-    write_atomic(&ldir.join("legend.png"), &legend_png)?;
+    write_atomic(&ldir.join("legend.png"), &legend_png, &tmp)?;
     let legend_json = pretty(&legend::legend_json(
         &info.long_name,
         &info.units,
         &p.style.palette,
         &p.style.table,
     ));
-    write_atomic(&ldir.join("legend.json"), &legend_json)?;
+    write_atomic(&ldir.join("legend.json"), &legend_json, &tmp)?;
     let name = &layer.name;
     let tiling = settings.tiling;
     let bounds = p.bounds;
@@ -196,7 +217,7 @@ pub fn render_meta(
         legend: url("legend.png"),
     };
     let tilejson_bytes = pretty(&tilejson);
-    write_atomic(&ldir.join("tilejson.json"), &tilejson_bytes)?;
+    write_atomic(&ldir.join("tilejson.json"), &tilejson_bytes, &tmp)?;
     let bytes =
         (full_png.len() + legend_png.len() + legend_json.len() + tilejson_bytes.len()) as u64;
     let data = p.style.data;
@@ -454,7 +475,10 @@ pub fn render_file(
     }
     let m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
     let json = manifest_bytes(&m);
-    write_atomic(&dir.join("manifest.json"), &json)?;
+    write_atomic(&dir.join("manifest.json"), &json, &tmp_dir(out))?;
+    // Leave no empty bookkeeping directories behind a local render.
+    let _ = std::fs::remove_dir(tmp_dir(out));
+    let _ = std::fs::remove_dir(out.join(".tilecast"));
     Ok(RunReport {
         run: plan.run.clone(),
         dir,

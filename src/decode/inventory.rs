@@ -221,6 +221,7 @@ mod tests {
         let data = b"xxGRIByyyGRIB".to_vec();
         let mut r = BufReader::with_capacity(4, &data[..]);
         let mut pos = 0;
+        assert_eq!(find_magic(&mut r, &mut pos).unwrap(), Some(2));
         assert_eq!(find_magic(&mut r, &mut pos).unwrap(), Some(9));
         assert_eq!(find_magic(&mut r, &mut pos).unwrap(), None);
     }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use tilecast::job::JobResult;
 use tilecast::plan::RunPlan;
-use tilecast::render::{assemble, manifest_bytes, write_atomic};
+use tilecast::render::{assemble, manifest_bytes, tmp_dir, write_atomic};
 
 pub struct Books {
     out: PathBuf,
@@ -39,6 +39,11 @@ impl Books {
             out: out.to_path_buf(),
             root: out.join(".tilecast"),
         }
+    }
+
+    /// Writes through the output root's temporary directory.
+    fn write(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+        Ok(write_atomic(path, bytes, &tmp_dir(&self.out))?)
     }
 
     fn run_dir(&self, run: &str) -> PathBuf {
@@ -62,10 +67,7 @@ impl Books {
 
     pub fn write_plan(&self, plan: &RunPlan) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec_pretty(plan)?;
-        Ok(write_atomic(
-            &self.run_dir(&plan.run).join("plan.json"),
-            &bytes,
-        )?)
+        self.write(&self.run_dir(&plan.run).join("plan.json"), &bytes)
     }
 
     pub fn read_plan(&self, run: &str) -> Option<RunPlan> {
@@ -74,7 +76,7 @@ impl Books {
     }
 
     pub fn mark_submitted(&self, run: &str) -> anyhow::Result<()> {
-        Ok(write_atomic(&self.run_dir(run).join("submitted"), b"")?)
+        self.write(&self.run_dir(run).join("submitted"), b"")
     }
 
     pub fn is_submitted(&self, run: &str) -> bool {
@@ -83,13 +85,11 @@ impl Books {
 
     pub fn write_result(&self, r: &JobResult) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(r)?;
-        Ok(write_atomic(
-            &self
-                .run_dir(&r.run)
-                .join("results")
-                .join(format!("{}.json", r.job)),
-            &bytes,
-        )?)
+        let path = self
+            .run_dir(&r.run)
+            .join("results")
+            .join(format!("{}.json", r.job));
+        self.write(&path, &bytes)
     }
 
     pub fn read_result(&self, run: &str, job: &str) -> Option<JobResult> {
@@ -108,7 +108,7 @@ impl Books {
             reason: reason.to_string(),
         };
         let path = self.run_dir(run).join("dead").join(format!("{job}.json"));
-        Ok(write_atomic(&path, &serde_json::to_vec(&rec)?)?)
+        self.write(&path, &serde_json::to_vec(&rec)?)
     }
 
     fn read_dead(&self, run: &str, job: &str) -> Option<String> {
@@ -158,7 +158,7 @@ impl Books {
         let Some(m) = assemble(&plan, &results, &dead) else {
             return Ok(false);
         };
-        write_atomic(
+        self.write(
             &self.out.join(run).join("manifest.json"),
             &manifest_bytes(&m),
         )?;

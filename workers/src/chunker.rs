@@ -155,9 +155,19 @@ async fn watch(
         ready.sort();
         for path in ready {
             if session.is_none() {
-                let conn = amqp::connect(&args.amqp, "chunker").await?;
-                let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
-                session = Some((conn, ch, names));
+                // Keep trying for as long as it takes: files wait in the ingest directory.
+                let connected = async {
+                    let conn = amqp::connect(&args.amqp, "chunker").await?;
+                    let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
+                    anyhow::Ok((conn, ch, names))
+                };
+                match connected.await {
+                    Ok(s) => session = Some(s),
+                    Err(e) => {
+                        log("chunker", &format!("broker unavailable: {e:#}; retrying"));
+                        break;
+                    }
+                }
             }
             let (_, ch, names) = session.as_ref().expect("connected above");
             match submit(&path, args, settings, &books, ch, names).await {

@@ -1,0 +1,735 @@
+//! The distributed pipeline against the real RabbitMQ on this machine (TILECAST_TEST_AMQP_URL,
+//! default amqp://guest:guest@127.0.0.1:5672/%2f): chunker, ledger and a pool of one-shot
+//! worker processes. Each test uses its own queue prefix and directories. A broker that
+//! cannot be reached fails the test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ExchangeDeleteOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+
+fn amqp_url() -> String {
+    std::env::var("TILECAST_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tilecast"))
+}
+
+fn samples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sample-data")
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One test's world: directories, queue prefix and the processes it started.
+struct Cluster {
+    prefix: String,
+    dir: tempfile::TempDir,
+    procs: Vec<(String, Child)>,
+}
+
+impl Cluster {
+    fn new(name: &str) -> Cluster {
+        // Fail early and clearly when the broker is not there.
+        rt().block_on(async {
+            Connection::connect(&amqp_url(), ConnectionProperties::default()).await
+        })
+        .unwrap_or_else(|e| panic!("RabbitMQ not reachable at {}: {e}", amqp_url()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir = tempfile::Builder::new()
+            .prefix("tilecast-queue-")
+            .tempdir()
+            .unwrap();
+        for d in ["in", "out", "logs"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        Cluster {
+            prefix: format!("t{}_{name}_{nanos}", std::process::id()),
+            dir,
+            procs: Vec::new(),
+        }
+    }
+
+    fn ingest(&self) -> PathBuf {
+        self.dir.path().join("in")
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .env("TILECAST_AMQP_URL", amqp_url())
+            .env("TILECAST_QUEUE_PREFIX", &self.prefix)
+            .env("TILECAST_OUT", self.out())
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Starts a long-running process, logging to logs/<label>.log.
+    fn start(&mut self, label: &str, args: &[&str]) {
+        let log = std::fs::File::create(self.dir.path().join("logs").join(format!("{label}.log")))
+            .unwrap();
+        let child = self
+            .command(args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.procs.push((label.to_string(), child));
+    }
+
+    fn chunker(&mut self, extra: &[&str]) {
+        let ingest = self.ingest().to_string_lossy().into_owned();
+        let mut args = vec![
+            "chunker",
+            "--ingest",
+            &ingest,
+            "--stable-for",
+            "0.3",
+            "--poll-interval",
+            "0.2",
+            "--recheck",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        self.start("chunker", &args);
+    }
+
+    fn pool(&mut self, workers: usize, worker_args: &[&str]) {
+        let n = workers.to_string();
+        let mut args = vec!["pool", "--workers", &n, "--"];
+        args.extend_from_slice(worker_args);
+        self.start("pool", &args);
+    }
+
+    fn pid(&self, label: &str) -> u32 {
+        self.procs
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, c)| c.id())
+            .expect("process started")
+    }
+
+    fn logs(&self) -> String {
+        let mut s = String::new();
+        for e in std::fs::read_dir(self.dir.path().join("logs")).unwrap() {
+            let p = e.unwrap().path();
+            s += &format!(
+                "==== {}\n{}\n",
+                p.display(),
+                std::fs::read_to_string(&p).unwrap_or_default()
+            );
+        }
+        s
+    }
+
+    fn drop_file(&self, src: &Path, name: &str) {
+        // Written under a temporary name and renamed, as a well-behaved uploader does.
+        let tmp = self.ingest().join(format!("{name}.part"));
+        std::fs::copy(src, &tmp).unwrap();
+        std::fs::rename(&tmp, self.ingest().join(name)).unwrap();
+    }
+
+    fn manifests(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.out())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path().join("manifest.json"))
+                    .filter(|p| p.exists())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    fn wait_manifests(&self, n: usize, timeout: Duration) {
+        let start = Instant::now();
+        while self.manifests().len() < n {
+            if start.elapsed() > timeout {
+                panic!(
+                    "only {} of {n} manifests after {timeout:?}\n{}",
+                    self.manifests().len(),
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Ready messages in each queue of the topology.
+    fn depths(&self) -> BTreeMap<String, u32> {
+        let prefix = self.prefix.clone();
+        rt().block_on(async move {
+            let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+                .await
+                .unwrap();
+            let mut out = BTreeMap::new();
+            for q in ["render", "render.dead", "dead.events", "results"] {
+                // A queue not declared yet counts as empty (a passive declare of it closes
+                // the channel, hence a channel per queue).
+                let ch = conn.create_channel().await.unwrap();
+                let name = format!("{prefix}.{q}");
+                let opts = QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                };
+                let n = match ch
+                    .queue_declare(name.as_str().into(), opts, FieldTable::default())
+                    .await
+                {
+                    Ok(d) => d.message_count(),
+                    Err(_) => 0,
+                };
+                out.insert(q.to_string(), n);
+            }
+            out
+        })
+    }
+
+    fn wait_render_queue_empty(&self, timeout: Duration) {
+        let start = Instant::now();
+        while self.depths()["render"] > 0 {
+            assert!(
+                start.elapsed() < timeout,
+                "render queue not drained\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn publish_raw(&self, body: &[u8]) {
+        let (prefix, body) = (self.prefix.clone(), body.to_vec());
+        rt().block_on(async move {
+            let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+                .await
+                .unwrap();
+            let ch = conn.create_channel().await.unwrap();
+            ch.confirm_select(Default::default()).await.unwrap();
+            let props = BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type("application/json".into());
+            let c = ch
+                .basic_publish(
+                    format!("{prefix}.jobs").as_str().into(),
+                    "render".into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    &body,
+                    props,
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            assert!(
+                c.is_ack() && c.take_message().is_none(),
+                "publish not routed"
+            );
+        });
+    }
+
+    /// Dead-lettered messages: (body, x-tilecast-reason or broker reason).
+    fn dead_letters(&self) -> Vec<(Vec<u8>, String)> {
+        let prefix = self.prefix.clone();
+        rt().block_on(async move {
+            let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+                .await
+                .unwrap();
+            let ch = conn.create_channel().await.unwrap();
+            let mut out = Vec::new();
+            while let Some(m) = ch
+                .basic_get(
+                    format!("{prefix}.render.dead").as_str().into(),
+                    BasicGetOptions { no_ack: true },
+                )
+                .await
+                .unwrap()
+            {
+                let headers = m.delivery.properties.headers().clone().unwrap_or_default();
+                let reason = ["x-tilecast-reason", "x-first-death-reason"]
+                    .iter()
+                    .find_map(|k| match headers.inner().get(*k)? {
+                        lapin::types::AMQPValue::LongString(s) => {
+                            Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
+                        }
+                        other => Some(format!("{other:?}")),
+                    })
+                    .unwrap_or_default();
+                out.push((m.delivery.data.clone(), reason));
+            }
+            out
+        })
+    }
+
+    fn stop(&mut self) {
+        for (_, c) in &mut self.procs {
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGTERM);
+            }
+        }
+        for (_, c) in &mut self.procs {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while c.try_wait().unwrap().is_none() {
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.wait();
+        }
+        self.procs.clear();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+        let prefix = self.prefix.clone();
+        rt().block_on(async move {
+            if let Ok(conn) =
+                Connection::connect(&amqp_url(), ConnectionProperties::default()).await
+            {
+                if let Ok(ch) = conn.create_channel().await {
+                    for q in ["render", "render.dead", "dead.events", "results"] {
+                        let _ = ch
+                            .queue_delete(
+                                format!("{prefix}.{q}").as_str().into(),
+                                QueueDeleteOptions::default(),
+                            )
+                            .await;
+                    }
+                    for x in ["jobs", "dead"] {
+                        let _ = ch
+                            .exchange_delete(
+                                format!("{prefix}.{x}").as_str().into(),
+                                ExchangeDeleteOptions::default(),
+                            )
+                            .await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Every file under `dir` except the bookkeeping, with its bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(dir).unwrap().to_path_buf();
+            if rel.starts_with(".tilecast") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// `tilecast render` of the same files with the same flags, for comparison.
+fn local_render(
+    files: &[PathBuf],
+    flags: &[&str],
+) -> (tempfile::TempDir, BTreeMap<PathBuf, Vec<u8>>) {
+    let out = tempfile::Builder::new()
+        .prefix("tilecast-local-")
+        .tempdir()
+        .unwrap();
+    let o = Command::new(bin())
+        .arg("render")
+        .args(files)
+        .arg("--out")
+        .arg(out.path())
+        .args(flags)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = tree(out.path());
+    (out, t)
+}
+
+fn assert_same(distributed: &BTreeMap<PathBuf, Vec<u8>>, local: &BTreeMap<PathBuf, Vec<u8>>) {
+    let extra: Vec<_> = distributed
+        .keys()
+        .filter(|k| !local.contains_key(*k))
+        .collect();
+    let missing: Vec<_> = local
+        .keys()
+        .filter(|k| !distributed.contains_key(*k))
+        .collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "extra files {extra:?}, missing files {missing:?}"
+    );
+    for (k, v) in local {
+        assert!(
+            &distributed[k] == v,
+            "{} differs from tilecast render",
+            k.display()
+        );
+    }
+}
+
+fn sample_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(samples())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "grib2" || x == "nc"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn end_to_end_outputs_equal_local_render() {
+    let mut c = Cluster::new("e2e");
+    c.chunker(&["--zoom", "0-3"]);
+    c.pool(2, &["--idle-exit", "30"]);
+    let files = sample_files();
+    for f in &files {
+        c.drop_file(f, f.file_name().unwrap().to_str().unwrap());
+    }
+    c.wait_manifests(files.len(), Duration::from_secs(120));
+    let ingested: Vec<PathBuf> = files
+        .iter()
+        .map(|f| c.ingest().join(f.file_name().unwrap()))
+        .collect();
+    let (_keep, local) = local_render(&ingested, &["--zoom", "0-3"]);
+    c.wait_render_queue_empty(Duration::from_secs(10));
+    assert_same(&tree(&c.out()), &local);
+    let d = c.depths();
+    assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
+}
+
+/// The pool's current worker processes.
+fn children(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+#[test]
+fn kill_9_of_workers_loses_nothing() {
+    let mut c = Cluster::new("kill");
+    // 341 one-tile jobs (z0-z4 of a global field); a generous delivery limit, since a job
+    // whose worker is killed is redelivered with its count raised.
+    c.chunker(&[
+        "--zoom",
+        "0-4",
+        "--job-tiles",
+        "1",
+        "--delivery-limit",
+        "50",
+    ]);
+    c.pool(2, &["--idle-exit", "30", "--delivery-limit", "50"]);
+    let file = samples().join("global_t2m.grib2");
+    c.drop_file(&file, "global_t2m.grib2");
+    let pool = c.pid("pool");
+    let start = Instant::now();
+    let mut kills = 0;
+    let mut seed: u64 = 0x2545F4914F6CDD1D;
+    while c.manifests().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "run did not complete\n{}",
+            c.logs()
+        );
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(100 + seed % 300));
+        let kids = children(pool);
+        if let Some(&victim) = kids.get((seed % 2) as usize) {
+            unsafe {
+                libc::kill(victim as i32, libc::SIGKILL);
+            }
+            kills += 1;
+        }
+    }
+    assert!(kills >= 10, "only {kills} kills happened");
+    let plan_jobs = {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&c.manifests()[0]).unwrap()).unwrap();
+        assert!(m["failed"].as_array().unwrap().is_empty(), "{m}");
+        m["layers"][0]["tile_count"].as_u64().unwrap()
+    };
+    assert!(plan_jobs > 200, "{plan_jobs} tiles");
+    let (_keep, local) = local_render(&[c.ingest().join("global_t2m.grib2")], &["--zoom", "0-4"]);
+    c.wait_render_queue_empty(Duration::from_secs(30));
+    assert_same(&tree(&c.out()), &local);
+    let d = c.depths();
+    assert_eq!(
+        (d["render"], d["render.dead"]),
+        (0, 0),
+        "{d:?} after {kills} kills"
+    );
+    eprintln!("{kills} workers killed; every job completed");
+}
+
+/// Sets section 5's count of packed values to a wrong number: the message still parses, but
+/// its field cannot be decoded.
+fn corrupt_packed_count(src: &Path, dst: &Path) {
+    let mut b = std::fs::read(src).unwrap();
+    let mut pos = 16;
+    loop {
+        let len = u32::from_be_bytes(b[pos..pos + 4].try_into().unwrap()) as usize;
+        if b[pos + 4] == 5 {
+            let n = u32::from_be_bytes(b[pos + 5..pos + 9].try_into().unwrap());
+            b[pos + 5..pos + 9].copy_from_slice(&(n + 7).to_be_bytes());
+            break;
+        }
+        pos += len;
+    }
+    std::fs::write(dst, b).unwrap();
+}
+
+#[test]
+fn poison_jobs_are_dead_lettered_with_a_reason_and_the_rest_completes() {
+    let mut c = Cluster::new("poison");
+    c.chunker(&["--zoom", "0-2"]);
+    c.pool(2, &["--idle-exit", "30"]);
+    // Give the chunker a moment to declare the topology.
+    std::thread::sleep(Duration::from_millis(1500));
+    c.publish_raw(b"{this is not json");
+    let mut v2: serde_json::Value = serde_json::json!({"version": 2, "id": "x"});
+    c.publish_raw(&serde_json::to_vec(&v2).unwrap());
+    v2["version"] = serde_json::json!(1);
+    c.publish_raw(&serde_json::to_vec(&v2).unwrap()); // version 1 but missing members
+    let bad = c.dir.path().join("corrupt.grib2");
+    corrupt_packed_count(&samples().join("sst_missing.grib2"), &bad);
+    c.drop_file(&bad, "corrupt.grib2");
+    c.drop_file(&samples().join("global_t2m.grib2"), "global_t2m.grib2");
+    c.wait_manifests(2, Duration::from_secs(60));
+    c.wait_render_queue_empty(Duration::from_secs(10));
+    let dead = c.dead_letters();
+    assert_eq!(dead.len(), 4, "{dead:?}");
+    let reasons: Vec<&String> = dead.iter().map(|(_, r)| r).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("malformed")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("version 2")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("packed values")),
+        "{reasons:?}"
+    );
+    // The corrupt file's run lists its layer as failed; the good file rendered.
+    let mut failed = 0;
+    for m in c.manifests() {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
+        if m["source"]["key"] == "corrupt.grib2" {
+            assert!(m["layers"].as_array().unwrap().is_empty());
+            assert!(
+                m["failed"][0]["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("packed values"),
+                "{m}"
+            );
+            failed += 1;
+        } else {
+            assert_eq!(m["layers"].as_array().unwrap().len(), 1);
+        }
+    }
+    assert_eq!(failed, 1);
+    // No crash loop: workers that dead-lettered exited 0 and the pool kept going.
+    assert!(!c.logs().contains("exited with"), "{}", c.logs());
+}
+
+#[test]
+fn duplicates_make_one_set_of_outputs() {
+    let mut c = Cluster::new("dup");
+    c.chunker(&["--zoom", "0-2"]);
+    c.pool(2, &["--idle-exit", "30"]);
+    let f = samples().join("global_uv10.grib2");
+    c.drop_file(&f, "a.grib2");
+    c.wait_manifests(1, Duration::from_secs(60));
+    c.drop_file(&f, "b.grib2");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        c.logs().contains("already submitted; skipped"),
+        "{}",
+        c.logs()
+    );
+    assert_eq!(c.manifests().len(), 1);
+    let before = tree(&c.out());
+    let tile = before
+        .keys()
+        .find(|k| k.to_string_lossy().ends_with("/0/0/0.png"))
+        .unwrap()
+        .clone();
+    let mtime = std::fs::metadata(c.out().join(&tile))
+        .unwrap()
+        .modified()
+        .unwrap();
+    // Publish every job of the run again: each is already done and acked without rendering.
+    let run = c.manifests()[0]
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let plan: tilecast::plan::RunPlan = serde_json::from_slice(
+        &std::fs::read(c.out().join(".tilecast").join(&run).join("plan.json")).unwrap(),
+    )
+    .unwrap();
+    for j in tilecast::job::Job::from_plan(&plan, &c.out().to_string_lossy()) {
+        c.publish_raw(&j.to_json());
+    }
+    c.wait_render_queue_empty(Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(tree(&c.out()), before, "outputs changed");
+    assert_eq!(
+        std::fs::metadata(c.out().join(&tile))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime,
+        "a tile was rendered again"
+    );
+    assert_eq!(c.depths()["render.dead"], 0);
+}
+
+#[test]
+fn broker_restart_mid_run_loses_nothing() {
+    let mut c = Cluster::new("restart");
+    c.chunker(&["--zoom", "0-4", "--job-tiles", "2"]);
+    c.pool(2, &["--idle-exit", "60"]);
+    c.drop_file(&samples().join("global_t2m.grib2"), "global_t2m.grib2");
+    // Wait until work is under way, then take the broker's application down and up.
+    let start = Instant::now();
+    while std::fs::read_dir(c.out().join(".tilecast"))
+        .map(|rd| rd.count())
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    let ctl = |cmd: &str| {
+        let o = Command::new("rabbitmqctl")
+            .arg(cmd)
+            .output()
+            .expect("rabbitmqctl");
+        assert!(
+            o.status.success(),
+            "rabbitmqctl {cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    assert!(
+        c.manifests().is_empty(),
+        "the run finished before the broker went down"
+    );
+    ctl("stop_app");
+    // A file arriving while the broker is down is published once it is back.
+    c.drop_file(&samples().join("global_uv10.grib2"), "global_uv10.grib2");
+    std::thread::sleep(Duration::from_secs(3));
+    ctl("start_app");
+    ctl("await_startup");
+    c.wait_manifests(2, Duration::from_secs(180));
+    let logs = c.logs();
+    assert!(
+        logs.contains("ledger: broker session ended"),
+        "the ledger never saw the broker go: {logs}"
+    );
+    let files = [
+        c.ingest().join("global_t2m.grib2"),
+        c.ingest().join("global_uv10.grib2"),
+    ];
+    let (_keep, local) = local_render(&files, &["--zoom", "0-4"]);
+    c.wait_render_queue_empty(Duration::from_secs(30));
+    assert_same(&tree(&c.out()), &local);
+    let d = c.depths();
+    assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
+}
+
+#[test]
+fn sigterm_returns_the_job_to_the_queue() {
+    let mut c = Cluster::new("term");
+    // One long job: the Lambert HRRR-like sample at zooms 0-8 in a single job.
+    c.chunker(&["--zoom", "0-8", "--job-tiles", "100000"]);
+    c.drop_file(&samples().join("lambert_t850.grib2"), "lambert_t850.grib2");
+    let start = Instant::now();
+    while c.depths()["render"] == 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = std::fs::File::create(c.dir.path().join("logs/worker1.log")).unwrap();
+    let mut w = c
+        .command(&["worker", "--idle-exit", "10"])
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // Wait until the worker holds the job (ready count drops to 0), then terminate it.
+    let start = Instant::now();
+    while c.depths()["render"] > 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe {
+        libc::kill(w.id() as i32, libc::SIGTERM);
+    }
+    let status = w.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{}", c.logs());
+    assert!(
+        c.manifests().is_empty(),
+        "the job finished before SIGTERM; make it longer"
+    );
+    let start = Instant::now();
+    while c.depths()["render"] == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "job did not return to the queue"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Another worker completes it.
+    let o = c.command(&["worker", "--idle-exit", "5"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    c.wait_manifests(1, Duration::from_secs(30));
+    assert_eq!(c.depths()["render"], 0);
+}
