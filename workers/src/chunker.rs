@@ -263,7 +263,8 @@ async fn submit(
         };
         (plan, fresh)
     };
-    let jobs = Job::from_plan(&plan, &args.out.to_string_lossy());
+    let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
+    let jobs = Job::from_plan(&plan, &out.to_string_lossy());
     // Publish in windows so the number of unconfirmed messages stays bounded.
     for window in jobs.chunks(256) {
         let mut confirms = Vec::with_capacity(window.len());

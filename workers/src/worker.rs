@@ -63,6 +63,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let born = Instant::now();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let name = format!("worker-{}", std::process::id());
     let conn = tokio::select! {
@@ -71,6 +72,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     };
     let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
     ch.basic_qos(1, BasicQosOptions::default()).await?;
+    let connected = born.elapsed();
     let tag = name.clone();
     let mut consumer = ch
         .basic_consume(
@@ -103,6 +105,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             Ok(None) => anyhow::bail!("the broker closed the consumer"),
             Ok(Some(d)) => d.context("receiving a job")?,
         };
+        let received = born.elapsed();
         let last = done + 1 == args.max_jobs;
         let body = delivery.data.clone();
         let job = Job::parse(&body);
@@ -141,6 +144,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         }
         match outcome {
             Outcome::Done | Outcome::AlreadyDone => {
+                let what = if matches!(outcome, Outcome::AlreadyDone) { "already done" } else { "done" };
                 let result = job
                     .as_ref()
                     .ok()
@@ -164,8 +168,12 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 log(
                     &name,
                     &format!(
-                        "job {id} of run {run}: done in {:.2} s",
-                        started.elapsed().as_secs_f64()
+                        "job {id} of run {run}: {what} in {:.3} s (since start: connected {:.1} ms, \
+                         job received {:.1} ms, acked {:.1} ms)",
+                        started.elapsed().as_secs_f64(),
+                        connected.as_secs_f64() * 1e3,
+                        received.as_secs_f64() * 1e3,
+                        born.elapsed().as_secs_f64() * 1e3
                     ),
                 );
             }
@@ -216,7 +224,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs a job to its outcome. Blocking.
 fn execute(job: &Job, out: &Path, books: &Books) -> Outcome {
-    if Path::new(&job.out) != out {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if absolute(Path::new(&job.out)) != absolute(out) {
         return Outcome::Permanent(format!(
             "job writes to {}, this worker to {}",
             job.out,
