@@ -201,6 +201,14 @@ pub struct JobResult {
     pub entry: Option<LayerEntry>,
     #[serde(default)]
     pub seconds: StageSeconds,
+    /// `done` when this record reports rendering; `already_done` when a redelivered job found
+    /// it recorded and only reported it again.
+    #[serde(default = "done")]
+    pub outcome: String,
+}
+
+fn done() -> String {
+    "done".into()
 }
 
 #[cfg(test)]

@@ -303,6 +303,7 @@ pub fn run_job(
         bytes,
         entry,
         seconds,
+        outcome: "done".into(),
     })
 }
 

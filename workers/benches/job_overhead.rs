@@ -19,7 +19,8 @@ use tilecast::render::plan_file;
 use tilecast::settings::RenderSettings;
 
 fn url() -> String {
-    std::env::var("TILECAST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("TILECAST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 #[derive(Default, Clone)]
@@ -34,7 +35,7 @@ struct Sample {
 fn parse(log: &str) -> Option<Sample> {
     let num = |key: &str| -> Option<f64> {
         let i = log.find(key)? + key.len();
-        log[i..].trim_start().split(|c: char| c == ' ' || c == ')').next()?.parse().ok()
+        log[i..].trim_start().split([' ', ')']).next()?.parse().ok()
     };
     Some(Sample {
         wall_ms: 0.0,
@@ -46,16 +47,24 @@ fn parse(log: &str) -> Option<Sample> {
 }
 
 fn publish(prefix: &str, jobs: &[Job]) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let conn = Connection::connect(&url(), ConnectionProperties::default()).await.expect("broker");
+        let conn = Connection::connect(&url(), ConnectionProperties::default())
+            .await
+            .expect("broker");
         let ch = conn.create_channel().await.unwrap();
         ch.confirm_select(Default::default()).await.unwrap();
         for j in jobs {
             ch.basic_publish(
                 format!("{prefix}.jobs").as_str().into(),
                 "render".into(),
-                BasicPublishOptions { mandatory: true, ..Default::default() },
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
                 &j.to_json(),
                 BasicProperties::default().with_delivery_mode(2),
             )
@@ -68,18 +77,30 @@ fn publish(prefix: &str, jobs: &[Job]) {
 }
 
 fn cleanup(prefix: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let conn = Connection::connect(&url(), ConnectionProperties::default()).await.unwrap();
+        let conn = Connection::connect(&url(), ConnectionProperties::default())
+            .await
+            .unwrap();
         let ch = conn.create_channel().await.unwrap();
         for q in ["render", "render.dead", "dead.events", "results"] {
-            let _ = ch.queue_delete(format!("{prefix}.{q}").as_str().into(), QueueDeleteOptions::default()).await;
+            let _ = ch
+                .queue_delete(
+                    format!("{prefix}.{q}").as_str().into(),
+                    QueueDeleteOptions::default(),
+                )
+                .await;
         }
     });
 }
 
 fn results(out: &Path, run: &str) -> usize {
-    std::fs::read_dir(out.join(".tilecast").join(run).join("results")).map(|r| r.count()).unwrap_or(0)
+    std::fs::read_dir(out.join(".tilecast").join(run).join("results"))
+        .map(|r| r.count())
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -95,7 +116,17 @@ fn main() {
     };
     let (_, plan) = plan_file(&sample, &settings, 1).unwrap();
     println!("{} one-tile jobs of {}", plan.job_count(), sample.display());
-    println!("{:>7} {:>9} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}", "workers", "jobs/s", "wall ms", "connect ms", "receive ms", "ack ms", "render ms", "overhead ms");
+    println!(
+        "{:>7} {:>9} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
+        "workers",
+        "jobs/s",
+        "wall ms",
+        "connect ms",
+        "receive ms",
+        "ack ms",
+        "render ms",
+        "overhead ms"
+    );
     for workers in [1usize, 2] {
         let prefix = format!("bench_{}_{}", std::process::id(), workers);
         let dir = tempfile::tempdir().unwrap();
@@ -115,7 +146,8 @@ fn main() {
         let start = Instant::now();
         std::thread::scope(|s| {
             for _ in 0..workers {
-                let (bin, out, prefix, samples, run, n) = (&bin, &out, &prefix, samples.clone(), &plan.run, jobs.len());
+                let (bin, out, prefix, samples, run, n) =
+                    (&bin, &out, &prefix, samples.clone(), &plan.run, jobs.len());
                 s.spawn(move || {
                     while results(out, run) < n {
                         let t = Instant::now();

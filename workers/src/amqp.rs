@@ -260,9 +260,14 @@ pub fn check_confirm(
     Ok(())
 }
 
-/// One log line on stderr, prefixed with the component.
+/// An informational log event from a component (chunker, ledger, pool...).
 pub fn log(component: &str, msg: &str) {
-    eprintln!("tilecast {component}: {msg}");
+    tracing::info!(component, "{msg}");
+}
+
+/// A warning from a component.
+pub fn warn(component: &str, msg: &str) {
+    tracing::warn!(component, "{msg}");
 }
 
 #[cfg(test)]

@@ -119,6 +119,15 @@ impl Books {
             .map(|d| d.reason)
     }
 
+    /// How long ago the run was planned.
+    pub fn plan_age(&self, run: &str) -> Option<std::time::Duration> {
+        let m = std::fs::metadata(self.run_dir(run).join("plan.json"))
+            .ok()?
+            .modified()
+            .ok()?;
+        m.elapsed().ok()
+    }
+
     pub fn has_manifest(&self, run: &str) -> bool {
         self.out.join(run).join("manifest.json").exists()
     }

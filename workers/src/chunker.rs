@@ -11,8 +11,10 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -26,7 +28,9 @@ use tilecast::plan::{plan_run, RunPlan};
 
 use crate::amqp::{self, log, AmqpArgs, RENDER_KEY};
 use crate::books::Books;
-use crate::ledger::{self, LedgerArgs};
+use crate::http::{self, Health};
+use crate::ledger::{self, Ledger, LedgerArgs};
+use crate::metrics::Metrics;
 use crate::render::RenderFlags;
 
 #[derive(Args, Clone)]
@@ -53,9 +57,12 @@ pub struct ChunkerArgs {
     /// Do not run the ledger in this process (run `tilecast ledger` separately).
     #[arg(long, env = "TILECAST_NO_LEDGER")]
     pub no_ledger: bool,
-    /// Seconds between ledger rechecks of open runs.
+    /// Seconds between ledger rechecks of open runs and polls of queue depths.
     #[arg(long, env = "TILECAST_LEDGER_RECHECK", default_value_t = 5.0)]
     pub recheck: f64,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, env = "TILECAST_METRICS_ADDR", default_value = "0.0.0.0:9464")]
+    pub metrics_addr: SocketAddr,
 }
 
 pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
@@ -67,16 +74,20 @@ pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        let health = Health::new(Arc::new(Metrics::new()));
         if !args.no_ledger {
             let l = LedgerArgs {
                 amqp: args.amqp.clone(),
                 out: args.out.clone(),
                 recheck: args.recheck,
+                metrics_addr: args.metrics_addr,
             };
-            tokio::spawn(async move { ledger::serve(l).await });
+            let h = health.clone();
+            tokio::spawn(async move { Ledger::new(&l, h, false).serve(l.clone()).await });
         }
         tokio::select! {
-            r = watch(&args, &settings) => r.map(|_| ExitCode::SUCCESS),
+            r = http::serve(args.metrics_addr, health.clone()) => r.map(|_| ExitCode::SUCCESS),
+            r = watch(&args, &settings, &health) => r.map(|_| ExitCode::SUCCESS),
             _ = ledger::shutdown() => Ok(ExitCode::SUCCESS),
         }
     })
@@ -104,12 +115,16 @@ struct Seen {
     mtime: SystemTime,
     since: Instant,
     done: bool,
+    /// Counted in `tilecast_files_seen_total`.
+    counted: bool,
 }
 
 async fn watch(
     args: &ChunkerArgs,
     settings: &tilecast::settings::RenderSettings,
+    health: &Health,
 ) -> anyhow::Result<()> {
+    let metrics = &health.metrics;
     let books = Books::new(&args.out);
     let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
     let mut session: Option<(lapin::Connection, lapin::Channel, amqp::Names)> = None;
@@ -133,6 +148,7 @@ async fn watch(
                     mtime,
                     since: Instant::now(),
                     done: false,
+                    counted: false,
                 });
                 if s.size != size || s.mtime != mtime {
                     *s = Seen {
@@ -140,9 +156,14 @@ async fn watch(
                         mtime,
                         since: Instant::now(),
                         done: false,
+                        counted: false,
                     };
                 }
                 if !s.done && s.since.elapsed() >= stable {
+                    if !s.counted {
+                        metrics.files_seen.inc();
+                        s.counted = true;
+                    }
                     ready.push(path);
                 }
             }
@@ -153,7 +174,20 @@ async fn watch(
             );
         }
         ready.sort();
-        for path in ready {
+        if session
+            .as_ref()
+            .is_some_and(|(conn, _, _)| !conn.status().connected())
+        {
+            session = None;
+        }
+        health.set_ready(session.is_some());
+        // Connect eagerly, so /readyz tells whether the broker is reachable before files come.
+        let pending = if ready.is_empty() {
+            vec![None]
+        } else {
+            ready.into_iter().map(Some).collect()
+        };
+        for path in pending {
             if session.is_none() {
                 // Keep trying for as long as it takes: files wait in the ingest directory.
                 let connected = async {
@@ -162,15 +196,19 @@ async fn watch(
                     anyhow::Ok((conn, ch, names))
                 };
                 match connected.await {
-                    Ok(s) => session = Some(s),
+                    Ok(s) => {
+                        session = Some(s);
+                        health.set_ready(true);
+                    }
                     Err(e) => {
                         log("chunker", &format!("broker unavailable: {e:#}; retrying"));
                         break;
                     }
                 }
             }
+            let Some(path) = path else { break };
             let (_, ch, names) = session.as_ref().expect("connected above");
-            match submit(&path, args, settings, &books, ch, names).await {
+            match submit(&path, args, settings, &books, ch, names, metrics).await {
                 Ok(msg) => {
                     log("chunker", &format!("{}: {msg}", path.display()));
                     if let Some(s) = seen.get_mut(&path) {
@@ -178,6 +216,7 @@ async fn watch(
                     }
                 }
                 Err(Failure::Broker(e)) => {
+                    health.set_ready(false);
                     log(
                         "chunker",
                         &format!("{}: broker error, will retry: {e:#}", path.display()),
@@ -187,6 +226,7 @@ async fn watch(
                     break;
                 }
                 Err(Failure::File(e)) => {
+                    metrics.files_invalid.inc();
                     log(
                         "chunker",
                         &format!("{}: cannot be processed: {e:#}", path.display()),
@@ -233,6 +273,7 @@ async fn submit(
     books: &Books,
     ch: &lapin::Channel,
     names: &amqp::Names,
+    metrics: &Metrics,
 ) -> Result<String, Failure> {
     let file = |e: anyhow::Error| Failure::File(e);
     let (plan, fresh) = {
@@ -244,6 +285,7 @@ async fn submit(
         let run = tilecast::plan::run_id(&sha, &settings);
         let fresh = books.claim(&run).map_err(file)?;
         if !fresh && books.is_submitted(&run) {
+            metrics.files_duplicate.inc();
             return Ok(format!(
                 "same content as run {run}, already submitted; skipped"
             ));
@@ -292,6 +334,10 @@ async fn submit(
         }
     }
     books.mark_submitted(&plan.run).map_err(file)?;
+    metrics.jobs_published.inc_by(jobs.len() as u64);
+    if fresh {
+        metrics.files_claimed.inc();
+    }
     Ok(format!(
         "run {}: {} layers, {} jobs published{}{}",
         plan.run,

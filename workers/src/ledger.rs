@@ -1,24 +1,29 @@
 //! The ledger: consumes job results and dead-letter events, records them in the run's
 //! bookkeeping, and writes a run's `manifest.json` as soon as every job has a result or is
-//! dead. It runs inside the chunker process or alone (`tilecast ledger`).
+//! dead. It runs inside the chunker process or alone (`tilecast ledger`), and keeps the
+//! metrics that outlive workers (outcomes, stage durations, tiles, queue depths).
 //!
 //! State lives in the output store (see [`crate::books`]), so a restarted ledger loses
 //! nothing; it also rechecks open runs periodically, which covers results whose messages were
 //! lost with a broker restart.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use futures_lite::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use tilecast::job::{Job, JobResult};
 
-use crate::amqp::{self, log, AmqpArgs};
+use crate::amqp::{self, AmqpArgs, Names};
 use crate::books::Books;
+use crate::http::{self, Health};
+use crate::metrics::Metrics;
 
 #[derive(Args, Clone)]
 pub struct LedgerArgs {
@@ -27,9 +32,12 @@ pub struct LedgerArgs {
     /// Output root: where runs and their bookkeeping are.
     #[arg(long, short, env = "TILECAST_OUT")]
     pub out: PathBuf,
-    /// Seconds between rechecks of open runs.
+    /// Seconds between rechecks of open runs and polls of queue depths.
     #[arg(long, env = "TILECAST_LEDGER_RECHECK", default_value_t = 5.0)]
     pub recheck: f64,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, env = "TILECAST_METRICS_ADDR", default_value = "0.0.0.0:9464")]
+    pub metrics_addr: SocketAddr,
 }
 
 pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
@@ -38,8 +46,12 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        let health = Health::new(Arc::new(Metrics::new()));
+        let server = http::serve(args.metrics_addr, health.clone());
+        let ledger = Ledger::new(&args, health.clone(), true);
         tokio::select! {
-            r = serve(args) => r.map(|_| ExitCode::SUCCESS),
+            r = server => r.map(|_| ExitCode::SUCCESS),
+            r = ledger.serve(args.clone()) => r.map(|_| ExitCode::SUCCESS),
             _ = shutdown() => Ok(ExitCode::SUCCESS),
         }
     })
@@ -56,84 +68,195 @@ pub async fn shutdown() {
     }
 }
 
-/// Runs the ledger forever, reconnecting whenever the broker goes away.
-pub async fn serve(args: LedgerArgs) -> anyhow::Result<()> {
-    let books = Books::new(&args.out);
-    loop {
-        if let Err(e) = session(&args, &books).await {
-            log(
-                "ledger",
-                &format!("broker session ended: {e:#}; reconnecting"),
-            );
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
+pub struct Ledger {
+    books: Books,
+    health: Arc<Health>,
+    /// Whether this ledger's broker session decides the process's readiness.
+    owns_readiness: bool,
 }
 
-async fn session(args: &LedgerArgs, books: &Books) -> anyhow::Result<()> {
-    let conn = amqp::connect(&args.amqp, "ledger").await?;
-    let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
-    ch.basic_qos(64, BasicQosOptions::default()).await?;
-    let mut results = ch
-        .basic_consume(
-            names.results.as_str().into(),
-            "ledger-results".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    let mut dead = ch
-        .basic_consume(
-            names.dead_events.as_str().into(),
-            "ledger-dead".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(args.recheck.max(0.1)));
-    loop {
-        tokio::select! {
-            d = results.next() => {
-                let d = d.ok_or_else(|| anyhow::anyhow!("results consumer closed"))??;
-                let run = on_result(books, &d);
-                d.ack(BasicAckOptions::default()).await?;
-                if let Some(run) = run { check(books, &run); }
-            }
-            d = dead.next() => {
-                let d = d.ok_or_else(|| anyhow::anyhow!("dead-letter consumer closed"))??;
-                let run = on_dead(books, &d);
-                d.ack(BasicAckOptions::default()).await?;
-                if let Some(run) = run { check(books, &run); }
-            }
-            _ = tick.tick() => {
-                for run in books.open_runs() { check(books, &run); }
+impl Ledger {
+    pub fn new(args: &LedgerArgs, health: Arc<Health>, owns_readiness: bool) -> Ledger {
+        Ledger {
+            books: Books::new(&args.out),
+            health,
+            owns_readiness,
+        }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.health.metrics
+    }
+
+    /// Runs forever, reconnecting whenever the broker goes away.
+    pub async fn serve(&self, args: LedgerArgs) -> anyhow::Result<()> {
+        loop {
+            if let Err(e) = self.session(&args).await {
+                if self.owns_readiness {
+                    self.health.set_ready(false);
+                }
+                amqp::warn(
+                    "ledger",
+                    &format!("broker session ended: {e:#}; reconnecting"),
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
-}
 
-fn on_result(books: &Books, d: &Delivery) -> Option<String> {
-    match serde_json::from_slice::<JobResult>(&d.data) {
-        Ok(r) => {
-            // The worker wrote this record before publishing; write it again in case the
-            // ledger and worker do not share a store view yet.
-            if books.read_result(&r.run, &r.job).is_none() {
-                if let Err(e) = books.write_result(&r) {
-                    log(
-                        "ledger",
-                        &format!("recording result of job {}: {e:#}", r.job),
-                    );
+    async fn session(&self, args: &LedgerArgs) -> anyhow::Result<()> {
+        let conn = amqp::connect(&args.amqp, "ledger").await?;
+        let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
+        ch.basic_qos(64, BasicQosOptions::default()).await?;
+        let mut results = ch
+            .basic_consume(
+                names.results.as_str().into(),
+                "ledger-results".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut dead = ch
+            .basic_consume(
+                names.dead_events.as_str().into(),
+                "ledger-dead".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        if self.owns_readiness {
+            self.health.set_ready(true);
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(args.recheck.max(0.1)));
+        loop {
+            tokio::select! {
+                d = results.next() => {
+                    let d = d.ok_or_else(|| anyhow::anyhow!("results consumer closed"))??;
+                    let run = self.on_result(&d);
+                    d.ack(BasicAckOptions::default()).await?;
+                    if let Some(run) = run { self.check(&run); }
+                }
+                d = dead.next() => {
+                    let d = d.ok_or_else(|| anyhow::anyhow!("dead-letter consumer closed"))??;
+                    let run = self.on_dead(&d);
+                    d.ack(BasicAckOptions::default()).await?;
+                    if let Some(run) = run { self.check(&run); }
+                }
+                _ = tick.tick() => {
+                    let open = self.books.open_runs();
+                    for run in &open { self.check(run); }
+                    self.gauge_runs();
+                    self.poll_depths(&ch, &names).await?;
                 }
             }
-            Some(r.run)
         }
-        Err(e) => {
-            log(
-                "ledger",
-                &format!("ignoring a malformed result message: {e}"),
-            );
-            None
+    }
+
+    fn on_result(&self, d: &Delivery) -> Option<String> {
+        match serde_json::from_slice::<JobResult>(&d.data) {
+            Ok(r) => {
+                self.metrics().record_result(&r, &r.outcome);
+                // The worker wrote this record before publishing; write it again in case the
+                // ledger and worker do not share a store view yet.
+                if self.books.read_result(&r.run, &r.job).is_none() {
+                    if let Err(e) = self.books.write_result(&r) {
+                        amqp::warn(
+                            "ledger",
+                            &format!("recording result of job {}: {e:#}", r.job),
+                        );
+                    }
+                }
+                Some(r.run)
+            }
+            Err(e) => {
+                amqp::warn(
+                    "ledger",
+                    &format!("ignoring a malformed result message: {e}"),
+                );
+                None
+            }
         }
+    }
+
+    fn on_dead(&self, d: &Delivery) -> Option<String> {
+        self.metrics()
+            .job_results
+            .with_label_values(&["dead_lettered"])
+            .inc();
+        let job = Job::parse(&d.data).ok();
+        let run = header(d, "x-tilecast-run")
+            .filter(|r| r != "?")
+            .or_else(|| job.as_ref().map(|j| j.run.clone()));
+        let id = header(d, "x-tilecast-job")
+            .filter(|r| r != "?")
+            .or_else(|| job.as_ref().map(|j| j.id.clone()));
+        let reason = header(d, "x-tilecast-reason")
+            .or_else(|| broker_reason(d))
+            .unwrap_or_else(|| "dead-lettered".into());
+        match (run, id) {
+            (Some(run), Some(id)) if self.books.read_plan(&run).is_some() => {
+                if let Err(e) = self.books.write_dead(&run, &id, &reason) {
+                    amqp::warn("ledger", &format!("recording dead job {id}: {e:#}"));
+                }
+                tracing::warn!(component = "ledger", run = %run, job = %id, reason = %reason, "job is dead: {reason}");
+                Some(run)
+            }
+            (run, id) => {
+                amqp::warn(
+                    "ledger",
+                    &format!(
+                        "dead letter not from a known run (run {run:?}, job {id:?}): {reason}"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn check(&self, run: &str) {
+        if self.books.has_manifest(run) {
+            return;
+        }
+        match self.books.try_complete(run) {
+            Ok(true) => {
+                self.metrics().runs_completed.inc();
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default();
+                self.metrics().last_run_completed.set(now.as_secs_f64());
+                tracing::info!(component = "ledger", run = %run, "run complete: manifest written");
+            }
+            Ok(false) => {}
+            Err(e) => amqp::warn("ledger", &format!("run {run}: writing the manifest: {e:#}")),
+        }
+    }
+
+    /// Open runs and the age of the oldest (its plan's modification time).
+    fn gauge_runs(&self) {
+        let open = self.books.open_runs();
+        self.metrics().runs_open.set(open.len() as i64);
+        let oldest = open
+            .iter()
+            .filter_map(|r| self.books.plan_age(r))
+            .fold(0.0f64, |a, b| a.max(b.as_secs_f64()));
+        self.metrics().oldest_open_run_age.set(oldest);
+    }
+
+    async fn poll_depths(&self, ch: &lapin::Channel, names: &Names) -> anyhow::Result<()> {
+        for (label, q) in [("render", &names.render), ("dead", &names.dead)] {
+            let opts = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            let d = ch
+                .queue_declare(q.as_str().into(), opts, FieldTable::default())
+                .await?;
+            self.metrics()
+                .queue_messages
+                .with_label_values(&[label])
+                .set(d.message_count() as f64);
+        }
+        Ok(())
     }
 }
 
@@ -154,47 +277,4 @@ fn broker_reason(d: &Delivery) -> Option<String> {
         }
         other => format!("dead-lettered by the broker: {other}"),
     })
-}
-
-fn on_dead(books: &Books, d: &Delivery) -> Option<String> {
-    let job = Job::parse(&d.data).ok();
-    let run = header(d, "x-tilecast-run")
-        .filter(|r| r != "?")
-        .or_else(|| job.as_ref().map(|j| j.run.clone()));
-    let id = header(d, "x-tilecast-job")
-        .filter(|r| r != "?")
-        .or_else(|| job.as_ref().map(|j| j.id.clone()));
-    let reason = header(d, "x-tilecast-reason")
-        .or_else(|| broker_reason(d))
-        .unwrap_or_else(|| "dead-lettered".into());
-    match (run, id) {
-        (Some(run), Some(id)) if books.read_plan(&run).is_some() => {
-            if let Err(e) = books.write_dead(&run, &id, &reason) {
-                log("ledger", &format!("recording dead job {id}: {e:#}"));
-            }
-            log(
-                "ledger",
-                &format!("job {id} of run {run} is dead: {reason}"),
-            );
-            Some(run)
-        }
-        (run, id) => {
-            log(
-                "ledger",
-                &format!("dead letter not from a known run (run {run:?}, job {id:?}): {reason}"),
-            );
-            None
-        }
-    }
-}
-
-fn check(books: &Books, run: &str) {
-    if books.has_manifest(run) {
-        return;
-    }
-    match books.try_complete(run) {
-        Ok(true) => log("ledger", &format!("run {run} complete: manifest written")),
-        Ok(false) => {}
-        Err(e) => log("ledger", &format!("run {run}: writing the manifest: {e:#}")),
-    }
 }

@@ -7,8 +7,11 @@
 mod amqp;
 mod books;
 mod chunker;
+mod http;
 mod inspect;
 mod ledger;
+mod logging;
+mod metrics;
 mod pool;
 mod render;
 mod worker;
@@ -21,6 +24,15 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "tilecast", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// Log format: human on a terminal, JSON lines otherwise (auto), or forced.
+    #[arg(
+        long,
+        global = true,
+        env = "TILECAST_LOG_FORMAT",
+        value_enum,
+        default_value = "auto"
+    )]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +58,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.log_format);
     let result = match cli.command {
         Command::Render(args) => render::run(args),
         Command::Inspect(args) => inspect::inspect(args),

@@ -23,8 +23,11 @@ use tilecast::decode::{Dataset, FieldSource};
 use tilecast::job::{Job, JobResult, StageSeconds, RESULT_TYPE};
 use tilecast::render::{prepare, run_job, Progress};
 
-use crate::amqp::{self, log, AmqpArgs};
+use crate::amqp::{self, AmqpArgs};
 use crate::books::Books;
+use crate::http::{self, Health};
+use crate::metrics::Metrics;
+use std::sync::Arc;
 
 /// Exit code of a transient failure (EX_TEMPFAIL): the job was requeued.
 pub const EXIT_TRANSIENT: u8 = 75;
@@ -44,6 +47,10 @@ pub struct WorkerArgs {
     /// Exit 0 after this many seconds without a job.
     #[arg(long, env = "TILECAST_IDLE_EXIT", default_value_t = 30.0)]
     pub idle_exit: f64,
+    /// Serve /metrics, /healthz and /readyz here while the worker lives (for debugging;
+    /// the ledger keeps the metrics that outlive workers).
+    #[arg(long, env = "TILECAST_WORKER_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// How one job ended.
@@ -73,6 +80,11 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
     ch.basic_qos(1, BasicQosOptions::default()).await?;
     let connected = born.elapsed();
+    let health = Health::new(Arc::new(Metrics::new()));
+    if let Some(addr) = args.metrics_addr {
+        tokio::spawn(http::serve(addr, health.clone()));
+    }
+    health.set_ready(true);
     let tag = name.clone();
     let mut consumer = ch
         .basic_consume(
@@ -95,10 +107,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         };
         let delivery = match next {
             Err(_) => {
-                log(
-                    &name,
-                    &format!("no job for {:.0} s; exiting", idle.as_secs_f64()),
-                );
+                tracing::info!(worker = %name, "no job for {:.0} s; exiting", idle.as_secs_f64());
                 let _ = conn.close(200, "idle".into()).await;
                 return Ok(ExitCode::SUCCESS);
             }
@@ -135,6 +144,20 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map(|j| j.run.clone())
             .unwrap_or_else(|_| "?".into());
+        let layer = job
+            .as_ref()
+            .map(|j| j.layer.clone())
+            .unwrap_or_else(|_| "?".into());
+        let field = job
+            .as_ref()
+            .map(|j| {
+                j.fields
+                    .iter()
+                    .map(|f| f.field.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_else(|_| "?".into());
         if last {
             // No further delivery may arrive once this one is acked: it would come back with
             // its delivery count raised when this process exits.
@@ -144,12 +167,20 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         }
         match outcome {
             Outcome::Done | Outcome::AlreadyDone => {
-                let what = if matches!(outcome, Outcome::AlreadyDone) { "already done" } else { "done" };
+                let what = if matches!(outcome, Outcome::AlreadyDone) {
+                    "already done"
+                } else {
+                    "done"
+                };
                 let result = job
                     .as_ref()
                     .ok()
                     .and_then(|j| books.read_result(&j.run, &j.id));
-                if let Some(r) = result {
+                if let Some(mut r) = result {
+                    if matches!(outcome, Outcome::AlreadyDone) {
+                        r.outcome = "already_done".into();
+                    }
+                    health.metrics.record_result(&r, &r.outcome);
                     let props = amqp::properties(RESULT_TYPE, &r.job, FieldTable::default());
                     amqp::publish_confirmed(
                         &ch,
@@ -165,19 +196,21 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     .ack(BasicAckOptions::default())
                     .await
                     .context("acking the job")?;
-                log(
-                    &name,
-                    &format!(
-                        "job {id} of run {run}: {what} in {:.3} s (since start: connected {:.1} ms, \
-                         job received {:.1} ms, acked {:.1} ms)",
-                        started.elapsed().as_secs_f64(),
-                        connected.as_secs_f64() * 1e3,
-                        received.as_secs_f64() * 1e3,
-                        born.elapsed().as_secs_f64() * 1e3
-                    ),
+                tracing::info!(
+                    worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = what,
+                    "job {what} in {:.3} s (since start: connected {:.1} ms, job received {:.1} ms, acked {:.1} ms)",
+                    started.elapsed().as_secs_f64(),
+                    connected.as_secs_f64() * 1e3,
+                    received.as_secs_f64() * 1e3,
+                    born.elapsed().as_secs_f64() * 1e3
                 );
             }
             Outcome::Permanent(reason) => {
+                health
+                    .metrics
+                    .job_results
+                    .with_label_values(&["dead_lettered"])
+                    .inc();
                 let mut headers = FieldTable::default();
                 headers.insert(
                     "x-tilecast-reason".into(),
@@ -196,15 +229,15 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .context("dead-lettering the job")?;
                 delivery.ack(BasicAckOptions::default()).await?;
-                log(
-                    &name,
-                    &format!("job {id} of run {run}: dead-lettered: {reason}"),
+                tracing::error!(
+                    worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = "dead_lettered",
+                    reason = %reason, "job failed permanently and was dead-lettered: {reason}"
                 );
             }
             Outcome::Transient(e) => {
-                log(
-                    &name,
-                    &format!("job {id} of run {run}: transient failure, requeued: {e:#}"),
+                tracing::warn!(
+                    worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = "transient",
+                    "job failed, requeued: {e:#}"
                 );
                 let _ = delivery
                     .nack(BasicNackOptions {

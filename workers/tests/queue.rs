@@ -111,6 +111,10 @@ impl Cluster {
             "--recheck",
             "1",
         ];
+        if !extra.contains(&"--metrics-addr") {
+            // An ephemeral port, so chunkers of consecutive tests never collide.
+            args.extend_from_slice(&["--metrics-addr", "127.0.0.1:0"]);
+        }
         args.extend_from_slice(extra);
         self.start("chunker", &args);
     }
@@ -672,7 +676,7 @@ fn broker_restart_mid_run_loses_nothing() {
     c.wait_manifests(2, Duration::from_secs(180));
     let logs = c.logs();
     assert!(
-        logs.contains("ledger: broker session ended"),
+        logs.contains("broker session ended"),
         "the ledger never saw the broker go: {logs}"
     );
     let files = [
@@ -732,4 +736,310 @@ fn sigterm_returns_the_job_to_the_queue() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     c.wait_manifests(1, Duration::from_secs(30));
     assert_eq!(c.depths()["render"], 0);
+}
+
+/// A free TCP port on localhost (bound, then released for the process that will use it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// HTTP GET on localhost: (status code, body).
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("connect :{port}: {e}"));
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn wait_http(port: u16, path: &str, timeout: Duration) -> (u16, String) {
+    let start = Instant::now();
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let r = http_get(port, path);
+            if r.0 == 200 || start.elapsed() > timeout {
+                return r;
+            }
+        }
+        assert!(start.elapsed() < timeout, "nothing listening on :{port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `promtool check metrics` on an exposition.
+fn promtool_check_metrics(text: &str) {
+    use std::io::Write;
+    let mut p = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) must be installed");
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let o = p.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "promtool check metrics failed:\n{}{}\n{text}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.trim().is_empty(), "promtool reported problems: {out}");
+}
+
+/// A Prometheus query's single value, if any.
+fn prom_value(port: u16, query: &str) -> Option<f64> {
+    let q: String = query
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let (status, body) = http_get(port, &format!("/api/v1/query?query={q}"));
+    if status != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+#[test]
+fn metrics_pass_promtool_and_a_real_prometheus_sees_the_counts() {
+    let mut c = Cluster::new("metrics");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    c.chunker(&["--zoom", "0-2", "--metrics-addr", &addr]);
+    // A real Prometheus scraping the chunker every second.
+    let prom_port = free_port();
+    let cfg = c.dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tilecast\n    static_configs:\n      - targets: ['{addr}']\n"),
+    )
+    .unwrap();
+    let data = c.dir.path().join("prometheus-data");
+    let cfg_arg = format!("--config.file={}", cfg.display());
+    let data_arg = format!("--storage.tsdb.path={}", data.display());
+    let listen = format!("--web.listen-address=127.0.0.1:{prom_port}");
+    let log = std::fs::File::create(c.dir.path().join("logs/prometheus.log")).unwrap();
+    let prom = Command::new("prometheus")
+        .args([cfg_arg.as_str(), data_arg.as_str(), listen.as_str()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("prometheus (Debian package prometheus) must be installed");
+    c.procs.push(("prometheus".into(), prom));
+
+    let (status, _) = wait_http(port, "/healthz", Duration::from_secs(20));
+    assert_eq!(status, 200);
+    let (status, _) = wait_http(port, "/readyz", Duration::from_secs(20));
+    assert_eq!(status, 200, "not ready: {}", c.logs());
+    c.pool(2, &["--idle-exit", "30"]);
+    c.drop_file(&samples().join("global_uv10.grib2"), "global_uv10.grib2");
+    c.drop_file(&samples().join("lambert_t850.grib2"), "lambert_t850.grib2");
+    c.wait_manifests(2, Duration::from_secs(60));
+
+    // Expected counts from the runs' plans and manifests.
+    let (mut jobs, mut tiles) = (0u64, 0u64);
+    for m in c.manifests() {
+        let run = m
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let plan: tilecast::plan::RunPlan = serde_json::from_slice(
+            &std::fs::read(c.out().join(".tilecast").join(&run).join("plan.json")).unwrap(),
+        )
+        .unwrap();
+        jobs += plan.job_count() as u64;
+        let man: serde_json::Value = serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
+        tiles += man["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["tile_count"].as_u64().unwrap())
+            .sum::<u64>();
+    }
+    let (status, text) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    promtool_check_metrics(&text);
+    assert!(
+        text.contains(&format!(
+            "tilecast_job_results_total{{outcome=\"done\"}} {jobs}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("tilecast_tiles_written_total {tiles}")),
+        "{text}"
+    );
+    assert!(text.contains("tilecast_files_claimed_total 2"), "{text}");
+    assert!(
+        text.contains("tilecast_stage_duration_seconds_bucket{stage=\"render\""),
+        "{text}"
+    );
+
+    // Prometheus scraped the same numbers.
+    let start = Instant::now();
+    loop {
+        let done = prom_value(
+            prom_port,
+            "sum(tilecast_job_results_total{outcome=\"done\"})",
+        );
+        let written = prom_value(prom_port, "sum(tilecast_tiles_written_total)");
+        if done == Some(jobs as f64) && written == Some(tiles as f64) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "Prometheus saw done={done:?} tiles={written:?}, expected {jobs} and {tiles}\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_worker_serves_metrics_while_it_lives() {
+    let mut c = Cluster::new("wmetrics");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    c.start(
+        "worker",
+        &["worker", "--idle-exit", "20", "--metrics-addr", &addr],
+    );
+    let (status, text) = wait_http(port, "/metrics", Duration::from_secs(20));
+    assert_eq!(status, 200);
+    promtool_check_metrics(&text);
+    assert!(text.contains("tilecast_build_info{version="), "{text}");
+    assert_eq!(wait_http(port, "/readyz", Duration::from_secs(10)).0, 200);
+}
+
+#[test]
+fn alert_rules_pass_promtool() {
+    let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/monitoring/alerts.yaml");
+    let o = Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&rules)
+        .output()
+        .expect("promtool");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("SUCCESS: 5 rules found"));
+    let dash = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../charts/monitoring/grafana-dashboard.json");
+    let d: serde_json::Value = serde_json::from_slice(&std::fs::read(dash).unwrap()).unwrap();
+    assert!(d["panels"].as_array().unwrap().len() >= 8);
+}
+
+#[test]
+fn a_failed_jobs_log_line_names_run_job_and_field_and_no_password() {
+    // A broker user whose password must never appear in any log.
+    let (user, password) = ("tilecast_logtest", "S3cr3t-Pa55word-7781");
+    let ctl = |args: &[&str]| {
+        Command::new("rabbitmqctl")
+            .args(args)
+            .output()
+            .expect("rabbitmqctl")
+    };
+    let _ = ctl(&["delete_user", user]);
+    assert!(ctl(&["add_user", user, password]).status.success());
+    assert!(ctl(&["set_permissions", "-p", "/", user, ".*", ".*", ".*"])
+        .status
+        .success());
+    let mut c = Cluster::new("logs");
+    let url = format!("amqp://{user}:{password}@127.0.0.1:5672/%2f");
+    let ingest = c.ingest().to_string_lossy().into_owned();
+    for (label, args) in [
+        (
+            "chunker",
+            vec![
+                "chunker",
+                "--ingest",
+                ingest.as_str(),
+                "--stable-for",
+                "0.3",
+                "--poll-interval",
+                "0.2",
+                "--metrics-addr",
+                "127.0.0.1:0",
+            ],
+        ),
+        (
+            "pool",
+            vec!["pool", "--workers", "1", "--", "--idle-exit", "30"],
+        ),
+    ] {
+        let log =
+            std::fs::File::create(c.dir.path().join("logs").join(format!("{label}.log"))).unwrap();
+        let child = c
+            .command(&args)
+            .env("TILECAST_AMQP_URL", &url)
+            .env("TILECAST_LOG_FORMAT", "json")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        c.procs.push((label.into(), child));
+    }
+    let bad = c.dir.path().join("corrupt.grib2");
+    corrupt_packed_count(&samples().join("sst_missing.grib2"), &bad);
+    c.drop_file(&bad, "corrupt.grib2");
+    c.wait_manifests(1, Duration::from_secs(60));
+    let logs = c.logs();
+    let _ = ctl(&["delete_user", user]);
+    assert!(
+        !logs.contains(password),
+        "a password reached the logs:\n{logs}"
+    );
+    let line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["outcome"] == "dead_lettered")
+        .unwrap_or_else(|| panic!("no JSON log line for the failed job:\n{logs}"));
+    let run = c.manifests()[0]
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(line["run"], run.as_str(), "{line}");
+    assert!(
+        line["job"].as_str().is_some_and(|j| j.len() == 32),
+        "{line}"
+    );
+    assert_eq!(line["field"], "0", "{line}");
+    assert_eq!(line["level"], "ERROR", "{line}");
 }
