@@ -86,9 +86,11 @@ pub fn indexed_png(
     if !trns.is_empty() {
         e.set_trns(trns);
     }
-    // The PNG specification recommends no filtering for indexed images.
-    e.set_filter(png::FilterType::NoFilter);
-    e.set_compression(png::Compression::Default);
+    // Chosen by measurement (benches/README.md): on real tiles Paeth with fdeflate encodes an
+    // indexed tile in 0.06 ms against 0.7 ms for unfiltered zlib level 6, for 13% more bytes
+    // (about 3.5 KB a tile, a fifth of what the GDAL recipe writes).
+    e.set_filter(png::Filter::Paeth);
+    e.set_deflate_compression(png::DeflateCompression::FdeflateUltraFast);
     finish(e, indices, "indexed PNG")?;
     Ok(out)
 }
@@ -97,8 +99,11 @@ pub fn indexed_png(
 pub fn rgba_png(width: usize, height: usize, pixels: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(pixels.len() / 4 + 1024);
     let mut e = encoder(&mut out, width, height, png::ColorType::Rgba);
-    e.set_filter(png::FilterType::Sub);
-    e.set_compression(png::Compression::Default);
+    // Chosen by measurement (benches/README.md): the Up filter at zlib level 3 is 3-4.6 times
+    // faster than Sub at level 6 and within 5% of its size on smooth and noisy fields alike;
+    // fdeflate is faster still but doubles or quadruples data tiles of smooth fields.
+    e.set_filter(png::Filter::Up);
+    e.set_deflate_compression(png::DeflateCompression::Level(3));
     finish(e, pixels, "RGBA PNG")?;
     Ok(out)
 }
@@ -123,10 +128,14 @@ pub fn decode_rgba(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
         what: "PNG decode".into(),
         reason: e.to_string(),
     };
-    let mut d = png::Decoder::new(bytes);
+    let mut d = png::Decoder::new(std::io::Cursor::new(bytes));
     d.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
     let mut r = d.read_info().map_err(err)?;
-    let mut buf = vec![0; r.output_buffer_size()];
+    let size = r.output_buffer_size().ok_or_else(|| Error::Encode {
+        what: "PNG decode".into(),
+        reason: "image too large".into(),
+    })?;
+    let mut buf = vec![0; size];
     let info = r.next_frame(&mut buf).map_err(err)?;
     buf.truncate(info.buffer_size());
     let (w, h) = (info.width as usize, info.height as usize);
