@@ -943,7 +943,8 @@ fn a_worker_serves_metrics_while_it_lives() {
 
 #[test]
 fn alert_rules_pass_promtool() {
-    let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/monitoring/alerts.yaml");
+    let rules =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/tilecast/files/alerts.yaml");
     let o = Command::new("promtool")
         .arg("check")
         .arg("rules")
@@ -958,7 +959,7 @@ fn alert_rules_pass_promtool() {
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("SUCCESS: 5 rules found"));
     let dash = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../charts/monitoring/grafana-dashboard.json");
+        .join("../charts/tilecast/files/grafana-dashboard.json");
     let d: serde_json::Value = serde_json::from_slice(&std::fs::read(dash).unwrap()).unwrap();
     assert!(d["panels"].as_array().unwrap().len() >= 8);
 }

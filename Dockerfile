@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# tilecast: one image for the chunker, the ledger and the workers.
+#
+# Build stage: the release binary, exactly as `cargo build --release --locked -p
+# tilecast-workers` builds it for the tests. Runtime stage: Debian slim with only the shared
+# libraries the binary links (netCDF/HDF5), run as a fixed non-root user. The image writes
+# nothing to its own file system: mount the output volume and an emptyDir at /scratch
+# (TMPDIR), and run with a read-only root file system.
+
+FROM rust:1.89-slim-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libnetcdf-dev=1:4.9.0-3+b1 pkg-config=1.8.1-1 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY workers ./workers
+COPY palettes ./palettes
+COPY benches ./benches
+RUN cargo build --release --locked -p tilecast-workers \
+ && install -m 0755 target/release/tilecast /usr/local/bin/tilecast
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libnetcdf19=1:4.9.0-3+b1 ca-certificates=20250419~deb12u2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 10001 tilecast \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tilecast \
+ && mkdir -p /scratch /data \
+ && chown 10001:10001 /scratch /data
+COPY --from=build /usr/local/bin/tilecast /usr/local/bin/tilecast
+COPY palettes /etc/tilecast/palettes
+ENV TMPDIR=/scratch \
+    TILECAST_LOG_FORMAT=json
+USER 10001:10001
+WORKDIR /scratch
+EXPOSE 9464
+ENTRYPOINT ["/usr/local/bin/tilecast"]
+CMD ["--help"]

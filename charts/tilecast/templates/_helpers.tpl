@@ -1,0 +1,153 @@
+{{/* Names, labels and the pieces every pod shares. */}}
+
+{{- define "tilecast.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "tilecast.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "tilecast.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "tilecast.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "tilecast.selector" -}}
+app.kubernetes.io/name: {{ include "tilecast.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "tilecast.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{- define "tilecast.secretName" -}}
+{{- if .Values.rabbitmq.existingSecret }}{{ .Values.rabbitmq.existingSecret }}{{ else }}{{ include "tilecast.fullname" . }}-broker{{ end }}
+{{- end }}
+
+{{- define "tilecast.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}{{ default (include "tilecast.fullname" .) .Values.serviceAccount.name }}{{ else }}{{ default "default" .Values.serviceAccount.name }}{{ end }}
+{{- end }}
+
+{{/* Environment shared by every tilecast container. */}}
+{{- define "tilecast.env" -}}
+- name: TILECAST_AMQP_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "tilecast.secretName" . }}
+      key: {{ .Values.rabbitmq.amqpUrlKey }}
+- name: TILECAST_QUEUE_PREFIX
+  value: {{ .Values.rabbitmq.queuePrefix | quote }}
+- name: TILECAST_DELIVERY_LIMIT
+  value: {{ .Values.rabbitmq.deliveryLimit | quote }}
+- name: TILECAST_OUT
+  value: {{ .Values.storage.out.mountPath | quote }}
+- name: TILECAST_LOG_FORMAT
+  value: {{ .Values.logFormat | quote }}
+- name: TMPDIR
+  value: /scratch
+{{- if .Values.s3.enabled }}
+- name: TILECAST_S3_ENDPOINT
+  value: {{ .Values.s3.endpoint | quote }}
+- name: AWS_REGION
+  value: {{ .Values.s3.region | quote }}
+- name: TILECAST_S3_PATH_STYLE
+  value: {{ .Values.s3.forcePathStyle | quote }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "s3.existingSecret is required when s3.enabled" .Values.s3.existingSecret }}
+      key: {{ .Values.s3.accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.s3.existingSecret }}
+      key: {{ .Values.s3.secretAccessKeyKey }}
+{{- end }}
+{{- end }}
+
+{{- define "tilecast.volumeMounts" -}}
+- name: out
+  mountPath: {{ .Values.storage.out.mountPath }}
+- name: scratch
+  mountPath: /scratch
+{{- if .Values.palettes }}
+- name: palettes
+  mountPath: /etc/tilecast/palettes/custom
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "tilecast.volumes" -}}
+- name: out
+  {{- if .Values.storage.out.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ .Values.storage.out.existingClaim }}
+  {{- else }}
+  emptyDir: {}
+  {{- end }}
+- name: scratch
+  emptyDir:
+    sizeLimit: {{ .Values.storage.scratchSizeLimit }}
+{{- if .Values.palettes }}
+- name: palettes
+  configMap:
+    name: {{ include "tilecast.fullname" . }}-palettes
+{{- end }}
+{{- end }}
+
+{{/* The worker container, shared by the ScaledJob and Deployment modes.
+     Called with (dict "root" $ "longLived" bool). */}}
+{{- define "tilecast.workerContainer" -}}
+{{- $v := .root.Values -}}
+- name: worker
+  image: {{ include "tilecast.image" .root }}
+  imagePullPolicy: {{ $v.image.pullPolicy }}
+  args:
+    - worker
+    {{- if .longLived }}
+    - --max-jobs
+    - {{ $v.worker.deployment.maxJobs | quote }}
+    - --idle-exit
+    - {{ $v.worker.deployment.idleExit | quote }}
+    {{- else }}
+    - --max-jobs
+    - "1"
+    - --idle-exit
+    - "30"
+    {{- end }}
+  env:
+    {{- include "tilecast.env" .root | nindent 4 }}
+  volumeMounts:
+    {{- include "tilecast.volumeMounts" .root | nindent 4 }}
+    - name: ingest
+      mountPath: {{ $v.storage.ingest.mountPath }}
+      readOnly: true
+  resources:
+    {{- toYaml $v.worker.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml $v.securityContext | nindent 4 }}
+{{- end }}
+
+{{- define "tilecast.ingestVolume" -}}
+- name: ingest
+  {{- if .Values.storage.ingest.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ .Values.storage.ingest.existingClaim }}
+  {{- else }}
+  emptyDir: {}
+  {{- end }}
+{{- end }}
