@@ -172,14 +172,7 @@ fn grib(path: &Path) -> Result<Inventory> {
         grids.push(None);
     }
     if entries.is_empty() {
-        return Err(Error::UnknownFormat {
-            path: path.to_owned(),
-            reason: if size == 0 {
-                "empty file".into()
-            } else {
-                "not a GRIB2 or NetCDF file (no GRIB, CDF or HDF5 signature)".into()
-            },
-        });
+        return Err(super::unknown_format(path, size == 0));
     }
     Ok(Inventory::Grib {
         path: path.to_owned(),

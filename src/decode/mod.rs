@@ -150,16 +150,7 @@ impl Dataset {
                 Inner::Grib(grib::GribFile::new(path, bytes))
             }
             Some(Format::NetCdf) => Inner::NetCdf(netcdf::NetCdfFile::open(path)?),
-            None => {
-                return Err(Error::UnknownFormat {
-                    path: path.to_owned(),
-                    reason: if n == 0 {
-                        "empty file".into()
-                    } else {
-                        "not a GRIB2 or NetCDF file (no GRIB, CDF or HDF5 signature)".into()
-                    },
-                })
-            }
+            None => return Err(unknown_format(path, n == 0)),
         };
         let format = format.expect("checked above");
         let ds = Dataset {
@@ -281,6 +272,18 @@ pub(crate) fn clone_error(e: &Error, field: usize) -> Error {
 }
 
 pub use inventory::{inventory, Catalog, Inventory};
+
+/// The error for a file that is neither GRIB2 nor NetCDF.
+pub(crate) fn unknown_format(path: &Path, empty: bool) -> Error {
+    Error::UnknownFormat {
+        path: path.to_owned(),
+        reason: if empty {
+            "empty file".into()
+        } else {
+            "not a GRIB2 or NetCDF file (no GRIB, CDF or HDF5 signature)".into()
+        },
+    }
+}
 
 /// Recognises a format from the first bytes of a file.
 pub(crate) fn sniff(head: &[u8]) -> Option<Format> {
