@@ -34,9 +34,14 @@ impl Scaling {
         0.5 * 2f64.powi(self.binary) * 10f64.powi(-self.decimal)
     }
 
-    #[inline]
-    fn apply(&self, x: f64) -> f32 {
-        ((self.reference as f64 + x * 2f64.powi(self.binary)) * 10f64.powi(-self.decimal)) as f32
+    /// The scaling as `(reference, 2^E, 10^-D)`, computed once per field: `powi` per value
+    /// would dominate the unpacking loops.
+    fn factors(&self) -> (f64, f64, f64) {
+        (
+            self.reference as f64,
+            2f64.powi(self.binary),
+            10f64.powi(-self.decimal),
+        )
     }
 
     /// Constant fields (no bits per value) decode to the reference value unscaled, as
@@ -179,6 +184,32 @@ pub fn complex(s5: &[u8], data: &[u8], n: usize, spatial: bool) -> Result<Vec<f3
         (missing_mgmt >= 1 && v == all_ones(bits))
             || (missing_mgmt == 2 && bits > 0 && v == all_ones(bits) - 1)
     };
+    let (rv, bs, ds) = sc.factors();
+    let scale = |x: i64| ((rv + x as f64 * bs) * ds) as f32;
+    if order == 0 {
+        // Without differencing each value is final as soon as it is read: no integer pass.
+        let mut out: Vec<f32> = Vec::with_capacity(n);
+        for ((&reference, &width), &length) in refs.iter().zip(&widths).zip(&lengths) {
+            if width == 0 {
+                let v = if missing_mgmt > 0 && missing(reference, sc.bits) {
+                    f32::NAN
+                } else {
+                    scale(reference as i64)
+                };
+                out.extend(std::iter::repeat_n(v, length as usize));
+            } else {
+                for _ in 0..length {
+                    let v = r.read(width);
+                    out.push(if missing_mgmt > 0 && missing(v, width) {
+                        f32::NAN
+                    } else {
+                        scale(reference as i64 + v as i64)
+                    });
+                }
+            }
+        }
+        return Ok(out);
+    }
     let mut ints: Vec<i64> = Vec::with_capacity(n);
     let mut is_missing: Vec<bool> = if missing_mgmt > 0 {
         Vec::with_capacity(n)
@@ -205,20 +236,15 @@ pub fn complex(s5: &[u8], data: &[u8], n: usize, spatial: bool) -> Result<Vec<f3
         }
     }
 
-    if order > 0 {
-        undo_spatial_differencing(&mut ints, &is_missing, order, extras);
-    }
-    Ok(ints
-        .iter()
-        .enumerate()
-        .map(|(k, &x)| {
-            if missing_mgmt > 0 && is_missing[k] {
-                f32::NAN
-            } else {
-                sc.apply(x as f64)
-            }
-        })
-        .collect())
+    undo_spatial_differencing(&mut ints, &is_missing, order, extras);
+    Ok(if missing_mgmt > 0 {
+        ints.iter()
+            .zip(&is_missing)
+            .map(|(&x, &m)| if m { f32::NAN } else { scale(x) })
+            .collect()
+    } else {
+        ints.iter().map(|&x| scale(x)).collect()
+    })
 }
 
 /// Restores values from first- or second-order differences, over non-missing values only
