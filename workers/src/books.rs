@@ -119,6 +119,24 @@ impl Books {
             .map(|d| d.reason)
     }
 
+    /// Removes temporary files older than `age` (left by processes killed mid-write; a live
+    /// writer renames its file within milliseconds). Returns how many were removed.
+    pub fn sweep_tmp(&self, age: std::time::Duration) -> usize {
+        let Ok(rd) = std::fs::read_dir(tmp_dir(&self.out)) else {
+            return 0;
+        };
+        rd.flatten()
+            .filter(|e| {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|a| a > age)
+            })
+            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .count()
+    }
+
     /// How long ago the run was planned.
     pub fn plan_age(&self, run: &str) -> Option<std::time::Duration> {
         let m = std::fs::metadata(self.run_dir(run).join("plan.json"))
@@ -172,5 +190,24 @@ impl Books {
             &manifest_bytes(&m),
         )?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_removes_only_old_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::new(dir.path());
+        let tmp = tmp_dir(dir.path());
+        std::fs::create_dir_all(&tmp).unwrap();
+        let old = std::fs::File::create(tmp.join("old")).unwrap();
+        old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+            .unwrap();
+        std::fs::write(tmp.join("fresh"), b"x").unwrap();
+        assert_eq!(books.sweep_tmp(std::time::Duration::from_secs(3600)), 1);
+        assert!(!tmp.join("old").exists() && tmp.join("fresh").exists());
     }
 }

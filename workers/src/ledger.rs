@@ -142,7 +142,11 @@ impl Ledger {
                     d.ack(BasicAckOptions::default()).await?;
                     if let Some(run) = run { self.check(&run); }
                 }
-                _ = tick.tick() => {
+                                _ = tick.tick() => {
+                    let swept = self.books.sweep_tmp(Duration::from_secs(3600));
+                    if swept > 0 {
+                        amqp::log("ledger", &format!("removed {swept} stale temporary files"));
+                    }
                     let open = self.books.open_runs();
                     for run in &open { self.check(run); }
                     self.gauge_runs();
