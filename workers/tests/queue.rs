@@ -167,6 +167,13 @@ impl Cluster {
         v
     }
 
+    /// The run plan behind a manifest (from the run's bookkeeping).
+    fn plan_of(&self, manifest: &Path) -> tilecast::plan::RunPlan {
+        let run = manifest.parent().unwrap().file_name().unwrap();
+        let path = self.out().join(".tilecast").join(run).join("plan.json");
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
     fn wait_manifests(&self, n: usize, timeout: Duration) {
         let start = Instant::now();
         while self.manifests().len() < n {
@@ -607,17 +614,7 @@ fn duplicates_make_one_set_of_outputs() {
         .modified()
         .unwrap();
     // Publish every job of the run again: each is already done and acked without rendering.
-    let run = c.manifests()[0]
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let plan: tilecast::plan::RunPlan = serde_json::from_slice(
-        &std::fs::read(c.out().join(".tilecast").join(&run).join("plan.json")).unwrap(),
-    )
-    .unwrap();
+    let plan = c.plan_of(&c.manifests()[0]);
     for j in tilecast::job::Job::from_plan(&plan, &c.out().to_string_lossy()) {
         c.publish_raw(&j.to_json());
     }
@@ -866,17 +863,7 @@ fn metrics_pass_promtool_and_a_real_prometheus_sees_the_counts() {
     // Expected counts from the runs' plans and manifests.
     let (mut jobs, mut tiles) = (0u64, 0u64);
     for m in c.manifests() {
-        let run = m
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let plan: tilecast::plan::RunPlan = serde_json::from_slice(
-            &std::fs::read(c.out().join(".tilecast").join(&run).join("plan.json")).unwrap(),
-        )
-        .unwrap();
+        let plan = c.plan_of(&m);
         jobs += plan.job_count() as u64;
         let man: serde_json::Value = serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
         tiles += man["layers"]
