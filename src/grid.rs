@@ -84,20 +84,11 @@ impl Grid {
     pub fn locate(&self, lon: f64, lat: f64) -> Option<GridPos> {
         let (nx, ny) = (self.nx as f64, self.ny as f64);
         let pos = match &self.kind {
-            GridKind::LatLon {
-                lon0,
-                lat0,
-                dlon,
-                dlat,
-            } => {
-                let j = (lat - lat0) / dlat;
-                let period = 360.0 / dlon.abs();
-                let mut i = ((lon - lon0) / dlon).rem_euclid(period);
-                if !self.wraps() && i > nx - 0.5 {
-                    // Past the east edge: maybe just west of the first column instead.
-                    i -= period;
-                }
-                GridPos { i, j }
+            GridKind::LatLon { .. } => {
+                return Some(GridPos {
+                    i: self.locate_lon(lon)?,
+                    j: self.locate_lat(lat)?,
+                })
             }
             GridKind::Projected {
                 projection,
@@ -117,6 +108,35 @@ impl Grid {
         let inside_i = self.wraps() || (pos.i >= -0.5 && pos.i <= nx - 0.5);
         let inside_j = pos.j >= -0.5 && pos.j <= ny - 0.5;
         (inside_i && inside_j).then_some(pos)
+    }
+
+    /// For lat/lon grids, the column of a longitude (`None` outside the grid): a lat/lon
+    /// grid's columns depend on longitude only, so a tile locates 256 columns, not 65536
+    /// pixels. `None` for other grids too.
+    pub fn locate_lon(&self, lon: f64) -> Option<f64> {
+        let GridKind::LatLon { lon0, dlon, .. } = &self.kind else {
+            return None;
+        };
+        let nx = self.nx as f64;
+        let period = 360.0 / dlon.abs();
+        let mut i = ((lon - lon0) / dlon).rem_euclid(period);
+        if self.wraps() {
+            return Some(i);
+        }
+        if i > nx - 0.5 {
+            // Past the east edge: maybe just west of the first column instead.
+            i -= period;
+        }
+        (i >= -0.5 && i <= nx - 0.5).then_some(i)
+    }
+
+    /// For lat/lon grids, the row of a latitude (`None` outside the grid or for other grids).
+    pub fn locate_lat(&self, lat: f64) -> Option<f64> {
+        let GridKind::LatLon { lat0, dlat, .. } = &self.kind else {
+            return None;
+        };
+        let j = (lat - lat0) / dlat;
+        (j >= -0.5 && j <= self.ny as f64 - 0.5).then_some(j)
     }
 
     /// Longitude/latitude (degrees) of the fractional index position.

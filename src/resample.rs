@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::grid::{Grid, GridPos};
+use crate::grid::{Grid, GridKind, GridPos};
 use crate::tiling::{TileId, Tiling, TILE_SIZE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, Default)]
@@ -19,6 +19,12 @@ pub enum Resample {
     Bilinear,
     Nearest,
 }
+
+/// Pixels between exactly located lattice points on projected and curvilinear grids.
+const LATTICE: usize = 16;
+/// Largest interpolation error accepted for a lattice block, in grid cells or, where a pixel
+/// covers more than a cell, in pixel footprints.
+const LATTICE_TOLERANCE: f64 = 0.01;
 
 /// A field prepared for sampling: its grid, values and summed-area tables.
 pub struct Sampler {
@@ -198,12 +204,7 @@ impl Sampler {
         let lats: Vec<f64> = (0..n)
             .map(|py| tiling.pixel_to_lonlat(t.z, ox, oy + py as f64 + 0.5).1)
             .collect();
-        let mut pos: Vec<Option<GridPos>> = Vec::with_capacity(n * n);
-        for &lat in &lats {
-            for &lon in &lons {
-                pos.push(self.grid.locate(lon, lat));
-            }
-        }
+        let pos = self.positions(&lons, &lats);
         let mut out = vec![f32::NAN; n * n];
         for py in 0..n {
             for px in 0..n {
@@ -236,6 +237,101 @@ impl Sampler {
             }
         }
         out
+    }
+
+    /// Grid positions of the pixels of a tile whose pixel centres lie at `lons` (columns) ×
+    /// `lats` (rows). Lat/lon grids are separable, so each column and row is located once.
+    /// Other grids are located exactly on a lattice every [`LATTICE`] pixels and
+    /// interpolated in between, as GDAL's approximate transformer does; a block whose centre
+    /// or edge midpoints are off the interpolation by more than [`LATTICE_TOLERANCE`], or
+    /// that touches the grid's edge, is located pixel by pixel.
+    fn positions(&self, lons: &[f64], lats: &[f64]) -> Vec<Option<GridPos>> {
+        let n = lons.len();
+        if let GridKind::LatLon { .. } = self.grid.kind {
+            let is: Vec<Option<f64>> = lons.iter().map(|&lon| self.grid.locate_lon(lon)).collect();
+            let js: Vec<Option<f64>> = lats.iter().map(|&lat| self.grid.locate_lat(lat)).collect();
+            let mut pos = Vec::with_capacity(n * n);
+            for j in &js {
+                for i in &is {
+                    pos.push(match (i, j) {
+                        (Some(i), Some(j)) => Some(GridPos { i: *i, j: *j }),
+                        _ => None,
+                    });
+                }
+            }
+            return pos;
+        }
+        let exact = |px: usize, py: usize| self.grid.locate(lons[px], lats[py]);
+        let mut knots: Vec<usize> = (0..n).step_by(LATTICE).collect();
+        if knots.last() != Some(&(n - 1)) {
+            knots.push(n - 1);
+        }
+        let k = knots.len();
+        let lattice: Vec<Option<GridPos>> = knots
+            .iter()
+            .flat_map(|&py| knots.iter().map(move |&px| (px, py)))
+            .map(|(px, py)| exact(px, py))
+            .collect();
+        let (nx, ny) = (self.grid.nx as f64, self.grid.ny as f64);
+        let mut pos = vec![None; n * n];
+        for by in 0..k - 1 {
+            let (y0, y1) = (knots[by], knots[by + 1]);
+            let rows = if by + 2 == k { y0..=y1 } else { y0..=y1 - 1 };
+            for bx in 0..k - 1 {
+                let (x0, x1) = (knots[bx], knots[bx + 1]);
+                let cols = if bx + 2 == k { x0..=x1 } else { x0..=x1 - 1 };
+                let corners = [
+                    lattice[by * k + bx],
+                    lattice[by * k + bx + 1],
+                    lattice[(by + 1) * k + bx],
+                    lattice[(by + 1) * k + bx + 1],
+                ];
+                let interp = |px: usize, py: usize, c: &[GridPos; 4]| {
+                    let fx = (px - x0) as f64 / (x1 - x0) as f64;
+                    let fy = (py - y0) as f64 / (y1 - y0) as f64;
+                    let f = |a: f64, b: f64, c2: f64, d: f64| {
+                        (1.0 - fy) * ((1.0 - fx) * a + fx * b) + fy * ((1.0 - fx) * c2 + fx * d)
+                    };
+                    GridPos {
+                        i: f(c[0].i, c[1].i, c[2].i, c[3].i),
+                        j: f(c[0].j, c[1].j, c[2].j, c[3].j),
+                    }
+                };
+                let usable = match corners {
+                    [Some(a), Some(b), Some(c), Some(d)] => {
+                        let c4 = [a, b, c, d];
+                        let (mx, my) = ((x0 + x1) / 2, (y0 + y1) / 2);
+                        // Tolerance in grid cells, or in pixel footprints where a pixel covers
+                        // several cells (low zooms average over the footprint anyway).
+                        let foot = ((b.i - a.i).hypot(b.j - a.j) / (x1 - x0) as f64).max(1.0);
+                        let tol = LATTICE_TOLERANCE * foot;
+                        // The centre alone is blind to conformal maps (the error terms in x
+                        // and y cancel there), so the edge midpoints are checked too.
+                        let ok = [(mx, my), (mx, y0), (x0, my)].iter().all(|&(px, py)| {
+                            exact(px, py).is_some_and(|m| {
+                                let p = interp(px, py, &c4);
+                                (p.i - m.i).abs() < tol && (p.j - m.j).abs() < tol
+                            })
+                        });
+                        ok.then_some(c4)
+                    }
+                    _ => None,
+                };
+                for py in rows.clone() {
+                    for px in cols.clone() {
+                        pos[py * n + px] = match &usable {
+                            Some(c4) => {
+                                let p = interp(px, py, c4);
+                                (p.i >= -0.5 && p.i <= nx - 0.5 && p.j >= -0.5 && p.j <= ny - 0.5)
+                                    .then_some(p)
+                            }
+                            None => exact(px, py),
+                        };
+                    }
+                }
+            }
+        }
+        pos
     }
 
     /// The native grid drawn north-up, one pixel per point (the full-frame image).
@@ -309,6 +405,75 @@ mod tests {
             .filter(|v| !v.is_nan())
             .fold(0f32, |m, v| m.max(v.abs()));
         assert!(max < 0.5, "max {max}");
+    }
+
+    #[test]
+    fn lattice_positions_match_exact_ones_on_a_projected_grid() {
+        use crate::projection::{Earth, Projection};
+        // A HRRR-like Lambert grid: 3 km, 1799 x 1059.
+        let projection = Projection::LambertConformal {
+            earth: Earth::sphere(6371229.0),
+            lon0: -97.5,
+            lat0: 38.5,
+            lat1: 38.5,
+            lat2: 38.5,
+        };
+        let (x0, y0) = projection.forward(-122.72, 21.14).unwrap();
+        let g = Grid {
+            nx: 1799,
+            ny: 1059,
+            kind: GridKind::Projected {
+                projection,
+                x0,
+                y0,
+                dx: 3000.0,
+                dy: 3000.0,
+            },
+        };
+        let s = Sampler::new(g.clone(), vec![0.0; 1799 * 1059], Resample::Bilinear);
+        for t in [
+            TileId { z: 3, x: 1, y: 3 },
+            TileId { z: 6, x: 10, y: 24 },
+            TileId {
+                z: 9,
+                x: 80,
+                y: 195,
+            },
+        ] {
+            let n = TILE_SIZE;
+            let (ox, oy) = ((t.x as usize * n) as f64, (t.y as usize * n) as f64);
+            let tiling = Tiling::WebMercator;
+            let lons: Vec<f64> = (0..n)
+                .map(|px| tiling.pixel_to_lonlat(t.z, ox + px as f64 + 0.5, oy).0)
+                .collect();
+            let lats: Vec<f64> = (0..n)
+                .map(|py| tiling.pixel_to_lonlat(t.z, ox, oy + py as f64 + 0.5).1)
+                .collect();
+            let approx = s.positions(&lons, &lats);
+            let (mut worst, mut differ) = (0f64, 0);
+            for py in 0..n {
+                for px in 0..n {
+                    match (approx[py * n + px], g.locate(lons[px], lats[py])) {
+                        (Some(a), Some(b)) => {
+                            // Error in cells, or in pixel footprints when pixels cover many cells.
+                            let next = g.locate(lons[(px + 1).min(n - 1)], lats[py]).unwrap_or(b);
+                            let foot = (next.i - b.i).hypot(next.j - b.j).max(1.0);
+                            worst = worst
+                                .max((a.i - b.i).abs() / foot)
+                                .max((a.j - b.j).abs() / foot);
+                        }
+                        (None, None) => {}
+                        _ => differ += 1,
+                    }
+                }
+            }
+            assert!(worst < 0.02, "{t:?}: off by {worst} cells (or footprints)");
+            // Only pixels within the tolerance of the grid's edge may disagree on inside/outside.
+            assert!(
+                differ < 64,
+                "{t:?}: {differ} pixels disagree on being inside the grid"
+            );
+        }
     }
 
     #[test]
