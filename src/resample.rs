@@ -20,6 +20,21 @@ pub enum Resample {
     Nearest,
 }
 
+/// Longitudes of a tile's pixel columns and latitudes of its pixel rows (pixel centres). Both
+/// tilings are separable, so the (costly) inverse Mercator runs 256 times per tile, not
+/// 65536.
+fn pixel_centres(tiling: Tiling, t: TileId) -> (Vec<f64>, Vec<f64>) {
+    let n = TILE_SIZE;
+    let (ox, oy) = ((t.x as usize * n) as f64, (t.y as usize * n) as f64);
+    let lons = (0..n)
+        .map(|px| tiling.pixel_to_lonlat(t.z, ox + px as f64 + 0.5, oy).0)
+        .collect();
+    let lats = (0..n)
+        .map(|py| tiling.pixel_to_lonlat(t.z, ox, oy + py as f64 + 0.5).1)
+        .collect();
+    (lons, lats)
+}
+
 /// Pixels between exactly located lattice points on projected and curvilinear grids.
 const LATTICE: usize = 16;
 /// Largest interpolation error accepted for a lattice block, in grid cells or, where a pixel
@@ -195,15 +210,7 @@ impl Sampler {
     /// Samples one tile: `TILE_SIZE`² values, row-major from the north-west corner.
     pub fn tile(&self, tiling: Tiling, t: TileId) -> Vec<f32> {
         let n = TILE_SIZE;
-        let (ox, oy) = ((t.x as usize * n) as f64, (t.y as usize * n) as f64);
-        // Both tilings are separable: longitude depends on the column only, latitude on the
-        // row only, so the (costly) inverse Mercator runs 256 times per tile, not 65536.
-        let lons: Vec<f64> = (0..n)
-            .map(|px| tiling.pixel_to_lonlat(t.z, ox + px as f64 + 0.5, oy).0)
-            .collect();
-        let lats: Vec<f64> = (0..n)
-            .map(|py| tiling.pixel_to_lonlat(t.z, ox, oy + py as f64 + 0.5).1)
-            .collect();
+        let (lons, lats) = pixel_centres(tiling, t);
         let pos = self.positions(&lons, &lats);
         let mut out = vec![f32::NAN; n * n];
         for py in 0..n {
@@ -441,14 +448,7 @@ mod tests {
             },
         ] {
             let n = TILE_SIZE;
-            let (ox, oy) = ((t.x as usize * n) as f64, (t.y as usize * n) as f64);
-            let tiling = Tiling::WebMercator;
-            let lons: Vec<f64> = (0..n)
-                .map(|px| tiling.pixel_to_lonlat(t.z, ox + px as f64 + 0.5, oy).0)
-                .collect();
-            let lats: Vec<f64> = (0..n)
-                .map(|py| tiling.pixel_to_lonlat(t.z, ox, oy + py as f64 + 0.5).1)
-                .collect();
+            let (lons, lats) = pixel_centres(Tiling::WebMercator, t);
             let approx = s.positions(&lons, &lats);
             let (mut worst, mut differ) = (0f64, 0);
             for py in 0..n {
