@@ -82,7 +82,12 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let connected = born.elapsed();
     let health = Health::new(Arc::new(Metrics::new()));
     if let Some(addr) = args.metrics_addr {
-        tokio::spawn(http::serve(addr, health.clone()));
+        let h = health.clone();
+        tokio::spawn(async move {
+            if let Err(e) = http::serve(addr, h).await {
+                tracing::warn!("cannot serve metrics on {addr}: {e:#}");
+            }
+        });
     }
     health.set_ready(true);
     let tag = name.clone();
@@ -107,7 +112,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         };
         let delivery = match next {
             Err(_) => {
-                tracing::info!(worker = %name, "no job for {:.0} s; exiting", idle.as_secs_f64());
+                tracing::info!(worker = %name, "no job for {:.1} s; exiting", idle.as_secs_f64());
                 let _ = conn.close(200, "idle".into()).await;
                 return Ok(ExitCode::SUCCESS);
             }
