@@ -94,6 +94,11 @@ fn cleanup(prefix: &str) {
                 )
                 .await;
         }
+        for x in ["jobs", "dead"] {
+            let _ = ch
+                .exchange_delete(format!("{prefix}.{x}").as_str().into(), Default::default())
+                .await;
+        }
     });
 }
 
