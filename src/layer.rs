@@ -18,12 +18,6 @@ pub struct LayerSpec {
     pub sources: Vec<usize>,
 }
 
-impl LayerSpec {
-    pub fn is_wind_speed(&self) -> bool {
-        self.sources.len() == 2
-    }
-}
-
 /// Lowercase ASCII letters, digits, `.` and `-`; anything else becomes `-`.
 fn slug(s: &str) -> String {
     let s: String = s

@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::decode::{Catalog, FieldSource};
+use std::path::Path;
+
+use crate::decode::{Catalog, FieldSource, Format};
 use crate::error::Result;
 use crate::layer;
 use crate::manifest::{FailedField, Source};
@@ -100,9 +102,35 @@ impl RunPlan {
     }
 }
 
-/// Hex sha256 of a file's bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+/// Hex sha256 and size of a file, read as a stream (a file is never held in memory).
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((hex(&h.finalize()), n))
+}
+
+/// The manifest's description of a source file.
+pub fn source_of(path: &Path, sha256: String, bytes: u64, format: Format) -> Source {
+    Source {
+        key: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        sha256,
+        format: format.name().into(),
+        bytes,
+    }
 }
 
 fn hex(b: &[u8]) -> String {

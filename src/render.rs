@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::decode::{Dataset, Field, FieldInfo, Format};
+use crate::decode::{Dataset, Field, FieldInfo};
 use crate::encode::{data_pixels, indexed_png, rgba_png};
 use crate::error::{Error, Result};
 use crate::job::{JobResult, StageSeconds, JOB_VERSION};
@@ -24,7 +24,7 @@ use crate::resample::Sampler;
 use crate::settings::RenderSettings;
 use crate::tiling::TILE_SIZE;
 
-pub use crate::plan::{run_id, sha256_hex};
+pub use crate::plan::run_id;
 
 /// Counters a caller can poll from another thread to draw a progress bar.
 #[derive(Debug, Default)]
@@ -358,25 +358,9 @@ pub fn plan_file(
     settings: &RenderSettings,
     job_tiles: usize,
 ) -> Result<(Dataset, RunPlan)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-    let source = manifest::Source {
-        key: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        sha256: sha256_hex(&bytes),
-        format: String::new(),
-        bytes: bytes.len() as u64,
-    };
-    drop(bytes);
+    let (sha256, size) = plan::sha256_file(path).map_err(|e| Error::io(path, "read", e))?;
     let ds = Dataset::open(path)?;
-    let source = manifest::Source {
-        format: match ds.format() {
-            Format::Grib2 => "grib2".into(),
-            Format::NetCdf => "netcdf".into(),
-        },
-        ..source
-    };
+    let source = plan::source_of(path, sha256, size, ds.format());
     let plan = plan::plan_run(
         &ds,
         source,

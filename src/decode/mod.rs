@@ -29,6 +29,16 @@ pub enum Format {
     NetCdf,
 }
 
+impl Format {
+    /// The name used in manifests and job messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Grib2 => "grib2",
+            Format::NetCdf => "netcdf",
+        }
+    }
+}
+
 /// A level: the vertical coordinate of a field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Level {
@@ -205,15 +215,20 @@ impl Dataset {
         })
     }
 
-    /// The grid of field `index`, without decoding its values.
-    pub fn grid(&self, index: usize) -> Result<Grid> {
+    /// The metadata of field `index`, or why it has none.
+    fn info(&self, index: usize) -> Result<&FieldInfo> {
         let entries = self.entries();
         let entry = entries.get(index).ok_or_else(|| Error::NoSuchField {
             path: self.path.clone(),
             field: index,
             count: entries.len(),
         })?;
-        let info = entry.info.as_ref().map_err(|e| clone_error(e, index))?;
+        entry.info.as_ref().map_err(|e| clone_error(e, index))
+    }
+
+    /// The grid of field `index`, without decoding its values.
+    pub fn grid(&self, index: usize) -> Result<Grid> {
+        let info = self.info(index)?;
         match &self.inner {
             Inner::Grib(g) => g.grid(info.index),
             Inner::NetCdf(n) => n.grid(info),
@@ -222,16 +237,7 @@ impl Dataset {
 
     /// Decodes field `index`.
     pub fn decode(&self, index: usize) -> Result<Field> {
-        let entries = self.entries();
-        let entry = entries.get(index).ok_or_else(|| Error::NoSuchField {
-            path: self.path.clone(),
-            field: index,
-            count: entries.len(),
-        })?;
-        let info = match &entry.info {
-            Ok(info) => info.clone(),
-            Err(e) => return Err(clone_error(e, index)),
-        };
+        let info = self.info(index)?.clone();
         match &self.inner {
             Inner::Grib(g) => g.decode(info),
             Inner::NetCdf(n) => n.decode(info),

@@ -10,7 +10,6 @@
 //! at a time.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,11 +19,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use clap::Args;
 use lapin::types::FieldTable;
-use sha2::{Digest, Sha256};
-use tilecast::decode::{inventory, Catalog, Format};
+use tilecast::decode::{inventory, Catalog};
 use tilecast::job::{Job, JOB_TYPE};
-use tilecast::manifest::Source;
-use tilecast::plan::{plan_run, RunPlan};
+use tilecast::plan::{plan_run, sha256_file, source_of, RunPlan};
 
 use crate::amqp::{self, log, AmqpArgs, RENDER_KEY};
 use crate::books::Books;
@@ -248,23 +245,6 @@ enum Failure {
     File(anyhow::Error),
 }
 
-/// Streams a file through sha256.
-fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((h.finalize().iter().map(|b| format!("{b:02x}")).collect(), n))
-}
-
 /// Plans a file and publishes its jobs; returns a summary for the log.
 async fn submit(
     path: &Path,
@@ -279,7 +259,7 @@ async fn submit(
     let (plan, fresh) = {
         let path = path.to_path_buf();
         let (settings, job_tiles) = (settings.clone(), args.job_tiles);
-        let (sha, size) = hash_file(&path)
+        let (sha, size) = sha256_file(&path)
             .with_context(|| format!("reading {}", path.display()))
             .map_err(file)?;
         let run = tilecast::plan::run_id(&sha, &settings);
@@ -364,18 +344,7 @@ fn plan_file(
     job_tiles: usize,
 ) -> anyhow::Result<RunPlan> {
     let inv = inventory(path)?;
-    let source = Source {
-        key: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        sha256,
-        format: match inv.format() {
-            Format::Grib2 => "grib2".into(),
-            Format::NetCdf => "netcdf".into(),
-        },
-        bytes: size,
-    };
+    let source = source_of(path, sha256, size, inv.format());
     let uri = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     Ok(plan_run(
         &inv,
