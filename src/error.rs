@@ -63,6 +63,15 @@ pub enum Error {
     /// Settings that make no sense (empty zoom range, min >= max, ...).
     #[error("invalid settings: {0}")]
     Settings(String),
+    /// An object store (or the local output directory through one) failed or refused.
+    #[error("{url}: {op}: {message}")]
+    Store {
+        url: String,
+        op: &'static str,
+        message: String,
+        /// Whether trying again later may succeed (server errors, timeouts, throttling).
+        transient: bool,
+    },
     /// PNG encoding failed (only on internal inconsistencies; kept as an error, not a panic).
     #[error("encoding {what}: {reason}")]
     Encode { what: String, reason: String },
@@ -71,7 +80,11 @@ pub enum Error {
 impl Error {
     /// True when retrying the same input cannot succeed: the job should be dead-lettered.
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, Error::Io { .. })
+        match self {
+            Error::Io { .. } => false,
+            Error::Store { transient, .. } => !transient,
+            _ => true,
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> Self {

@@ -23,6 +23,9 @@ pub struct JobSource {
     pub sha256: String,
     /// `grib2` or `netcdf`.
     pub format: String,
+    /// ETag of the object when it was planned (object stores only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// One unit of work: one layer's tiles in some ranges, with the settings to render them.
@@ -80,6 +83,7 @@ impl Job {
                 uri: plan.source_uri.clone(),
                 sha256: plan.source.sha256.clone(),
                 format: plan.source.format.clone(),
+                etag: plan.source_etag.clone(),
             },
             layer: layer.name.clone(),
             fields: layer.sources.clone(),
@@ -224,6 +228,7 @@ mod tests {
                 uri: "/data/x.grib2".into(),
                 sha256: "00".into(),
                 format: "grib2".into(),
+                etag: None,
             },
             layer: "tmp_2m_20260701T0000Z".into(),
             fields: vec![SourceRef {

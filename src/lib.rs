@@ -22,6 +22,7 @@ pub mod projection;
 pub mod render;
 pub mod resample;
 pub mod settings;
+pub mod store;
 pub mod tiling;
 
 pub use error::{Error, Result};

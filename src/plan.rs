@@ -90,6 +90,10 @@ pub struct RunPlan {
     pub source: Source,
     /// Where workers read the file from (a path or URI).
     pub source_uri: String,
+    /// The object-store ETag of the bytes that were planned: workers read byte ranges only
+    /// while the object still has it, so a replaced object is never read with old offsets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_etag: Option<String>,
     pub settings: RenderSettings,
     pub layers: Vec<LayerPlan>,
     /// Fields the inventory already knows cannot be rendered.
@@ -234,6 +238,7 @@ pub fn plan_run(
         run,
         source,
         source_uri,
+        source_etag: None,
         settings: settings.clone(),
         layers,
         failed,

@@ -6,7 +6,7 @@
 //! the same bytes. Progress is published through [`Progress`] counters a caller may poll.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -22,6 +22,7 @@ use crate::manifest::{self, FailedField, GridEntry, LayerEntry, LegendUrls, Mani
 use crate::plan::{self, LayerPlan, RunPlan, TileRange};
 use crate::resample::Sampler;
 use crate::settings::RenderSettings;
+use crate::store::{PutMeta, Store};
 use crate::tiling::TILE_SIZE;
 
 pub use crate::plan::run_id;
@@ -38,7 +39,8 @@ pub struct Progress {
 #[derive(Debug)]
 pub struct RunReport {
     pub run: String,
-    pub dir: PathBuf,
+    /// Where the run was written: `<out>/<run>`.
+    pub location: String,
     /// Fields in the file (decodable or not).
     pub fields: usize,
     pub layers: usize,
@@ -46,36 +48,6 @@ pub struct RunReport {
     pub bytes: u64,
     pub failed: Vec<FailedField>,
     pub seconds: f64,
-}
-
-/// Where temporary files of an output root go: `<out>/.tilecast/tmp`, on the same file
-/// system as the outputs (so the final rename is atomic) and out of the published tree (so a
-/// process killed mid-write leaves no stray file among the tiles).
-pub fn tmp_dir(out: &Path) -> PathBuf {
-    out.join(".tilecast").join("tmp")
-}
-
-/// Writes `bytes` to `path` through a temporary file in `tmp` and a rename, so readers never
-/// see a partial file.
-pub fn write_atomic(path: &Path, bytes: &[u8], tmp: &Path) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create directory", e))?;
-    }
-    std::fs::create_dir_all(tmp).map_err(|e| Error::io(tmp, "create directory", e))?;
-    let name = format!(
-        "{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let t = tmp.join(name);
-    std::fs::write(&t, bytes).map_err(|e| Error::io(&t, "write", e))?;
-    std::fs::rename(&t, path).map_err(|e| Error::io(path, "rename", e))
-}
-
-/// The temporary directory for a run directory `<out>/<run>`.
-fn run_tmp(run_dir: &Path) -> PathBuf {
-    tmp_dir(run_dir.parent().unwrap_or(Path::new(".")))
 }
 
 fn pretty<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -109,17 +81,17 @@ pub fn prepare(mut fields: Vec<Field>, settings: &RenderSettings) -> Result<Prep
     })
 }
 
-/// Renders the tiles of `ranges` into `<run_dir>/<layer>/`. Returns (tiles written, bytes).
+/// Renders the tiles of `ranges` into `<run>/<layer>/` of `out`. Returns (tiles written,
+/// bytes, stage seconds). Tiles with no data at all are not written.
 pub fn render_tiles(
     p: &Prepared,
     layer: &str,
     ranges: &[TileRange],
     settings: &RenderSettings,
-    run_dir: &Path,
+    out: &dyn Store,
+    run: &str,
     progress: &Progress,
 ) -> Result<(u64, u64, StageSeconds)> {
-    let ldir = run_dir.join(layer);
-    let tmp = run_tmp(run_dir);
     let tiles: Vec<_> = ranges.iter().flat_map(|r| r.tiles()).collect();
     let written: Vec<Result<(u64, [f64; 3])>> = tiles
         .par_iter()
@@ -136,15 +108,16 @@ pub fn render_tiles(
             let data = rgba_png(TILE_SIZE, TILE_SIZE, &data_pixels(&values, p.style.data))?;
             let t2 = Instant::now();
             let rel = format!("{}/{}/{}.png", t.z, t.x, t.y);
-            write_atomic(&ldir.join(&rel), &colour, &tmp)?;
-            write_atomic(&ldir.join("data").join(&rel), &data, &tmp)?;
+            let size = colour.len() as u64 + data.len() as u64;
+            out.put(&format!("{run}/{layer}/{rel}"), colour, PutMeta::PNG)?;
+            out.put(&format!("{run}/{layer}/data/{rel}"), data, PutMeta::PNG)?;
             let t3 = Instant::now();
             let secs = [
                 (t1 - t0).as_secs_f64(),
                 (t2 - t1).as_secs_f64(),
                 (t3 - t2).as_secs_f64(),
             ];
-            Ok((colour.len() as u64 + data.len() as u64, secs))
+            Ok((size, secs))
         })
         .collect();
     let (mut count, mut bytes) = (0u64, 0u64);
@@ -168,25 +141,28 @@ pub fn render_meta(
     p: &Prepared,
     layer: &LayerPlan,
     settings: &RenderSettings,
-    run_dir: &Path,
+    out: &dyn Store,
+    run: &str,
 ) -> Result<LayerEntry> {
-    let ldir = run_dir.join(&layer.name);
-    let tmp = run_tmp(run_dir);
+    let put = |name: &str, bytes: &[u8]| {
+        let key = format!("{run}/{}/{name}", layer.name);
+        out.put(&key, bytes.to_vec(), PutMeta::for_key(&key))
+    };
     let grid = p.sampler.grid();
     let full = p.sampler.full_frame();
     let idx: Vec<u8> = full.iter().map(|&v| p.style.table.index(v)).collect();
     let full_png = indexed_png(grid.nx, grid.ny, &idx, &p.style.table.entries)?;
-    write_atomic(&ldir.join("full.png"), &full_png, &tmp)?;
+    put("full.png", &full_png)?;
     let info = &p.info;
     let legend_png = legend::legend_png(&info.long_name, &info.units, &p.style.table)?;
-    write_atomic(&ldir.join("legend.png"), &legend_png, &tmp)?;
+    put("legend.png", &legend_png)?;
     let legend_json = pretty(&legend::legend_json(
         &info.long_name,
         &info.units,
         &p.style.palette,
         &p.style.table,
     ));
-    write_atomic(&ldir.join("legend.json"), &legend_json, &tmp)?;
+    put("legend.json", &legend_json)?;
     let name = &layer.name;
     let tiling = settings.tiling;
     let bounds = p.bounds;
@@ -217,7 +193,7 @@ pub fn render_meta(
         legend: url("legend.png"),
     };
     let tilejson_bytes = pretty(&tilejson);
-    write_atomic(&ldir.join("tilejson.json"), &tilejson_bytes, &tmp)?;
+    put("tilejson.json", &tilejson_bytes)?;
     let bytes =
         (full_png.len() + legend_png.len() + legend_json.len() + tilejson_bytes.len()) as u64;
     let data = p.style.data;
@@ -278,17 +254,17 @@ pub fn run_job(
     layer: &LayerPlan,
     job: &plan::JobPart,
     settings: &RenderSettings,
-    run_dir: &Path,
+    out: &dyn Store,
     progress: &Progress,
     mut seconds: StageSeconds,
 ) -> Result<JobResult> {
     let (tiles, mut bytes, s) =
-        render_tiles(p, &layer.name, &job.tiles, settings, run_dir, progress)?;
+        render_tiles(p, &layer.name, &job.tiles, settings, out, run, progress)?;
     seconds.render += s.render;
     seconds.encode += s.encode;
     seconds.write += s.write;
     let entry = if job.meta {
-        let e = render_meta(p, layer, settings, run_dir)?;
+        let e = render_meta(p, layer, settings, out, run)?;
         bytes += e.bytes;
         Some(e)
     } else {
@@ -374,16 +350,15 @@ pub fn plan_file(
 /// A layer's job results, and the jobs that failed with their reasons.
 type LayerOutcome = (Vec<JobResult>, Vec<(String, String)>);
 
-/// Renders one file into `<out>/<run>/`, in this process.
+/// Renders one local file into `<out>/<run>/`, in this process.
 pub fn render_file(
     path: &Path,
     settings: &RenderSettings,
-    out: &Path,
+    out: &dyn Store,
     progress: &Progress,
 ) -> Result<RunReport> {
     let start = Instant::now();
     let (ds, plan) = plan_file(path, settings, plan::DEFAULT_JOB_TILES)?;
-    let dir = out.join(&plan.run);
     for l in &plan.layers {
         let n: usize = l
             .jobs
@@ -429,7 +404,7 @@ pub fn render_file(
                                 l,
                                 j,
                                 &plan.settings,
-                                &dir,
+                                out,
                                 progress,
                                 seconds.clone(),
                             )
@@ -460,17 +435,21 @@ pub fn render_file(
     }
     let m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
     let json = manifest_bytes(&m);
-    write_atomic(&dir.join("manifest.json"), &json, &tmp_dir(out))?;
-    // Leave no empty bookkeeping directories behind a local render.
-    let _ = std::fs::remove_dir(tmp_dir(out));
-    let _ = std::fs::remove_dir(out.join(".tilecast"));
+    let bytes = json.len() as u64;
+    // Written last: a reader that finds the manifest finds every tile it lists.
+    out.put(&format!("{}/manifest.json", plan.run), json, PutMeta::JSON)?;
+    if let Some(root) = out.local_root() {
+        // Leave no empty bookkeeping directories behind a local render.
+        let _ = std::fs::remove_dir(crate::store::tmp_dir(root));
+        let _ = std::fs::remove_dir(root.join(".tilecast"));
+    }
     Ok(RunReport {
+        location: out.url(&plan.run),
         run: plan.run.clone(),
-        dir,
         fields: ds.entries().len(),
         layers: m.layers.len(),
         tiles: m.layers.iter().map(|l| l.tile_count).sum(),
-        bytes: m.layers.iter().map(|l| l.bytes).sum::<u64>() + json.len() as u64,
+        bytes: m.layers.iter().map(|l| l.bytes).sum::<u64>() + bytes,
         failed: m.failed.clone(),
         seconds: start.elapsed().as_secs_f64(),
     })

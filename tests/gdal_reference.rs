@@ -12,6 +12,7 @@ use std::process::Command;
 use tilecast::encode::decode_rgba;
 use tilecast::render::{render_file, Progress};
 use tilecast::settings::RenderSettings;
+use tilecast::store::LocalStore;
 use tilecast::tiling::{TileId, Tiling};
 
 struct Stats {
@@ -30,18 +31,25 @@ fn compare(file: &Path, source: &str, tiling: Tiling, z: u8) -> Stats {
         zoom: Some((z, z)),
         ..Default::default()
     };
-    let report = render_file(file, &settings, out.path(), &Progress::default()).expect("render");
+    let report = render_file(
+        file,
+        &settings,
+        &LocalStore::new(out.path()),
+        &Progress::default(),
+    )
+    .expect("render");
     assert!(report.failed.is_empty(), "{:?}", report.failed);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report.dir.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(&report.location).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
     let layer = &manifest["layers"][0];
     let (scale, offset) = (
         layer["scale"].as_f64().unwrap(),
         layer["offset"].as_f64().unwrap(),
     );
     let range = layer["value_max"].as_f64().unwrap() - layer["value_min"].as_f64().unwrap();
-    let data_dir = report
-        .dir
+    let data_dir = std::path::Path::new(&report.location)
         .join(layer["name"].as_str().unwrap())
         .join("data");
     let (mut sum_sq, mut compared, mut tiles, mut ours_valid) = (0f64, 0usize, 0usize, 0usize);

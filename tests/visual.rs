@@ -9,6 +9,7 @@ use std::path::Path;
 use tilecast::encode::decode_rgba;
 use tilecast::render::{render_file, Progress};
 use tilecast::settings::RenderSettings;
+use tilecast::store::LocalStore;
 
 /// Colour → value through the legend: the legend stops sampled finely, nearest colour wins.
 struct LegendReader {
@@ -60,12 +61,20 @@ fn temperature_images_show_the_expected_pattern_and_match_the_legend() {
         ..Default::default()
     };
     let file = common::own_samples().join("global_t2m.grib2");
-    let report = render_file(&file, &settings, out.path(), &Progress::default()).unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report.dir.join("manifest.json")).unwrap()).unwrap();
+    let report = render_file(
+        &file,
+        &settings,
+        &LocalStore::new(out.path()),
+        &Progress::default(),
+    )
+    .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(&report.location).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
     let layer = &manifest["layers"][0];
     assert_eq!(layer["palette"], "temperature");
-    let dir = report.dir.join(layer["name"].as_str().unwrap());
+    let dir = std::path::Path::new(&report.location).join(layer["name"].as_str().unwrap());
     let legend: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("legend.json")).unwrap()).unwrap();
     assert_eq!(legend["units"], "K");

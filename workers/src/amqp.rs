@@ -117,7 +117,8 @@ pub async fn connect(args: &AmqpArgs, name: &str) -> anyhow::Result<Connection> 
     }
 }
 
-fn quorum(extra: &[(&str, AMQPValue)]) -> FieldTable {
+/// Arguments declaring a quorum queue, plus `extra`.
+pub fn quorum(extra: &[(&str, AMQPValue)]) -> FieldTable {
     let mut t = FieldTable::default();
     t.insert(
         "x-queue-type".into(),

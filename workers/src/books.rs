@@ -1,7 +1,11 @@
-//! The bookkeeping of distributed runs, kept next to the outputs in `<out>/.tilecast/`:
+//! The bookkeeping of distributed runs, kept in the output store next to the outputs
+//! (a local directory or a bucket prefix), under `.tilecast/`:
 //!
 //! ```text
-//! claims/<run>              the chunker took this file (created exclusively)
+//! claims/<run>[~<n>]        the chunker took this file: created only if absent; ~n are
+//!                           takeovers of a claim whose owner went quiet for --claim-lease
+//! ingest/<hash of key>.json an ingest object (key, size, etag) and the run it became, so a
+//!                           restarted chunker does not fetch and hash it again
 //! <run>/plan.json           the run plan: layers and job ids (written before any job)
 //! <run>/submitted           every job was confirmed by the broker
 //! <run>/results/<job>.json  a job's result (written by the worker after its tiles)
@@ -13,93 +17,187 @@
 //! ledger finishes any run whose jobs are all accounted for.
 
 use std::collections::BTreeMap;
-use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tilecast::job::JobResult;
 use tilecast::plan::RunPlan;
-use tilecast::render::{assemble, manifest_bytes, tmp_dir, write_atomic};
+use tilecast::render::{assemble, manifest_bytes};
+use tilecast::store::{tmp_dir, PutMeta, Store};
 
 pub struct Books {
-    out: PathBuf,
-    root: PathBuf,
+    store: Arc<dyn Store>,
 }
 
 /// Why a job died, as the ledger records it.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Serialize, Deserialize)]
 pub struct DeadRecord {
     pub job: String,
     pub reason: String,
 }
 
+/// Who holds a run's claim, and since when (seconds since the epoch, the owner's clock).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ClaimRecord {
+    pub owner: String,
+    pub at: u64,
+    pub key: String,
+}
+
+/// What [`Books::claim`] found.
+#[derive(Debug, PartialEq)]
+pub enum Claim {
+    /// This chunker created the claim.
+    Fresh,
+    /// The claim is this chunker's own from before a restart: resume the submission.
+    Ours,
+    /// The previous owner went quiet for longer than the lease: this chunker took over.
+    TakenOver(String),
+    /// Another chunker holds the claim and is within its lease.
+    Held(String),
+}
+
+/// An ingest object that has been handled, and the run it became.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IngestRecord {
+    pub key: String,
+    pub size: u64,
+    /// ETag of the object, or the modification time of a local file.
+    pub fingerprint: String,
+    pub run: String,
+}
+
+const ROOT: &str = ".tilecast";
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl Books {
-    pub fn new(out: &Path) -> Books {
-        Books {
-            out: out.to_path_buf(),
-            root: out.join(".tilecast"),
+    pub fn new(store: Arc<dyn Store>) -> Books {
+        Books { store }
+    }
+
+    fn key(run: &str, rest: &str) -> String {
+        format!("{ROOT}/{run}/{rest}")
+    }
+
+    fn put(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        Ok(self.store.put(key, bytes, PutMeta::PRIVATE)?)
+    }
+
+    fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> anyhow::Result<Option<T>> {
+        match self.store.get(key)? {
+            None => Ok(None),
+            Some(b) => Ok(serde_json::from_slice(&b).ok()),
         }
     }
 
-    /// Writes through the output root's temporary directory.
-    fn write(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-        Ok(write_atomic(path, bytes, &tmp_dir(&self.out))?)
-    }
-
-    fn run_dir(&self, run: &str) -> PathBuf {
-        self.root.join(run)
-    }
-
-    /// Claims a run; false when it was already claimed.
-    pub fn claim(&self, run: &str) -> anyhow::Result<bool> {
-        let dir = self.root.join("claims");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(dir.join(run))
+    /// Claims a run for `owner`; see [`Claim`]. A claim older than `lease` whose run is not
+    /// submitted is taken over by creating the next generation, which is itself exclusive.
+    pub fn claim(
+        &self,
+        run: &str,
+        owner: &str,
+        key: &str,
+        lease: Duration,
+    ) -> anyhow::Result<Claim> {
+        let record = |at| {
+            serde_json::to_vec(&ClaimRecord {
+                owner: owner.to_string(),
+                at,
+                key: key.to_string(),
+            })
+            .expect("serialisable")
+        };
+        let base = format!("{ROOT}/claims/{run}");
+        if self.store.put_new(&base, record(now_secs()))? {
+            return Ok(Claim::Fresh);
+        }
+        // The newest generation decides.
+        let generation = |k: &str| -> Option<u64> {
+            let rest = k.strip_prefix(&base)?;
+            if rest.is_empty() {
+                Some(0)
+            } else {
+                rest.strip_prefix('~')?.parse().ok()
+            }
+        };
+        let Some((n, current)) = self
+            .store
+            .list(&base)?
+            .iter()
+            .filter_map(|o| generation(&o.key).map(|n| (n, o.key.clone())))
+            .max()
+        else {
+            anyhow::bail!("claim {base} exists but cannot be listed");
+        };
+        let Some(held) = self.get_json::<ClaimRecord>(&current)? else {
+            anyhow::bail!("claim {current} cannot be read");
+        };
+        if held.owner == owner {
+            return Ok(Claim::Ours);
+        }
+        if now_secs().saturating_sub(held.at) <= lease.as_secs() {
+            return Ok(Claim::Held(held.owner));
+        }
+        if self
+            .store
+            .put_new(&format!("{base}~{}", n + 1), record(now_secs()))?
         {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e).with_context(|| format!("claiming run {run}")),
+            Ok(Claim::TakenOver(held.owner))
+        } else {
+            Ok(Claim::Held("another chunker taking over".into()))
         }
+    }
+
+    fn ingest_key(key: &str) -> String {
+        let h = Sha256::digest(key.as_bytes());
+        let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{ROOT}/ingest/{hex}.json")
+    }
+
+    /// The record of an ingest key, if it was handled before.
+    pub fn ingest_record(&self, key: &str) -> anyhow::Result<Option<IngestRecord>> {
+        Ok(self
+            .get_json::<IngestRecord>(&Self::ingest_key(key))?
+            .filter(|r| r.key == key))
+    }
+
+    pub fn write_ingest_record(&self, r: &IngestRecord) -> anyhow::Result<()> {
+        self.put(&Self::ingest_key(&r.key), serde_json::to_vec(r)?)
     }
 
     pub fn write_plan(&self, plan: &RunPlan) -> anyhow::Result<()> {
-        let bytes = serde_json::to_vec_pretty(plan)?;
-        self.write(&self.run_dir(&plan.run).join("plan.json"), &bytes)
+        self.put(
+            &Self::key(&plan.run, "plan.json"),
+            serde_json::to_vec_pretty(plan)?,
+        )
     }
 
-    pub fn read_plan(&self, run: &str) -> Option<RunPlan> {
-        let bytes = std::fs::read(self.run_dir(run).join("plan.json")).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    pub fn read_plan(&self, run: &str) -> anyhow::Result<Option<RunPlan>> {
+        self.get_json(&Self::key(run, "plan.json"))
     }
 
     pub fn mark_submitted(&self, run: &str) -> anyhow::Result<()> {
-        self.write(&self.run_dir(run).join("submitted"), b"")
+        self.put(&Self::key(run, "submitted"), Vec::new())
     }
 
-    pub fn is_submitted(&self, run: &str) -> bool {
-        self.run_dir(run).join("submitted").exists()
+    pub fn is_submitted(&self, run: &str) -> anyhow::Result<bool> {
+        Ok(self.store.head(&Self::key(run, "submitted"))?.is_some())
     }
 
     pub fn write_result(&self, r: &JobResult) -> anyhow::Result<()> {
-        let bytes = serde_json::to_vec(r)?;
-        let path = self
-            .run_dir(&r.run)
-            .join("results")
-            .join(format!("{}.json", r.job));
-        self.write(&path, &bytes)
+        let key = Self::key(&r.run, &format!("results/{}.json", r.job));
+        self.put(&key, serde_json::to_vec(r)?)
     }
 
-    pub fn read_result(&self, run: &str, job: &str) -> Option<JobResult> {
-        let bytes = std::fs::read(
-            self.run_dir(run)
-                .join("results")
-                .join(format!("{job}.json")),
-        )
-        .ok()?;
-        serde_json::from_slice(&bytes).ok()
+    pub fn read_result(&self, run: &str, job: &str) -> anyhow::Result<Option<JobResult>> {
+        self.get_json(&Self::key(run, &format!("results/{job}.json")))
     }
 
     pub fn write_dead(&self, run: &str, job: &str, reason: &str) -> anyhow::Result<()> {
@@ -107,22 +205,40 @@ impl Books {
             job: job.to_string(),
             reason: reason.to_string(),
         };
-        let path = self.run_dir(run).join("dead").join(format!("{job}.json"));
-        self.write(&path, &serde_json::to_vec(&rec)?)
+        let key = Self::key(run, &format!("dead/{job}.json"));
+        self.put(&key, serde_json::to_vec(&rec)?)
     }
 
-    fn read_dead(&self, run: &str, job: &str) -> Option<String> {
-        let bytes =
-            std::fs::read(self.run_dir(run).join("dead").join(format!("{job}.json"))).ok()?;
-        serde_json::from_slice::<DeadRecord>(&bytes)
-            .ok()
-            .map(|d| d.reason)
+    fn read_dead(&self, run: &str, job: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .get_json::<DeadRecord>(&Self::key(run, &format!("dead/{job}.json")))?
+            .map(|d| d.reason))
     }
 
-    /// Removes temporary files older than `age` (left by processes killed mid-write; a live
-    /// writer renames its file within milliseconds). Returns how many were removed.
-    pub fn sweep_tmp(&self, age: std::time::Duration) -> usize {
-        let Ok(rd) = std::fs::read_dir(tmp_dir(&self.out)) else {
+    /// The job ids with a record under `<run>/<dir>/`.
+    fn recorded(&self, run: &str, dir: &str) -> anyhow::Result<std::collections::HashSet<String>> {
+        let prefix = Self::key(run, &format!("{dir}/"));
+        Ok(self
+            .store
+            .list(&prefix)?
+            .into_iter()
+            .filter_map(|o| {
+                o.key
+                    .strip_prefix(&prefix)?
+                    .strip_suffix(".json")
+                    .map(str::to_string)
+            })
+            .collect())
+    }
+
+    /// Removes temporary files older than `age` from a local output root (left by processes
+    /// killed mid-write; a live writer renames its file within milliseconds). Buckets have
+    /// none. Returns how many were removed.
+    pub fn sweep_tmp(&self, age: Duration) -> usize {
+        let Some(root) = self.store.local_root() else {
+            return 0;
+        };
+        let Ok(rd) = std::fs::read_dir(tmp_dir(root)) else {
             return 0;
         };
         rd.flatten()
@@ -138,56 +254,66 @@ impl Books {
     }
 
     /// How long ago the run was planned.
-    pub fn plan_age(&self, run: &str) -> Option<std::time::Duration> {
-        let m = std::fs::metadata(self.run_dir(run).join("plan.json"))
-            .ok()?
-            .modified()
-            .ok()?;
-        m.elapsed().ok()
+    pub fn plan_age(&self, run: &str) -> Option<Duration> {
+        let info = self.store.head(&Self::key(run, "plan.json")).ok()??;
+        info.modified?.elapsed().ok()
     }
 
-    pub fn has_manifest(&self, run: &str) -> bool {
-        self.out.join(run).join("manifest.json").exists()
+    pub fn has_manifest(&self, run: &str) -> anyhow::Result<bool> {
+        Ok(self.store.head(&format!("{run}/manifest.json"))?.is_some())
     }
 
-    /// Runs that have a plan but no manifest yet.
-    pub fn open_runs(&self) -> Vec<String> {
-        let Ok(rd) = std::fs::read_dir(&self.root) else {
-            return Vec::new();
-        };
-        let mut runs: Vec<String> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|r| {
-                r != "claims" && self.run_dir(r).join("plan.json").exists() && !self.has_manifest(r)
-            })
-            .collect();
-        runs.sort();
-        runs
+    /// Runs that have a plan but no manifest yet, and the runs found complete, leaving out
+    /// `known` complete runs (so a long-lived ledger does not ask about them again).
+    pub fn open_runs(
+        &self,
+        known: &std::collections::HashSet<String>,
+    ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let (mut open, mut complete) = (Vec::new(), Vec::new());
+        for r in self.store.list_dirs(&format!("{ROOT}/"))? {
+            if matches!(r.as_str(), "claims" | "ingest" | "tmp") || known.contains(&r) {
+                continue;
+            }
+            if self.has_manifest(&r)? {
+                complete.push(r);
+            } else if self.store.head(&Self::key(&r, "plan.json"))?.is_some() {
+                open.push(r);
+            }
+        }
+        Ok((open, complete))
     }
 
     /// Writes the run's manifest if every job is accounted for. Returns whether it did.
+    /// Two listings tell whether that is so; records are read only once it is.
     pub fn try_complete(&self, run: &str) -> anyhow::Result<bool> {
-        let Some(plan) = self.read_plan(run) else {
+        let Some(plan) = self.read_plan(run)? else {
             return Ok(false);
         };
+        let done = self.recorded(run, "results")?;
+        let dead = self.recorded(run, "dead")?;
+        let jobs = || plan.layers.iter().flat_map(|l| &l.jobs);
+        if !jobs().all(|j| done.contains(&j.id) || dead.contains(&j.id)) {
+            return Ok(false);
+        }
         let mut results = BTreeMap::new();
-        let mut dead = BTreeMap::new();
-        for j in plan.layers.iter().flat_map(|l| &l.jobs) {
-            if let Some(r) = self.read_result(run, &j.id) {
+        let mut reasons = BTreeMap::new();
+        for j in jobs() {
+            if let Some(r) = self.read_result(run, &j.id)? {
                 results.insert(j.id.clone(), r);
-            } else if let Some(reason) = self.read_dead(run, &j.id) {
-                dead.insert(j.id.clone(), reason);
+            } else if let Some(reason) = self.read_dead(run, &j.id)? {
+                reasons.insert(j.id.clone(), reason);
             } else {
                 return Ok(false);
             }
         }
-        let Some(m) = assemble(&plan, &results, &dead) else {
+        let Some(m) = assemble(&plan, &results, &reasons) else {
             return Ok(false);
         };
-        self.write(
-            &self.out.join(run).join("manifest.json"),
-            &manifest_bytes(&m),
+        // Every tile was written before its job's result, so the manifest comes last.
+        self.store.put(
+            &format!("{run}/manifest.json"),
+            manifest_bytes(&m),
+            PutMeta::JSON,
         )?;
         Ok(true)
     }
@@ -196,18 +322,63 @@ impl Books {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tilecast::store::LocalStore;
+
+    fn books(dir: &std::path::Path) -> Books {
+        Books::new(Arc::new(LocalStore::new(dir)))
+    }
 
     #[test]
     fn sweep_removes_only_old_temporary_files() {
         let dir = tempfile::tempdir().unwrap();
-        let books = Books::new(dir.path());
+        let books = books(dir.path());
         let tmp = tmp_dir(dir.path());
         std::fs::create_dir_all(&tmp).unwrap();
         let old = std::fs::File::create(tmp.join("old")).unwrap();
-        old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        old.set_modified(SystemTime::now() - Duration::from_secs(7200))
             .unwrap();
         std::fs::write(tmp.join("fresh"), b"x").unwrap();
-        assert_eq!(books.sweep_tmp(std::time::Duration::from_secs(3600)), 1);
+        assert_eq!(books.sweep_tmp(Duration::from_secs(3600)), 1);
         assert!(!tmp.join("old").exists() && tmp.join("fresh").exists());
+    }
+
+    #[test]
+    fn claims_are_exclusive_resumable_and_taken_over_after_the_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = books(dir.path());
+        let lease = Duration::from_secs(600);
+        assert_eq!(books.claim("r", "a", "k", lease).unwrap(), Claim::Fresh);
+        assert_eq!(books.claim("r", "a", "k", lease).unwrap(), Claim::Ours);
+        assert_eq!(
+            books.claim("r", "b", "k", lease).unwrap(),
+            Claim::Held("a".into())
+        );
+        // With a zero lease (and a second gone by) b takes over, and then holds it.
+        std::thread::sleep(Duration::from_millis(1100));
+        let zero = Duration::ZERO;
+        assert_eq!(
+            books.claim("r", "b", "k", zero).unwrap(),
+            Claim::TakenOver("a".into())
+        );
+        assert_eq!(books.claim("r", "b", "k", zero).unwrap(), Claim::Ours);
+        assert_eq!(
+            books.claim("r", "a", "k", lease).unwrap(),
+            Claim::Held("b".into())
+        );
+    }
+
+    #[test]
+    fn ingest_records_round_trip_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = books(dir.path());
+        let r = IngestRecord {
+            key: "gfs/f000.grib2".into(),
+            size: 10,
+            fingerprint: "\"abc\"".into(),
+            run: "0123".into(),
+        };
+        books.write_ingest_record(&r).unwrap();
+        assert_eq!(books.ingest_record("gfs/f000.grib2").unwrap(), Some(r));
+        assert_eq!(books.ingest_record("gfs/f001.grib2").unwrap(), None);
     }
 }

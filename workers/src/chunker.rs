@@ -1,13 +1,22 @@
-//! `tilecast chunker`: watches the ingest directory, and for each complete new file claims it
-//! by content hash, plans its jobs and publishes them with confirms. Runs the ledger in the
-//! same process unless `--no-ledger`.
+//! `tilecast chunker`: watches the ingest location (a directory or a bucket prefix), and for
+//! each complete new file claims it by content hash, plans its jobs and publishes them with
+//! confirms. Runs the ledger in the same process unless `--no-ledger`.
 //!
-//! A file is taken once its size and modification time have not changed for `--stable-for`
-//! seconds; hidden files and temporary names (`.tmp`, `.part`, `.partial`, `.filepart`,
-//! `.crdownload`, trailing `~`) are ignored. A file counts as submitted only after the broker
-//! confirmed every job; a crash before that republishes the same job ids on restart, which is
-//! harmless. Memory stays bounded: the file is hashed as a stream and indexed a GRIB2 message
-//! at a time.
+//! The ingest location is listed every `--poll-interval` seconds; with `--events-queue` the
+//! chunker also takes S3 bucket notifications (MinIO, Ceph) from RabbitMQ and handles a new
+//! object at once, the listing then only reconciling missed events. A local file is taken once
+//! its size and modification time have not changed for `--stable-for` seconds; an object is
+//! complete once listed (a multipart upload appears only when completed). Hidden names and
+//! temporary names (`.tmp`, `.part`, `.partial`, `.filepart`, `.crdownload`, trailing `~`)
+//! are ignored.
+//!
+//! Claims are exclusive creates in the output store, keyed by run (content hash and
+//! settings): the same content under two keys is one run, and of two chunker replicas only
+//! one submits a file. A claim whose owner goes quiet for `--claim-lease` seconds before
+//! submitting is taken over. A file counts as submitted only after the broker confirmed every
+//! job; a crash before that republishes the same job ids on restart, which is harmless.
+//! Memory stays bounded: a file is hashed as a stream and indexed a GRIB2 message at a time
+//! (an object is first streamed to a spool file).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,39 +27,70 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use clap::Args;
+use futures_lite::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use tilecast::decode::{inventory, Catalog};
 use tilecast::job::{Job, JOB_TYPE};
-use tilecast::plan::{plan_run, sha256_file, source_of, RunPlan};
+use tilecast::plan::{plan_run, run_id, sha256_file, source_of, RunPlan};
+use tilecast::settings::RenderSettings;
+use tilecast::store::{ObjectInfo, Store};
 
 use crate::amqp::{self, log, AmqpArgs, RENDER_KEY};
-use crate::books::Books;
+use crate::books::{Books, Claim, IngestRecord};
 use crate::http::{self, Health};
 use crate::ledger::{self, Ledger, LedgerArgs};
 use crate::metrics::Metrics;
 use crate::render::RenderFlags;
+use crate::storage::{Location, S3Args};
 
 #[derive(Args, Clone)]
 pub struct ChunkerArgs {
     #[command(flatten)]
     pub amqp: AmqpArgs,
-    /// Directory watched for incoming files.
+    /// Where files arrive: a directory, file://path or s3://bucket/prefix.
     #[arg(long, env = "TILECAST_INGEST")]
-    pub ingest: PathBuf,
-    /// Output root shared with workers and the ledger.
+    pub ingest: String,
+    /// Output root shared with workers and the ledger: a directory, file://path or
+    /// s3://bucket/prefix.
     #[arg(long, short, env = "TILECAST_OUT")]
-    pub out: PathBuf,
+    pub out: String,
+    #[command(flatten)]
+    pub s3: S3Args,
     #[command(flatten)]
     pub render: RenderFlags,
     /// Tiles per job (about a second of one core at the default).
     #[arg(long, env = "TILECAST_JOB_TILES", default_value_t = tilecast::plan::DEFAULT_JOB_TILES)]
     pub job_tiles: usize,
-    /// Seconds between scans of the ingest directory.
+    /// Seconds between listings of the ingest location (with --events-queue, listings only
+    /// reconcile missed events and can be rare).
     #[arg(long, env = "TILECAST_POLL_INTERVAL", default_value_t = 1.0)]
     pub poll_interval: f64,
-    /// Seconds a file's size and mtime must stay unchanged before it is taken.
+    /// Seconds a local file's size and mtime must stay unchanged before it is taken.
     #[arg(long, env = "TILECAST_STABLE_FOR", default_value_t = 2.0)]
     pub stable_for: f64,
+    /// RabbitMQ queue of S3 bucket notification events (declared, durable). Objects they
+    /// name are handled at once.
+    #[arg(long, env = "TILECAST_EVENTS_QUEUE")]
+    pub events_queue: Option<String>,
+    /// Existing exchange the object store publishes events to; the events queue is bound to
+    /// it.
+    #[arg(long, env = "TILECAST_EVENTS_EXCHANGE", requires = "events_queue")]
+    pub events_exchange: Option<String>,
+    /// Routing key of that binding (`#` matches everything on a topic exchange; use the
+    /// store's routing key for a direct exchange; ignored by fanout exchanges).
+    #[arg(long, env = "TILECAST_EVENTS_ROUTING_KEY", default_value = "#")]
+    pub events_routing_key: String,
+    /// This chunker's name in claims (default: the host name). A restarted chunker with the
+    /// same name resumes its own unfinished claims at once.
+    #[arg(long, env = "TILECAST_INSTANCE")]
+    pub instance: Option<String>,
+    /// Seconds after which another chunker's unfinished claim is taken over.
+    #[arg(long, env = "TILECAST_CLAIM_LEASE", default_value_t = 900.0)]
+    pub claim_lease: f64,
+    /// Directory objects are streamed to for hashing and indexing (default: $TMPDIR).
+    #[arg(long, env = "TILECAST_SPOOL_DIR")]
+    pub spool_dir: Option<PathBuf>,
     /// Do not run the ledger in this process (run `tilecast ledger` separately).
     #[arg(long, env = "TILECAST_NO_LEDGER")]
     pub no_ledger: bool,
@@ -64,8 +104,13 @@ pub struct ChunkerArgs {
 
 pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
     let settings = args.render.settings()?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    let ingest_location = Location::parse(&args.ingest)?;
+    let out_location = Location::parse(&args.out)?;
+    if let Location::Local(p) = &out_location {
+        std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+    }
+    let ingest = ingest_location.open(&args.s3)?;
+    let out = out_location.open(&args.s3)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -76,21 +121,41 @@ pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
             let l = LedgerArgs {
                 amqp: args.amqp.clone(),
                 out: args.out.clone(),
+                s3: args.s3.clone(),
                 recheck: args.recheck,
                 metrics_addr: args.metrics_addr,
             };
-            let h = health.clone();
-            tokio::spawn(async move { Ledger::new(&l, h, false).serve(l.clone()).await });
+            let (h, store) = (health.clone(), out.clone());
+            tokio::spawn(async move { Ledger::new(store, h, false).serve(l.clone()).await });
         }
+        let watcher = Watcher {
+            instance: args.instance.clone().unwrap_or_else(host_name),
+            ingest_location,
+            out_root: out_location.canonical(),
+            ingest,
+            books: Books::new(out),
+            settings,
+            args: args.clone(),
+            health: health.clone(),
+        };
         tokio::select! {
             r = http::serve(args.metrics_addr, health.clone()) => r.map(|_| ExitCode::SUCCESS),
-            r = watch(&args, &settings, &health) => r.map(|_| ExitCode::SUCCESS),
+            r = watcher.watch() => r.map(|_| ExitCode::SUCCESS),
             _ = ledger::shutdown() => Ok(ExitCode::SUCCESS),
         }
     })
 }
 
-fn ignored(name: &str) -> bool {
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "chunker".into())
+}
+
+fn ignored_name(name: &str) -> bool {
     let lower = name.to_lowercase();
     name.starts_with('.')
         || name.ends_with('~')
@@ -106,195 +171,476 @@ fn ignored(name: &str) -> bool {
         .any(|s| lower.ends_with(s))
 }
 
-/// What the chunker remembers of a file between scans.
+/// Hidden or temporary names anywhere in the key.
+fn ignored(key: &str) -> bool {
+    key.split('/').any(ignored_name)
+}
+
+/// An ingest file or object as last listed.
+#[derive(Clone, Debug)]
+struct Candidate {
+    key: String,
+    size: u64,
+    /// ETag, or the modification time of a local file: changes when the content may have.
+    fingerprint: String,
+}
+
+impl Candidate {
+    fn of(o: &ObjectInfo) -> Candidate {
+        let fingerprint = o.etag.clone().unwrap_or_else(|| {
+            o.modified
+                .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or_else(String::new, |d| format!("mtime:{}", d.as_nanos()))
+        });
+        Candidate {
+            key: o.key.clone(),
+            size: o.size,
+            fingerprint,
+        }
+    }
+}
+
+/// What the chunker remembers of a key between listings.
 struct Seen {
     size: u64,
-    mtime: SystemTime,
+    fingerprint: String,
     since: Instant,
-    done: bool,
+    state: State,
     /// Counted in `tilecast_files_seen_total`.
     counted: bool,
 }
 
-async fn watch(
-    args: &ChunkerArgs,
-    settings: &tilecast::settings::RenderSettings,
-    health: &Health,
-) -> anyhow::Result<()> {
-    let metrics = &health.metrics;
-    let books = Books::new(&args.out);
-    let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
-    let mut session: Option<(lapin::Connection, lapin::Channel, amqp::Names)> = None;
-    let stable = Duration::from_secs_f64(args.stable_for.max(0.0));
-    loop {
-        let mut ready = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(&args.ingest) {
-            for e in rd.flatten() {
-                let path = e.path();
-                let name = e.file_name().to_string_lossy().into_owned();
-                let Ok(meta) = e.metadata() else { continue };
-                if !meta.is_file() || ignored(&name) {
-                    continue;
-                }
-                let (size, mtime) = (
-                    meta.len(),
-                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                );
-                let s = seen.entry(path.clone()).or_insert(Seen {
-                    size,
-                    mtime,
-                    since: Instant::now(),
-                    done: false,
-                    counted: false,
-                });
-                if s.size != size || s.mtime != mtime {
-                    *s = Seen {
-                        size,
-                        mtime,
-                        since: Instant::now(),
-                        done: false,
-                        counted: false,
-                    };
-                }
-                if !s.done && s.since.elapsed() >= stable {
-                    if !s.counted {
-                        metrics.files_seen.inc();
-                        s.counted = true;
-                    }
-                    ready.push(path);
-                }
-            }
-        } else {
-            log(
-                "chunker",
-                &format!("cannot read ingest directory {}", args.ingest.display()),
-            );
-        }
-        ready.sort();
-        if session
-            .as_ref()
-            .is_some_and(|(conn, _, _)| !conn.status().connected())
-        {
-            session = None;
-        }
-        health.set_ready(session.is_some());
-        // Connect eagerly, so /readyz tells whether the broker is reachable before files come.
-        let pending = if ready.is_empty() {
-            vec![None]
-        } else {
-            ready.into_iter().map(Some).collect()
-        };
-        for path in pending {
-            if session.is_none() {
-                // Keep trying for as long as it takes: files wait in the ingest directory.
-                let connected = async {
-                    let conn = amqp::connect(&args.amqp, "chunker").await?;
-                    let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
-                    anyhow::Ok((conn, ch, names))
-                };
-                match connected.await {
-                    Ok(s) => {
-                        session = Some(s);
-                        health.set_ready(true);
-                    }
-                    Err(e) => {
-                        log("chunker", &format!("broker unavailable: {e:#}; retrying"));
-                        break;
-                    }
-                }
-            }
-            let Some(path) = path else { break };
-            let (_, ch, names) = session.as_ref().expect("connected above");
-            match submit(&path, args, settings, &books, ch, names, metrics).await {
-                Ok(msg) => {
-                    log("chunker", &format!("{}: {msg}", path.display()));
-                    if let Some(s) = seen.get_mut(&path) {
-                        s.done = true;
-                    }
-                }
-                Err(Failure::Broker(e)) => {
-                    health.set_ready(false);
-                    log(
-                        "chunker",
-                        &format!("{}: broker error, will retry: {e:#}", path.display()),
-                    );
-                    session = None;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    break;
-                }
-                Err(Failure::File(e)) => {
-                    metrics.files_invalid.inc();
-                    log(
-                        "chunker",
-                        &format!("{}: cannot be processed: {e:#}", path.display()),
-                    );
-                    if let Some(s) = seen.get_mut(&path) {
-                        s.done = true;
-                    }
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_secs_f64(args.poll_interval.max(0.05))).await;
-    }
+#[derive(PartialEq)]
+enum State {
+    Waiting,
+    Done,
+    RetryAt(Instant),
+}
+
+/// A broker session: the confirm channel, and the events consumer if there is one.
+struct Session {
+    conn: lapin::Connection,
+    ch: lapin::Channel,
+    names: amqp::Names,
+    events: Option<lapin::Consumer>,
+}
+
+struct Watcher {
+    instance: String,
+    ingest_location: Location,
+    out_root: String,
+    ingest: Arc<dyn Store>,
+    books: Books,
+    settings: RenderSettings,
+    args: ChunkerArgs,
+    health: Arc<Health>,
 }
 
 enum Failure {
     /// The broker went away or refused: retry the file after reconnecting.
     Broker(anyhow::Error),
+    /// A store error, or another chunker holds the file's claim: retry the file later.
+    Later(anyhow::Error),
     /// The file itself is the problem (unreadable, not GRIB2/NetCDF): do not retry it.
     File(anyhow::Error),
 }
 
-/// Plans a file and publishes its jobs; returns a summary for the log.
-async fn submit(
-    path: &Path,
-    args: &ChunkerArgs,
-    settings: &tilecast::settings::RenderSettings,
-    books: &Books,
-    ch: &lapin::Channel,
-    names: &amqp::Names,
-    metrics: &Metrics,
-) -> Result<String, Failure> {
-    let file = |e: anyhow::Error| Failure::File(e);
-    let (plan, fresh) = {
-        let path = path.to_path_buf();
-        let (settings, job_tiles) = (settings.clone(), args.job_tiles);
-        let (sha, size) = sha256_file(&path)
-            .with_context(|| format!("reading {}", path.display()))
-            .map_err(file)?;
-        let run = tilecast::plan::run_id(&sha, &settings);
-        let fresh = books.claim(&run).map_err(file)?;
-        if !fresh && books.is_submitted(&run) {
-            metrics.files_duplicate.inc();
+impl Failure {
+    fn of_store(e: tilecast::Error) -> Failure {
+        if e.is_permanent() {
+            Failure::File(e.into())
+        } else {
+            Failure::Later(e.into())
+        }
+    }
+}
+
+const RETRY_LATER: Duration = Duration::from_secs(10);
+
+impl Watcher {
+    fn metrics(&self) -> &Metrics {
+        &self.health.metrics
+    }
+
+    async fn watch(&self) -> anyhow::Result<()> {
+        let mut seen: HashMap<String, Seen> = HashMap::new();
+        let mut session: Option<Session> = None;
+        let poll = Duration::from_secs_f64(self.args.poll_interval.max(0.05));
+        let mut next_list = Instant::now();
+        loop {
+            if Instant::now() >= next_list {
+                self.list(&mut seen);
+                next_list = Instant::now() + poll;
+            }
+            if session
+                .as_ref()
+                .is_some_and(|s| !s.conn.status().connected())
+            {
+                session = None;
+            }
+            if session.is_none() {
+                // Keep trying for as long as it takes: files wait in the ingest location.
+                match self.connect().await {
+                    Ok(s) => session = Some(s),
+                    Err(e) => log("chunker", &format!("broker unavailable: {e:#}; retrying")),
+                }
+            }
+            self.health.set_ready(session.is_some());
+            if let Some(s) = session.as_ref() {
+                if let Err(e) = self.submit_ready(&mut seen, s).await {
+                    self.health.set_ready(false);
+                    log("chunker", &format!("broker error, will retry: {e:#}"));
+                    session = None;
+                }
+            }
+            // Sleep until the next listing, or less if an event names a new object.
+            let wait = next_list.saturating_duration_since(Instant::now());
+            let event = match session.as_mut().and_then(|s| s.events.as_mut()) {
+                Some(events) => tokio::time::timeout(wait, events.next()).await.ok(),
+                None => {
+                    tokio::time::sleep(if session.is_some() {
+                        wait
+                    } else {
+                        wait.max(Duration::from_secs(1))
+                    })
+                    .await;
+                    None
+                }
+            };
+            match event {
+                None => {}
+                Some(Some(Ok(d))) => {
+                    self.on_event(&d.data, &mut seen);
+                    // An event is only a hint (the listing is the truth), so it is acked now.
+                    if d.ack(BasicAckOptions::default()).await.is_err() {
+                        session = None;
+                    }
+                }
+                Some(_) => session = None,
+            }
+        }
+    }
+
+    async fn connect(&self) -> anyhow::Result<Session> {
+        let conn = amqp::connect(&self.args.amqp, "chunker").await?;
+        let (ch, names) = amqp::confirm_channel(&conn, &self.args.amqp).await?;
+        let events = match &self.args.events_queue {
+            None => None,
+            Some(q) => {
+                let ech = conn.create_channel().await?;
+                ech.basic_qos(16, Default::default()).await?;
+                ech.queue_declare(
+                    q.as_str().into(),
+                    QueueDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
+                    amqp::quorum(&[]),
+                )
+                .await
+                .with_context(|| format!("declaring the events queue {q}"))?;
+                if let Some(x) = &self.args.events_exchange {
+                    ech.queue_bind(
+                        q.as_str().into(),
+                        x.as_str().into(),
+                        self.args.events_routing_key.as_str().into(),
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+                    .with_context(|| format!("binding {q} to the events exchange {x}"))?;
+                }
+                let c = ech
+                    .basic_consume(
+                        q.as_str().into(),
+                        "chunker-events".into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+                Some(c)
+            }
+        };
+        Ok(Session {
+            conn,
+            ch,
+            names,
+            events,
+        })
+    }
+
+    /// Lists the ingest location and updates what is known of each key.
+    fn list(&self, seen: &mut HashMap<String, Seen>) {
+        let objects = match self.ingest.list("") {
+            Ok(o) => o,
+            Err(e) => {
+                log("chunker", &format!("cannot list the ingest location: {e}"));
+                return;
+            }
+        };
+        for o in objects.iter().filter(|o| !ignored(&o.key)) {
+            self.note(seen, Candidate::of(o));
+        }
+    }
+
+    fn note(&self, seen: &mut HashMap<String, Seen>, c: Candidate) {
+        let s = seen.entry(c.key.clone()).or_insert(Seen {
+            size: c.size,
+            fingerprint: c.fingerprint.clone(),
+            since: Instant::now(),
+            state: State::Waiting,
+            counted: false,
+        });
+        if s.size != c.size || s.fingerprint != c.fingerprint {
+            *s = Seen {
+                size: c.size,
+                fingerprint: c.fingerprint,
+                since: Instant::now(),
+                state: State::Waiting,
+                counted: false,
+            };
+        }
+    }
+
+    /// Notes the objects an event names (their current state, by HEAD).
+    fn on_event(&self, body: &[u8], seen: &mut HashMap<String, Seen>) {
+        let created = match crate::events::created(body) {
+            Ok(c) => c,
+            Err(e) => {
+                self.metrics().events.with_label_values(&["invalid"]).inc();
+                amqp::warn("chunker", &format!("ignoring a bucket event: {e}"));
+                return;
+            }
+        };
+        let Location::S3 { bucket, prefix } = &self.ingest_location else {
+            self.metrics().events.with_label_values(&["ignored"]).inc();
+            return;
+        };
+        for c in created {
+            let key = if prefix.is_empty() {
+                Some(c.key.as_str())
+            } else {
+                c.key
+                    .strip_prefix(prefix.as_str())
+                    .and_then(|k| k.strip_prefix('/'))
+            };
+            let Some(key) = key.filter(|k| c.bucket == *bucket && !ignored(k)) else {
+                self.metrics().events.with_label_values(&["ignored"]).inc();
+                continue;
+            };
+            self.metrics().events.with_label_values(&["accepted"]).inc();
+            match self.ingest.head(key) {
+                Ok(Some(o)) => self.note(seen, Candidate::of(&o)),
+                Ok(None) => log(
+                    "chunker",
+                    &format!("{key}: announced but not there (deleted?)"),
+                ),
+                Err(e) => log("chunker", &format!("{key}: {e}; the next listing retries")),
+            }
+        }
+    }
+
+    /// Submits every key that is ready, in key order.
+    async fn submit_ready(
+        &self,
+        seen: &mut HashMap<String, Seen>,
+        session: &Session,
+    ) -> anyhow::Result<()> {
+        let stable = Duration::from_secs_f64(self.args.stable_for.max(0.0));
+        // Objects in a bucket are complete once listed; local files must stop changing.
+        let settle = if self.ingest.local_root().is_some() {
+            stable
+        } else {
+            Duration::ZERO
+        };
+        let now = Instant::now();
+        let mut ready: Vec<Candidate> = seen
+            .iter()
+            .filter(|(_, s)| match s.state {
+                State::Waiting => s.since.elapsed() >= settle,
+                State::RetryAt(t) => now >= t,
+                State::Done => false,
+            })
+            .map(|(k, s)| Candidate {
+                key: k.clone(),
+                size: s.size,
+                fingerprint: s.fingerprint.clone(),
+            })
+            .collect();
+        ready.sort_by(|a, b| a.key.cmp(&b.key));
+        for c in ready {
+            let s = seen.get_mut(&c.key).expect("listed");
+            if !s.counted {
+                s.counted = true;
+                self.metrics().files_seen.inc();
+            }
+            let outcome = self.handle(&c, session).await;
+            let s = seen.get_mut(&c.key).expect("listed");
+            match outcome {
+                Ok(msg) => {
+                    log("chunker", &format!("{}: {msg}", c.key));
+                    s.state = State::Done;
+                }
+                Err(Failure::Broker(e)) => {
+                    s.state = State::RetryAt(Instant::now());
+                    return Err(e);
+                }
+                Err(Failure::Later(e)) => {
+                    log("chunker", &format!("{}: {e:#}; retrying later", c.key));
+                    s.state = State::RetryAt(Instant::now() + RETRY_LATER);
+                }
+                Err(Failure::File(e)) => {
+                    self.metrics().files_invalid.inc();
+                    log("chunker", &format!("{}: cannot be processed: {e:#}", c.key));
+                    s.state = State::Done;
+                    let _ = self.books.write_ingest_record(&IngestRecord {
+                        key: c.key.clone(),
+                        size: c.size,
+                        fingerprint: c.fingerprint.clone(),
+                        run: String::new(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims, plans and publishes one file; returns a summary for the log.
+    async fn handle(&self, c: &Candidate, session: &Session) -> Result<String, Failure> {
+        let later = |e: anyhow::Error| Failure::Later(e);
+        let file = |e: anyhow::Error| Failure::File(e);
+        if let Some(r) = self.books.ingest_record(&c.key).map_err(later)? {
+            if r.size == c.size && r.fingerprint == c.fingerprint {
+                return Ok(if r.run.is_empty() {
+                    "handled before (not a file tilecast reads); skipped".into()
+                } else {
+                    format!("handled before as run {}; skipped", r.run)
+                });
+            }
+        }
+        // A local file is read in place; an object is streamed to a spool file first.
+        let spool = match self.ingest.local_root() {
+            Some(_) => None,
+            None => Some(
+                tempfile::Builder::new()
+                    .prefix("tilecast-spool-")
+                    .tempdir_in(
+                        self.args
+                            .spool_dir
+                            .clone()
+                            .unwrap_or_else(std::env::temp_dir),
+                    )
+                    .context("creating a spool directory")
+                    .map_err(later)?,
+            ),
+        };
+        let (path, uri, etag) = match (self.ingest.local_root(), &spool) {
+            (Some(root), _) => {
+                let p = root.join(&c.key);
+                let uri = std::path::absolute(&p).unwrap_or_else(|_| p.clone());
+                (p, uri.to_string_lossy().into_owned(), None)
+            }
+            (None, Some(dir)) => {
+                let name = c.key.rsplit('/').next().unwrap_or("object");
+                let p = dir.path().join(name);
+                let (store, key, dest) = (self.ingest.clone(), c.key.clone(), p.clone());
+                let info = tokio::task::spawn_blocking(move || store.download(&key, &dest))
+                    .await
+                    .map_err(|e| later(e.into()))?
+                    .map_err(Failure::of_store)?;
+                (p, self.ingest.url(&c.key), info.etag)
+            }
+            (None, None) => unreachable!("a spool exists for every store without a local root"),
+        };
+        let hashed = {
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || sha256_file(&p))
+                .await
+                .map_err(|e| later(e.into()))?
+                .with_context(|| format!("reading {}", path.display()))
+                .map_err(file)?
+        };
+        let (sha, size) = hashed;
+        let run = run_id(&sha, &self.settings);
+        let record = IngestRecord {
+            key: c.key.clone(),
+            size: c.size,
+            fingerprint: c.fingerprint.clone(),
+            run: run.clone(),
+        };
+        if self.books.is_submitted(&run).map_err(later)? {
+            self.metrics().files_duplicate.inc();
+            self.books.write_ingest_record(&record).map_err(later)?;
             return Ok(format!(
                 "same content as run {run}, already submitted; skipped"
             ));
         }
-        let plan = match (!fresh).then(|| books.read_plan(&run)).flatten() {
+        let lease = Duration::from_secs_f64(self.args.claim_lease.max(0.0));
+        let claim = self
+            .books
+            .claim(&run, &self.instance, &c.key, lease)
+            .map_err(later)?;
+        if let Claim::Held(owner) = &claim {
+            return Err(later(anyhow::anyhow!(
+                "run {run} is claimed by chunker {owner}"
+            )));
+        }
+        let existing = match claim {
+            Claim::Fresh => None,
+            _ => self.books.read_plan(&run).map_err(later)?,
+        };
+        let plan = match existing {
             Some(p) => p,
             None => {
+                let (settings, job_tiles) = (self.settings.clone(), self.args.job_tiles);
                 let p = tokio::task::spawn_blocking(move || {
-                    plan_file(&path, sha, size, &settings, job_tiles)
+                    plan_file(&path, sha, size, uri, etag, &settings, job_tiles)
                 })
                 .await
                 .map_err(|e| file(e.into()))?
                 .map_err(file)?;
-                books.write_plan(&p).map_err(file)?;
+                self.books.write_plan(&p).map_err(later)?;
                 p
             }
         };
-        (plan, fresh)
-    };
-    let out = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
-    let jobs = Job::from_plan(&plan, &out.to_string_lossy());
-    // Publish in windows so the number of unconfirmed messages stays bounded.
+        drop(spool);
+        let jobs = Job::from_plan(&plan, &self.out_root);
+        publish(&jobs, session).await.map_err(Failure::Broker)?;
+        self.books.mark_submitted(&plan.run).map_err(later)?;
+        self.books.write_ingest_record(&record).map_err(later)?;
+        self.metrics().jobs_published.inc_by(jobs.len() as u64);
+        let resumed = match claim {
+            Claim::Fresh => {
+                self.metrics().files_claimed.inc();
+                String::new()
+            }
+            Claim::Ours => " again (resumed an unfinished submission)".into(),
+            Claim::TakenOver(owner) => format!(" (took over from chunker {owner})"),
+            Claim::Held(_) => unreachable!("returned above"),
+        };
+        Ok(format!(
+            "run {}: {} layers, {} jobs published{resumed}{}",
+            plan.run,
+            plan.layers.len(),
+            jobs.len(),
+            if plan.failed.is_empty() {
+                String::new()
+            } else {
+                format!(", {} fields cannot be rendered", plan.failed.len())
+            }
+        ))
+    }
+}
+
+/// Publishes jobs in windows, so the number of unconfirmed messages stays bounded.
+async fn publish(jobs: &[Job], s: &Session) -> anyhow::Result<()> {
     for window in jobs.chunks(256) {
         let mut confirms = Vec::with_capacity(window.len());
         for j in window {
             let props = amqp::properties(JOB_TYPE, &j.id, FieldTable::default());
-            let c = ch
-                .basic_publish(
-                    names.jobs_exchange.as_str().into(),
+            let c =
+                s.ch.basic_publish(
+                    s.names.jobs_exchange.as_str().into(),
                     RENDER_KEY.into(),
                     lapin::options::BasicPublishOptions {
                         mandatory: true,
@@ -303,54 +649,28 @@ async fn submit(
                     &j.to_json(),
                     props,
                 )
-                .await
-                .map_err(|e| Failure::Broker(e.into()))?;
+                .await?;
             confirms.push(c);
         }
         for c in confirms {
-            let confirm = c.await.map_err(|e| Failure::Broker(e.into()))?;
-            amqp::check_confirm(confirm, &names.jobs_exchange, RENDER_KEY)
-                .map_err(Failure::Broker)?;
+            amqp::check_confirm(c.await?, &s.names.jobs_exchange, RENDER_KEY)?;
         }
     }
-    books.mark_submitted(&plan.run).map_err(file)?;
-    metrics.jobs_published.inc_by(jobs.len() as u64);
-    if fresh {
-        metrics.files_claimed.inc();
-    }
-    Ok(format!(
-        "run {}: {} layers, {} jobs published{}{}",
-        plan.run,
-        plan.layers.len(),
-        jobs.len(),
-        if fresh {
-            ""
-        } else {
-            " again (resumed an unfinished submission)"
-        },
-        if plan.failed.is_empty() {
-            String::new()
-        } else {
-            format!(", {} fields cannot be rendered", plan.failed.len())
-        }
-    ))
+    Ok(())
 }
 
 fn plan_file(
     path: &Path,
     sha256: String,
     size: u64,
-    settings: &tilecast::settings::RenderSettings,
+    uri: String,
+    etag: Option<String>,
+    settings: &RenderSettings,
     job_tiles: usize,
 ) -> anyhow::Result<RunPlan> {
     let inv = inventory(path)?;
     let source = source_of(path, sha256, size, inv.format());
-    let uri = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    Ok(plan_run(
-        &inv,
-        source,
-        uri.to_string_lossy().into_owned(),
-        settings,
-        job_tiles,
-    )?)
+    let mut plan = plan_run(&inv, source, uri, settings, job_tiles)?;
+    plan.source_etag = etag;
+    Ok(plan)
 }

@@ -7,10 +7,10 @@
 //! nothing; it also rechecks open runs periodically, which covers results whose messages were
 //! lost with a broker restart.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
@@ -24,14 +24,19 @@ use crate::amqp::{self, AmqpArgs, Names};
 use crate::books::Books;
 use crate::http::{self, Health};
 use crate::metrics::Metrics;
+use crate::storage::{Location, S3Args};
+use tilecast::store::Store;
 
 #[derive(Args, Clone)]
 pub struct LedgerArgs {
     #[command(flatten)]
     pub amqp: AmqpArgs,
-    /// Output root: where runs and their bookkeeping are.
+    /// Output root: where runs and their bookkeeping are (a path, file://path or
+    /// s3://bucket/prefix).
     #[arg(long, short, env = "TILECAST_OUT")]
-    pub out: PathBuf,
+    pub out: String,
+    #[command(flatten)]
+    pub s3: S3Args,
     /// Seconds between rechecks of open runs and polls of queue depths.
     #[arg(long, env = "TILECAST_LEDGER_RECHECK", default_value_t = 5.0)]
     pub recheck: f64,
@@ -48,7 +53,8 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let health = Health::new(Arc::new(Metrics::new()));
         let server = http::serve(args.metrics_addr, health.clone());
-        let ledger = Ledger::new(&args, health.clone(), true);
+        let store = Location::parse(&args.out)?.open(&args.s3)?;
+        let ledger = Ledger::new(store, health.clone(), true);
         tokio::select! {
             r = server => r.map(|_| ExitCode::SUCCESS),
             r = ledger.serve(args.clone()) => r.map(|_| ExitCode::SUCCESS),
@@ -70,15 +76,18 @@ pub async fn shutdown() {
 
 pub struct Ledger {
     books: Books,
+    /// Runs known to have their manifest (not asked again).
+    complete: Mutex<HashSet<String>>,
     health: Arc<Health>,
     /// Whether this ledger's broker session decides the process's readiness.
     owns_readiness: bool,
 }
 
 impl Ledger {
-    pub fn new(args: &LedgerArgs, health: Arc<Health>, owns_readiness: bool) -> Ledger {
+    pub fn new(store: Arc<dyn Store>, health: Arc<Health>, owns_readiness: bool) -> Ledger {
         Ledger {
-            books: Books::new(&args.out),
+            books: Books::new(store),
+            complete: Mutex::new(HashSet::new()),
             health,
             owns_readiness,
         }
@@ -147,9 +156,9 @@ impl Ledger {
                     if swept > 0 {
                         amqp::log("ledger", &format!("removed {swept} stale temporary files"));
                     }
-                    let open = self.books.open_runs();
+                    let open = self.open_runs();
                     for run in &open { self.check(run); }
-                    self.gauge_runs();
+                    self.gauge_runs(&open);
                     self.poll_depths(&ch, &names).await?;
                 }
             }
@@ -162,7 +171,7 @@ impl Ledger {
                 self.metrics().record_result(&r, &r.outcome);
                 // The worker wrote this record before publishing; write it again in case the
                 // ledger and worker do not share a store view yet.
-                if self.books.read_result(&r.run, &r.job).is_none() {
+                if !matches!(self.books.read_result(&r.run, &r.job), Ok(Some(_))) {
                     if let Err(e) = self.books.write_result(&r) {
                         amqp::warn(
                             "ledger",
@@ -198,7 +207,7 @@ impl Ledger {
             .or_else(|| broker_reason(d))
             .unwrap_or_else(|| "dead-lettered".into());
         match (run, id) {
-            (Some(run), Some(id)) if self.books.read_plan(&run).is_some() => {
+            (Some(run), Some(id)) if matches!(self.books.read_plan(&run), Ok(Some(_))) => {
                 if let Err(e) = self.books.write_dead(&run, &id, &reason) {
                     amqp::warn("ledger", &format!("recording dead job {id}: {e:#}"));
                 }
@@ -217,12 +226,46 @@ impl Ledger {
         }
     }
 
+    /// Runs with a plan and no manifest, leaving out those known to be complete. A store
+    /// error is logged and gives no runs (the next tick asks again).
+    fn open_runs(&self) -> Vec<String> {
+        let known = self.complete.lock().expect("not poisoned").clone();
+        match self.books.open_runs(&known) {
+            Ok((open, complete)) => {
+                self.complete.lock().expect("not poisoned").extend(complete);
+                open
+            }
+            Err(e) => {
+                amqp::warn("ledger", &format!("listing open runs: {e:#}"));
+                Vec::new()
+            }
+        }
+    }
+
     fn check(&self, run: &str) {
-        if self.books.has_manifest(run) {
+        if self.complete.lock().expect("not poisoned").contains(run) {
             return;
+        }
+        match self.books.has_manifest(run) {
+            Ok(true) => {
+                self.complete
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(run.to_string());
+                return;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                amqp::warn("ledger", &format!("run {run}: {e:#}"));
+                return;
+            }
         }
         match self.books.try_complete(run) {
             Ok(true) => {
+                self.complete
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(run.to_string());
                 self.metrics().runs_completed.inc();
                 let now = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -236,8 +279,7 @@ impl Ledger {
     }
 
     /// Open runs and the age of the oldest (its plan's modification time).
-    fn gauge_runs(&self) {
-        let open = self.books.open_runs();
+    fn gauge_runs(&self, open: &[String]) {
         self.metrics().runs_open.set(open.len() as i64);
         let oldest = open
             .iter()

@@ -7,6 +7,7 @@
 mod amqp;
 mod books;
 mod chunker;
+mod events;
 mod http;
 mod inspect;
 mod ledger;
@@ -14,6 +15,8 @@ mod logging;
 mod metrics;
 mod pool;
 mod render;
+mod sources;
+mod storage;
 mod worker;
 
 use std::process::ExitCode;
@@ -45,9 +48,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Write one field's decoded values as a float32 .npy array of shape (ny, nx).
     Extract(inspect::ExtractArgs),
-    /// Watch an ingest directory; plan each new file into jobs and publish them to RabbitMQ
+    /// Watch an ingest directory or bucket; plan each new file into jobs and publish them to RabbitMQ
     /// (runs the ledger too, unless --no-ledger).
-    Chunker(chunker::ChunkerArgs),
+    Chunker(Box<chunker::ChunkerArgs>),
     /// Take one job (or --max-jobs) from RabbitMQ, render it, report it, and exit.
     Worker(worker::WorkerArgs),
     /// Collect job results and write each run's manifest when all its jobs are accounted for.
@@ -59,11 +62,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
+    // TLS for object storage: ring, chosen at build time (see Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
         Command::Render(args) => render::run(args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Extract(args) => inspect::extract(args),
-        Command::Chunker(args) => chunker::run(args),
+        Command::Chunker(args) => chunker::run(*args),
         Command::Worker(args) => worker::run(args),
         Command::Ledger(args) => ledger::run(args),
         Command::Pool(args) => pool::run(args),

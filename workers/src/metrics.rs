@@ -19,6 +19,7 @@ pub struct Metrics {
     pub files_duplicate: IntCounter,
     pub files_invalid: IntCounter,
     pub jobs_published: IntCounter,
+    pub events: IntCounterVec,
     pub job_results: IntCounterVec,
     pub stage_seconds: HistogramVec,
     pub tiles_written: IntCounter,
@@ -50,6 +51,15 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(job_results.clone()))
             .expect("unique metric");
+        let events = IntCounterVec::new(
+            Opts::new(
+                "tilecast_bucket_events_total",
+                "Bucket notification events, by outcome (accepted, ignored, invalid).",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(events.clone())).expect("unique metric");
         let stage_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "tilecast_stage_duration_seconds",
@@ -91,6 +101,7 @@ impl Metrics {
         r.register(Box::new(build.clone())).expect("unique metric");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         Metrics {
+            events,
             files_seen: counter(
                 &r,
                 "tilecast_files_seen_total",

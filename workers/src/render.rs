@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -14,16 +15,23 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tilecast::render::{render_file, Progress};
 use tilecast::resample::Resample;
 use tilecast::settings::{parse_range, parse_zoom, RenderSettings};
+use tilecast::store::Store;
 use tilecast::tiling::Tiling;
+
+use crate::storage::{Location, S3Args};
 
 #[derive(Args)]
 pub struct RenderArgs {
-    /// GRIB2 or NetCDF files, or directories (their files are rendered, sorted by name).
+    /// GRIB2 or NetCDF files or objects (`s3://bucket/key`), or directories and bucket
+    /// prefixes (their GRIB2/NetCDF files are rendered, sorted by name).
     #[arg(required = true, env = "TILECAST_FILES", value_delimiter = ',')]
-    files: Vec<PathBuf>,
-    /// Output directory; each file's run goes in `<out>/<run>/`.
+    files: Vec<String>,
+    /// Output location (a directory, file://path or s3://bucket/prefix); each file's run goes
+    /// in `<out>/<run>/`.
     #[arg(long, short, env = "TILECAST_OUT", default_value = "out")]
-    out: PathBuf,
+    out: String,
+    #[command(flatten)]
+    s3: S3Args,
     #[command(flatten)]
     flags: RenderFlags,
     /// Worker threads (default: one per core).
@@ -103,29 +111,94 @@ enum ResampleArg {
     Nearest,
 }
 
-fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut inner: Vec<PathBuf> = std::fs::read_dir(p)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                            matches!(
-                                e.to_lowercase().as_str(),
-                                "grib2" | "grb2" | "grib" | "grb" | "nc" | "nc4" | "netcdf"
-                            )
-                        })
-                })
-                .collect();
-            inner.sort();
-            files.extend(inner);
-        } else {
-            files.push(p.clone());
+fn renderable(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(_, e)| {
+        matches!(
+            e.to_lowercase().as_str(),
+            "grib2" | "grb2" | "grib" | "grb" | "nc" | "nc4" | "netcdf"
+        )
+    })
+}
+
+/// One input: a local file, or an object to be fetched first.
+enum Input {
+    File(PathBuf),
+    Object { store: Arc<dyn Store>, key: String },
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Object { store, key } => store.url(key),
         }
     }
-    Ok(files)
+}
+
+fn expand(items: &[String], s3: &S3Args) -> anyhow::Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for item in items {
+        match Location::parse(item)? {
+            Location::Local(p) if p.is_dir() => {
+                let mut inner: Vec<PathBuf> = std::fs::read_dir(&p)?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.is_file()
+                            && renderable(&p.file_name().unwrap_or_default().to_string_lossy())
+                    })
+                    .collect();
+                inner.sort();
+                inputs.extend(inner.into_iter().map(Input::File));
+            }
+            Location::Local(p) => inputs.push(Input::File(p)),
+            Location::S3 { bucket, prefix } => {
+                let store = Location::S3 {
+                    bucket,
+                    prefix: String::new(),
+                }
+                .open(s3)?;
+                if !prefix.is_empty() && store.head(&prefix)?.is_some() {
+                    inputs.push(Input::Object { store, key: prefix });
+                    continue;
+                }
+                let under = if prefix.is_empty() {
+                    prefix
+                } else {
+                    format!("{prefix}/")
+                };
+                for o in store.list(&under)? {
+                    if renderable(&o.key) {
+                        inputs.push(Input::Object {
+                            store: store.clone(),
+                            key: o.key,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+/// Renders one input, fetching an object into a temporary directory first (under its own
+/// file name, which the manifest records as the source key).
+fn render_input(
+    input: &Input,
+    settings: &RenderSettings,
+    out: &dyn Store,
+    progress: &Progress,
+) -> anyhow::Result<tilecast::render::RunReport> {
+    match input {
+        Input::File(p) => Ok(render_file(p, settings, out, progress)?),
+        Input::Object { store, key } => {
+            let dir = tempfile::Builder::new()
+                .prefix("tilecast-fetch-")
+                .tempdir()?;
+            let path = dir.path().join(key.rsplit('/').next().unwrap_or("object"));
+            store.download(key, &path)?;
+            Ok(render_file(&path, settings, out, progress)?)
+        }
+    }
 }
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
@@ -135,7 +208,8 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             .num_threads(n)
             .build_global()?;
     }
-    let files = expand(&args.files)?;
+    let files = expand(&args.files, &args.s3)?;
+    let out = Location::parse(&args.out)?.open(&args.s3)?;
     if files.is_empty() {
         anyhow::bail!("no input files (directories are searched for .grib2/.grb2/.grib/.nc files)");
     }
@@ -170,7 +244,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             });
         }
         for f in &files {
-            match render_file(f, &settings, &args.out, &progress) {
+            match render_input(f, &settings, out.as_ref(), &progress) {
                 Ok(r) => {
                     fields += r.fields;
                     layers += r.layers;
@@ -180,21 +254,21 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                         failures += 1;
                         eprintln!(
                             "tilecast: {}: field {}: {}",
-                            f.display(),
+                            f.name(),
                             fail.field,
                             fail.error
                         );
                     }
                     eprintln!(
-                        "{}: {} layers -> {}",
-                        f.display(),
+                        "{}: {} layers -> {}/manifest.json",
+                        f.name(),
                         r.layers,
-                        r.dir.join("manifest.json").display()
+                        r.location
                     );
                 }
                 Err(e) => {
                     failures += 1;
-                    eprintln!("tilecast: error: {e}");
+                    eprintln!("tilecast: error: {}: {e:#}", f.name());
                 }
             }
         }

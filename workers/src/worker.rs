@@ -8,7 +8,7 @@
 //! transient error → nack with requeue, exit 75; SIGTERM → the channel closes so the job
 //! returns to the queue, exit 143.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,6 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use tilecast::decode::{Dataset, FieldSource};
 use tilecast::job::{Job, JobResult, StageSeconds, RESULT_TYPE};
 use tilecast::render::{prepare, run_job, Progress};
 
@@ -27,7 +26,10 @@ use crate::amqp::{self, AmqpArgs};
 use crate::books::Books;
 use crate::http::{self, Health};
 use crate::metrics::Metrics;
+use crate::sources::Sources;
+use crate::storage::{Location, S3Args};
 use std::sync::Arc;
+use tilecast::store::Store;
 
 /// Exit code of a transient failure (EX_TEMPFAIL): the job was requeued.
 pub const EXIT_TRANSIENT: u8 = 75;
@@ -38,9 +40,18 @@ pub const EXIT_SIGTERM: u8 = 143;
 pub struct WorkerArgs {
     #[command(flatten)]
     pub amqp: AmqpArgs,
-    /// Output root (the chunker's `--out`); jobs for another root are refused.
+    /// Output root (the chunker's `--out`: a path, file://path or s3://bucket/prefix); jobs
+    /// for another root are refused.
     #[arg(long, short, env = "TILECAST_OUT")]
-    pub out: PathBuf,
+    pub out: String,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Where NetCDF objects read from a bucket are cached (default: $TMPDIR/tilecast-cache).
+    #[arg(long, env = "TILECAST_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Size of that cache in MB (the file in use is kept whatever its size).
+    #[arg(long, env = "TILECAST_CACHE_MB", default_value_t = 1024)]
+    pub cache_mb: u64,
     /// Jobs to take before exiting (1: a fresh process per job).
     #[arg(long, env = "TILECAST_MAX_JOBS", default_value_t = 1)]
     pub max_jobs: u64,
@@ -99,7 +110,19 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             FieldTable::default(),
         )
         .await?;
-    let books = Books::new(&args.out);
+    let out_location = Location::parse(&args.out)?;
+    let out_root = out_location.canonical();
+    let store = out_location.open(&args.s3)?;
+    let books = Arc::new(Books::new(store.clone()));
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("tilecast-cache"));
+    let sources = Arc::new(Sources::new(
+        args.s3.clone(),
+        cache_dir,
+        args.cache_mb.saturating_mul(1 << 20),
+    ));
     let idle = Duration::from_secs_f64(args.idle_exit.max(0.0));
     let mut done = 0u64;
     while done < args.max_jobs {
@@ -127,9 +150,15 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let outcome = match &job {
             Err(e) => Outcome::Permanent(e.to_string()),
             Ok(job) => {
-                let (job, out, books_out) = (job.clone(), args.out.clone(), args.out.clone());
+                let (job, root, books, sources, store) = (
+                    job.clone(),
+                    out_root.clone(),
+                    books.clone(),
+                    sources.clone(),
+                    store.clone(),
+                );
                 let mut task = tokio::task::spawn_blocking(move || {
-                    execute(&job, &out, &Books::new(&books_out))
+                    execute(&job, &root, &books, &sources, store.as_ref())
                 });
                 tokio::select! {
                     r = &mut task => r.unwrap_or_else(|e| Outcome::Transient(anyhow::anyhow!("render task failed: {e}"))),
@@ -177,10 +206,28 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     "done"
                 };
-                let result = job
-                    .as_ref()
-                    .ok()
-                    .and_then(|j| books.read_result(&j.run, &j.id));
+                let result = match &job {
+                    Ok(j) => books
+                        .read_result(&j.run, &j.id)
+                        .context("reading the job's result"),
+                    Err(_) => Ok(None),
+                };
+                let result = match result {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // The result was written; only reading it back failed. Requeue: the
+                        // next attempt finds it and reports it.
+                        tracing::warn!(worker = %name, run = %run, job = %id, outcome = "transient", "{e:#}; requeued");
+                        let _ = delivery
+                            .nack(BasicNackOptions {
+                                requeue: true,
+                                ..Default::default()
+                            })
+                            .await;
+                        let _ = conn.close(200, "transient failure".into()).await;
+                        return Ok(ExitCode::from(EXIT_TRANSIENT));
+                    }
+                };
                 if let Some(mut r) = result {
                     if matches!(outcome, Outcome::AlreadyDone) {
                         r.outcome = "already_done".into();
@@ -261,26 +308,40 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs a job to its outcome. Blocking.
-fn execute(job: &Job, out: &Path, books: &Books) -> Outcome {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    if absolute(Path::new(&job.out)) != absolute(out) {
+fn execute(
+    job: &Job,
+    out_root: &str,
+    books: &Books,
+    sources: &Sources,
+    out: &dyn Store,
+) -> Outcome {
+    let job_root = Location::parse(&job.out).map(|l| l.canonical());
+    if job_root.as_deref().ok() != Some(out_root) {
         return Outcome::Permanent(format!(
-            "job writes to {}, this worker to {}",
-            job.out,
-            out.display()
+            "job writes to {}, this worker to {out_root}",
+            job.out
         ));
     }
-    if books.read_result(&job.run, &job.id).is_some() {
-        return Outcome::AlreadyDone;
+    match books.read_result(&job.run, &job.id) {
+        Ok(Some(_)) => return Outcome::AlreadyDone,
+        Ok(None) => {}
+        Err(e) => return Outcome::Transient(e),
     }
+    let classify = |e: tilecast::Error| {
+        if e.is_permanent() {
+            Outcome::Permanent(e.to_string())
+        } else {
+            Outcome::Transient(e.into())
+        }
+    };
     let t0 = Instant::now();
     let mut fields = Vec::new();
     let mut fetch = 0.0;
     for s in &job.fields {
         let f0 = Instant::now();
-        let ds = match open_source(job, &s.location) {
+        let ds = match sources.open(job, &s.location) {
             Ok(ds) => ds,
-            Err(e) => return e,
+            Err(e) => return classify(e),
         };
         fetch += f0.elapsed().as_secs_f64();
         let Some(k) = ds.find(&s.location) else {
@@ -312,52 +373,16 @@ fn execute(job: &Job, out: &Path, books: &Books) -> Outcome {
         &job.layer_plan(),
         &job.part(),
         &job.settings,
-        &out.join(&job.run),
+        out,
         &Progress::default(),
         seconds,
     ) {
         Ok(r) => r,
-        Err(e) if e.is_permanent() => return Outcome::Permanent(e.to_string()),
-        Err(e) => return Outcome::Transient(e.into()),
+        Err(e) => return classify(e),
     };
+    // Only after every tile is stored: a result means the job's outputs are all there.
     match books.write_result(&result) {
         Ok(()) => Outcome::Done,
         Err(e) => Outcome::Transient(e),
-    }
-}
-
-/// Opens just the bytes of one field: the GRIB2 message's byte range, or the NetCDF file.
-fn open_source(job: &Job, loc: &FieldSource) -> Result<Dataset, Outcome> {
-    let path = Path::new(&job.source.uri);
-    let io = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Outcome::Permanent(format!("{}: {e}", path.display()))
-        } else {
-            Outcome::Transient(anyhow::Error::new(e).context(format!("reading {}", path.display())))
-        }
-    };
-    match loc {
-        FieldSource::Grib2 { offset, length, .. } => {
-            use std::io::{Read, Seek, SeekFrom};
-            let mut f = std::fs::File::open(path).map_err(io)?;
-            let size = f.metadata().map_err(io)?.len();
-            if offset.checked_add(*length).is_none_or(|end| end > size) {
-                return Err(Outcome::Permanent(format!(
-                    "{}: byte range {offset}+{length} past the end of the file ({size} bytes)",
-                    path.display()
-                )));
-            }
-            f.seek(SeekFrom::Start(*offset)).map_err(io)?;
-            let mut bytes = vec![0u8; *length as usize];
-            f.read_exact(&mut bytes).map_err(io)?;
-            Ok(Dataset::from_grib_bytes(path, bytes))
-        }
-        FieldSource::NetCdf { .. } => Dataset::open(path).map_err(|e| {
-            if e.is_permanent() {
-                Outcome::Permanent(e.to_string())
-            } else {
-                Outcome::Transient(e.into())
-            }
-        }),
     }
 }

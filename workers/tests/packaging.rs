@@ -107,7 +107,7 @@ fn chart_renders_lints_and_validates_and_its_commands_are_this_binary() {
             .iter()
             .map(|e| e.as_str().unwrap())
         {
-            if env.starts_with("TILECAST_") && !env.starts_with("TILECAST_S3_") {
+            if env.starts_with("TILECAST_") {
                 assert!(
                     help.contains(&format!("env: {env}")),
                     "{what}: {env} is not a flag of `tilecast {}`",

@@ -54,7 +54,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: TILECAST_DELIVERY_LIMIT
   value: {{ .Values.rabbitmq.deliveryLimit | quote }}
 - name: TILECAST_OUT
-  value: {{ .Values.storage.out.mountPath | quote }}
+  value: {{ .Values.storage.out.url | default .Values.storage.out.mountPath | quote }}
 - name: TILECAST_LOG_FORMAT
   value: {{ .Values.logFormat | quote }}
 - name: TMPDIR
@@ -66,6 +66,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: {{ .Values.s3.region | quote }}
 - name: TILECAST_S3_PATH_STYLE
   value: {{ .Values.s3.forcePathStyle | quote }}
+- name: TILECAST_S3_RETRY_TIMEOUT
+  value: {{ .Values.s3.retryTimeout | quote }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
     secretKeyRef:
@@ -131,6 +133,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     {{- end }}
   env:
     {{- include "tilecast.env" .root | nindent 4 }}
+    - name: TILECAST_CACHE_DIR
+      value: /scratch/cache
+    - name: TILECAST_CACHE_MB
+      value: {{ $v.worker.cacheMb | quote }}
   volumeMounts:
     {{- include "tilecast.volumeMounts" .root | nindent 4 }}
     - name: ingest

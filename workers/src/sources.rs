@@ -1,0 +1,164 @@
+//! Reading a job's input: only the byte range of a GRIB2 field (a ranged GET on a bucket,
+//! a seek on a local file), or a whole NetCDF file, which the netCDF library needs on disk:
+//! from a bucket it goes through a bounded cache directory shared by the jobs of a pod.
+//!
+//! Ranged reads of an object carry the ETag it had when planned (`If-Match`), and cached
+//! NetCDF files are checked against the job's sha256, so a replaced object is never decoded
+//! with another file's offsets.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tilecast::decode::{Dataset, FieldSource};
+use tilecast::job::Job;
+use tilecast::store::{read_range, Store};
+use tilecast::{Error, Result};
+
+use crate::storage::{Location, S3Args, S3Store};
+
+/// Opens job sources, keeping one client per bucket.
+pub struct Sources {
+    s3: S3Args,
+    buckets: Mutex<HashMap<String, Arc<S3Store>>>,
+    cache: Cache,
+}
+
+impl Sources {
+    pub fn new(s3: S3Args, cache_dir: PathBuf, cache_max_bytes: u64) -> Sources {
+        Sources {
+            s3,
+            buckets: Mutex::new(HashMap::new()),
+            cache: Cache {
+                dir: cache_dir,
+                max_bytes: cache_max_bytes,
+            },
+        }
+    }
+
+    fn bucket(&self, uri: &str, bucket: &str) -> Result<Arc<S3Store>> {
+        let mut map = self.buckets.lock().expect("not poisoned");
+        if let Some(s) = map.get(bucket) {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(
+            S3Store::new(bucket, "", &self.s3).map_err(|e| Error::Store {
+                url: uri.to_string(),
+                op: "connect",
+                message: format!("{e:#}"),
+                transient: true,
+            })?,
+        );
+        map.insert(bucket.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// The dataset holding one field of the job's file.
+    pub fn open(&self, job: &Job, loc: &FieldSource) -> Result<Dataset> {
+        let uri = &job.source.uri;
+        let location = Location::parse(uri).map_err(|e| Error::Store {
+            url: uri.clone(),
+            op: "parse",
+            message: format!("{e:#}"),
+            transient: false,
+        })?;
+        match (location, loc) {
+            (Location::Local(path), FieldSource::Grib2 { offset, length, .. }) => {
+                let end = offset.saturating_add(*length);
+                let bytes = read_range(&path, *offset..end)?;
+                Ok(Dataset::from_grib_bytes(&path, bytes))
+            }
+            (Location::Local(path), FieldSource::NetCdf { .. }) => Dataset::open(&path),
+            (Location::S3 { bucket, prefix }, FieldSource::Grib2 { offset, length, .. }) => {
+                let store = self.bucket(uri, &bucket)?;
+                let end = offset.saturating_add(*length);
+                let bytes = store.get_range(&prefix, *offset..end, job.source.etag.as_deref())?;
+                Ok(Dataset::from_grib_bytes(Path::new(uri), bytes))
+            }
+            (Location::S3 { bucket, prefix }, FieldSource::NetCdf { .. }) => {
+                let store = self.bucket(uri, &bucket)?;
+                let path = self.cache.fetch(&store, &prefix, &job.source.sha256)?;
+                Dataset::open(&path)
+            }
+        }
+    }
+}
+
+/// Whole objects by content hash, least recently used evicted past `max_bytes` (the file in
+/// use is always kept, however large).
+struct Cache {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+impl Cache {
+    fn fetch(&self, store: &S3Store, key: &str, sha256: &str) -> Result<PathBuf> {
+        let io = |p: &Path, op, e| Error::Io {
+            path: p.to_path_buf(),
+            op,
+            source: e,
+        };
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::Store {
+                url: store.url(key),
+                op: "cache",
+                message: format!("invalid sha256 {sha256:?} in the job"),
+                transient: false,
+            });
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, "create directory", e))?;
+        let path = self.dir.join(format!("{sha256}.nc"));
+        if path.exists() {
+            // Mark it recently used.
+            let _ = std::fs::File::open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+            return Ok(path);
+        }
+        let part = self
+            .dir
+            .join(format!(".{sha256}.{}.part", std::process::id()));
+        store.download(key, &part)?;
+        let (got, _) = tilecast::plan::sha256_file(&part).map_err(|e| io(&part, "read", e))?;
+        if got != sha256 {
+            let _ = std::fs::remove_file(&part);
+            return Err(Error::Store {
+                url: store.url(key),
+                op: "get",
+                message: format!(
+                    "the object's content changed after its jobs were planned (sha256 {got}, planned {sha256})"
+                ),
+                transient: false,
+            });
+        }
+        std::fs::rename(&part, &path).map_err(|e| io(&path, "rename", e))?;
+        self.evict(&path);
+        Ok(path)
+    }
+
+    /// Removes the least recently used files until the cache fits (never `keep`).
+    fn evict(&self, keep: &Path) {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = rd
+            .flatten()
+            // Hidden names are downloads in progress, perhaps another worker's.
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .filter_map(|e| {
+                let m = e.metadata().ok()?;
+                let modified = m.modified().ok()?;
+                m.is_file().then(|| (modified, m.len(), e.path()))
+            })
+            .collect();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        files.sort();
+        for (_, len, p) in files {
+            if total <= self.max_bytes {
+                break;
+            }
+            if p != keep && std::fs::remove_file(&p).is_ok() {
+                total -= len;
+            }
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! Input and output locations: a local path, `file://path`, or `s3://bucket/prefix`.
+//!
+//! Local roots are [`LocalStore`]s from the core library. Buckets are [`S3Store`]s: the
+//! `object_store` S3 client, configured from the standard AWS environment variables
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, ...) plus
+//! [`S3Args`] for S3-compatible servers (MinIO, Ceph): an endpoint and path-style addressing.
+//!
+//! The core library is synchronous (rayon), so the store is too: each call runs on a small
+//! runtime of its own and the caller's thread waits for it (inside a Tokio worker it says so
+//! with `block_in_place`, so the caller's runtime keeps its other tasks going). Server errors,
+//! timeouts and throttling are retried with exponential backoff up to `--s3-retry-timeout`;
+//! after that the error is *transient*, which a worker turns into a requeue, never a result.
+
+use std::future::Future;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use clap::Args;
+use futures_lite::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    Attribute, Attributes, BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectMeta,
+    ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig,
+};
+use tilecast::store::{LocalStore, ObjectInfo, PutMeta, Store};
+use tilecast::{Error, Result};
+
+/// Settings for S3-compatible object storage (credentials and region come from the standard
+/// AWS environment variables).
+#[derive(Args, Clone, Debug, Default)]
+pub struct S3Args {
+    /// Endpoint of an S3-compatible server, e.g. `http://minio:9000` (default: AWS S3, or
+    /// `AWS_ENDPOINT_URL`).
+    #[arg(long, env = "TILECAST_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key` (MinIO, Ceph).
+    #[arg(long, env = "TILECAST_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+    /// Seconds to keep retrying a failing request (server errors, timeouts, throttling)
+    /// before giving up on it as a transient failure.
+    #[arg(long, env = "TILECAST_S3_RETRY_TIMEOUT", default_value_t = 120.0)]
+    pub s3_retry_timeout: f64,
+}
+
+/// Where something is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Local(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl Location {
+    pub fn parse(s: &str) -> anyhow::Result<Location> {
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            anyhow::ensure!(!bucket.is_empty(), "{s}: no bucket name after s3://");
+            return Ok(Location::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
+        }
+        if let Some(rest) = s.strip_prefix("file://") {
+            return Ok(Location::Local(PathBuf::from(rest)));
+        }
+        anyhow::ensure!(
+            !s.contains("://"),
+            "{s}: unsupported location (use a path, file://path or s3://bucket/prefix)"
+        );
+        Ok(Location::Local(PathBuf::from(s)))
+    }
+
+    /// The canonical spelling: an absolute path, or `s3://bucket/prefix`.
+    pub fn canonical(&self) -> String {
+        match self {
+            Location::Local(p) => std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .to_string_lossy()
+                .into_owned(),
+            Location::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}"),
+            Location::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+        }
+    }
+
+    /// Opens the location as a store rooted at it.
+    pub fn open(&self, s3: &S3Args) -> anyhow::Result<Arc<dyn Store>> {
+        Ok(match self {
+            Location::Local(p) => Arc::new(LocalStore::new(p.clone())),
+            Location::S3 { bucket, prefix } => Arc::new(S3Store::new(bucket, prefix, s3)?),
+        })
+    }
+}
+
+/// The runtime S3 requests run on, shared by every store of the process and never dropped
+/// (dropping a runtime inside another one's task would panic).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tilecast-s3")
+            .enable_all()
+            .build()
+            .expect("starting the S3 client runtime")
+    })
+}
+
+/// Runs `f` on the store runtime and waits for it from any thread.
+fn block<F>(f: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime().spawn(async move {
+        let _ = tx.send(f.await);
+    });
+    let wait = move || rx.recv().expect("the S3 runtime dropped a request");
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
+
+/// A bucket, or a prefix in one.
+pub struct S3Store {
+    client: Arc<AmazonS3>,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Store {
+    pub fn new(bucket: &str, prefix: &str, args: &S3Args) -> anyhow::Result<S3Store> {
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_conditional_put(S3ConditionalPut::ETagMatch)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    init_backoff: Duration::from_millis(100),
+                    max_backoff: Duration::from_secs(5),
+                    base: 2.0,
+                },
+                max_retries: usize::MAX,
+                retry_timeout: Duration::from_secs_f64(args.s3_retry_timeout.max(0.0)),
+            })
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(60)),
+            );
+        if let Some(ep) = &args.s3_endpoint {
+            b = b
+                .with_endpoint(ep.trim_end_matches('/'))
+                .with_allow_http(ep.starts_with("http://"));
+        }
+        if args.s3_path_style {
+            b = b.with_virtual_hosted_style_request(false);
+        }
+        let client = b
+            .build()
+            .map_err(|e| anyhow::anyhow!("s3://{bucket}: {e}"))?;
+        Ok(S3Store {
+            client: Arc::new(client),
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+        })
+    }
+
+    fn path(&self, key: &str) -> ObjectPath {
+        if self.prefix.is_empty() {
+            ObjectPath::from(key)
+        } else {
+            ObjectPath::from(format!("{}/{key}", self.prefix))
+        }
+    }
+
+    /// The key of an object relative to this store's prefix.
+    fn key_of(&self, p: &ObjectPath) -> String {
+        let full = p.as_ref();
+        if self.prefix.is_empty() {
+            full.to_string()
+        } else {
+            full.strip_prefix(&self.prefix)
+                .map(|k| k.trim_start_matches('/'))
+                .unwrap_or(full)
+                .to_string()
+        }
+    }
+
+    fn info(&self, m: &ObjectMeta) -> ObjectInfo {
+        ObjectInfo {
+            key: self.key_of(&m.location),
+            size: m.size,
+            modified: Some(m.last_modified.into()),
+            etag: m.e_tag.clone(),
+        }
+    }
+
+    fn error(&self, key: &str, op: &'static str, e: object_store::Error) -> Error {
+        let message = e.to_string();
+        let transient = !matches!(
+            e,
+            object_store::Error::NotFound { .. }
+                | object_store::Error::Precondition { .. }
+                | object_store::Error::InvalidPath { .. }
+                | object_store::Error::NotSupported { .. }
+        ) && !message.contains("416");
+        Error::Store {
+            url: self.url(key),
+            op,
+            message,
+            transient,
+        }
+    }
+}
+
+impl Store for S3Store {
+    fn root(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    fn put(&self, key: &str, bytes: Vec<u8>, meta: PutMeta) -> Result<()> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, meta.content_type.into());
+        if let Some(cc) = meta.cache_control {
+            attributes.insert(Attribute::CacheControl, cc.into());
+        }
+        let opts = PutOptions {
+            attributes,
+            ..Default::default()
+        };
+        block(async move { client.put_opts(&path, bytes.into(), opts).await })
+            .map(|_| ())
+            .map_err(|e| self.error(key, "put", e))
+    }
+
+    fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, PutMeta::PRIVATE.content_type.into());
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            attributes,
+            ..Default::default()
+        };
+        match block(async move { client.put_opts(&path, bytes.into(), opts).await }) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(self.error(key, "create", e)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        match block(async move { client.get(&path).await?.bytes().await }) {
+            Ok(b) => Ok(Some(b.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(key, "get", e)),
+        }
+    }
+
+    fn get_range(&self, key: &str, range: Range<u64>, etag: Option<&str>) -> Result<Vec<u8>> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        let want = range.end.saturating_sub(range.start);
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(range.start..range.end)),
+            if_match: etag.map(str::to_string),
+            ..Default::default()
+        };
+        let bytes = block(async move { client.get_opts(&path, opts).await?.bytes().await })
+            .map_err(|e| match e {
+                object_store::Error::Precondition { .. } => Error::Store {
+                    url: self.url(key),
+                    op: "get",
+                    message: "the object was replaced after its jobs were planned".into(),
+                    transient: false,
+                },
+                e => self.error(key, "get", e),
+            })?;
+        if bytes.len() as u64 != want {
+            return Err(Error::Store {
+                url: self.url(key),
+                op: "get",
+                message: format!(
+                    "byte range {}..{} returned {} bytes (the object is shorter)",
+                    range.start,
+                    range.end,
+                    bytes.len()
+                ),
+                transient: false,
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+
+    fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        match block(async move { client.head(&path).await }) {
+            Ok(m) => Ok(Some(self.info(&m))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(key, "head", e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        // object_store lists whole path segments: list the directory part, filter the rest.
+        let dir = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+        let (client, base) = (self.client.clone(), self.path(dir));
+        let root = dir.is_empty() && self.prefix.is_empty();
+        let metas = block(async move {
+            let mut s = client.list(if root { None } else { Some(&base) });
+            let mut out = Vec::new();
+            while let Some(m) = s.next().await {
+                out.push(m?);
+            }
+            Ok::<_, object_store::Error>(out)
+        })
+        .map_err(|e| self.error(prefix, "list", e))?;
+        let mut out: Vec<ObjectInfo> = metas
+            .iter()
+            .map(|m| self.info(m))
+            .filter(|o| o.key.starts_with(prefix))
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let dir = prefix.trim_end_matches('/');
+        let (client, base) = (self.client.clone(), self.path(dir));
+        let root = dir.is_empty() && self.prefix.is_empty();
+        let r = block(async move {
+            client
+                .list_with_delimiter(if root { None } else { Some(&base) })
+                .await
+        })
+        .map_err(|e| self.error(prefix, "list", e))?;
+        let mut names: Vec<String> = r
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Streams the object into `dest` (for NetCDF, which needs a whole file, and for the
+    /// chunker, which hashes and indexes a file once).
+    fn download(&self, key: &str, dest: &Path) -> Result<ObjectInfo> {
+        let (client, path, dest_owned) = (self.client.clone(), self.path(key), dest.to_path_buf());
+        let local = |e: std::io::Error| object_store::Error::Generic {
+            store: "local file",
+            source: Box::new(e),
+        };
+        let r = block(async move {
+            use tokio::io::AsyncWriteExt;
+            let got = client.get(&path).await?;
+            let meta = got.meta.clone();
+            let mut stream = got.into_stream();
+            let mut f = tokio::fs::File::create(&dest_owned).await.map_err(local)?;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                f.write_all(chunk.as_ref()).await.map_err(local)?;
+            }
+            f.flush().await.map_err(local)?;
+            Ok::<ObjectMeta, object_store::Error>(meta)
+        });
+        r.map(|m| self.info(&m))
+            .map_err(|e| self.error(key, "download", e))
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        match block(async move { client.delete(&path).await }) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error(key, "delete", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse() {
+        assert_eq!(
+            Location::parse("s3://b/p/q/").unwrap(),
+            Location::S3 {
+                bucket: "b".into(),
+                prefix: "p/q".into()
+            }
+        );
+        assert_eq!(
+            Location::parse("s3://b").unwrap().canonical(),
+            "s3://b".to_string()
+        );
+        assert_eq!(
+            Location::parse("file:///data/in").unwrap(),
+            Location::Local("/data/in".into())
+        );
+        assert_eq!(
+            Location::parse("out").unwrap(),
+            Location::Local("out".into())
+        );
+        assert!(Location::parse("s3:///x").is_err());
+        assert!(Location::parse("gs://b/x").is_err());
+    }
+}
