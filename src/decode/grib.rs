@@ -1,9 +1,9 @@
 //! GRIB2 files: inventory and decoding of fields. The only module that imports gribberish.
 //!
-//! tilecast indexes messages, parses grids and product metadata, unpacks the simple and
-//! complex packings, and applies bitmaps itself (see the sibling modules); gribberish supplies
-//! the parameter tables (names and units by discipline/category/number) and the JPEG2000, PNG
-//! and CCSDS unpacking. Calls into gribberish are given pre-validated input and are isolated
+//! tilecast indexes messages, parses grids and product metadata, unpacks the simple, complex
+//! and CCSDS packings, and applies bitmaps itself (see the sibling modules); gribberish supplies
+//! the parameter tables (names and units by discipline/category/number) and the JPEG2000 and
+//! PNG unpacking. Calls into gribberish are given pre-validated input and are isolated
 //! with `catch_unwind`, so a decoder bug on a hostile file becomes that field's error.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,6 +14,7 @@ use bitvec::view::BitView;
 use gribberish::message::Message;
 use gribberish::sections::data_representation::DataRepresentationSection;
 
+use super::grib_aec;
 use super::grib_grid::{self, GridError};
 use super::grib_index::{self, FieldSections, IndexProblem};
 use super::grib_meta;
@@ -141,7 +142,8 @@ impl GribFile {
             0 => grib_unpack::simple(s5, data, packed),
             2 => grib_unpack::complex(s5, data, packed, false),
             3 => grib_unpack::complex(s5, data, packed, true),
-            40..=42 => library_unpack(s5, data, packed),
+            40 | 41 => library_unpack(s5, data, packed),
+            42 => grib_aec::ccsds(s5, data, packed),
             other => {
                 return Err(Error::Unsupported {
                     path: self.path.clone(),
@@ -351,7 +353,7 @@ fn spaced_units(u: &str) -> String {
     parts.join(" ")
 }
 
-/// JPEG2000, PNG and CCSDS through gribberish.
+/// JPEG2000 and PNG through gribberish.
 fn library_unpack(s5: &[u8], data: &[u8], packed: usize) -> std::result::Result<Vec<f32>, String> {
     if packed == 0 {
         return Ok(Vec::new());
