@@ -171,9 +171,9 @@ fn ignored_name(name: &str) -> bool {
         .any(|s| lower.ends_with(s))
 }
 
-/// Hidden or temporary names anywhere in the key.
+/// Hidden or temporary names anywhere in the key, and "folder" marker objects.
 fn ignored(key: &str) -> bool {
-    key.split('/').any(ignored_name)
+    key.is_empty() || key.ends_with('/') || key.split('/').any(ignored_name)
 }
 
 /// An ingest file or object as last listed.
@@ -673,4 +673,26 @@ fn plan_file(
     let mut plan = plan_run(&inv, source, uri, settings, job_tiles)?;
     plan.source_etag = etag;
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ignored;
+
+    #[test]
+    fn temporary_hidden_and_folder_keys_are_ignored() {
+        for k in [
+            "a.grib2.part",
+            ".hidden.grib2",
+            "x/.tmp/a.grib2",
+            "gfs/",
+            "a~",
+            "b.nc.crdownload",
+        ] {
+            assert!(ignored(k), "{k}");
+        }
+        for k in ["a.grib2", "gfs/2026/f000.grib2", "x.nc"] {
+            assert!(!ignored(k), "{k}");
+        }
+    }
 }
