@@ -252,7 +252,6 @@ impl Sampler {
 
     /// Samples one tile: `TILE_SIZE`² values, row-major from the north-west corner.
     pub fn tile(&self, tiling: Tiling, t: TileId) -> Vec<f32> {
-        let n = TILE_SIZE;
         let (lons, lats) = pixel_centres(tiling, t);
         if let GridKind::LatLon { .. } = self.grid.kind {
             return self.tile_separable(&lons, &lats);
