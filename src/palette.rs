@@ -215,7 +215,14 @@ pub struct ColourTable {
     positions: Vec<f64>,
     under: Option<u8>,
     over: Option<u8>,
+    /// For each of [`BUCKETS`] equal slices of [0, 1] in `t` (the value's position in the
+    /// range), the indices at its two ends: equal ends mean one index for the whole slice,
+    /// the index being monotone in `t`.
+    buckets: Vec<(u8, u8)>,
 }
+
+/// Slices of the colour range with precomputed indices (most hold a single index).
+const BUCKETS: usize = 4096;
 
 impl ColourTable {
     pub fn new(p: &Palette, min: f64, max: f64) -> ColourTable {
@@ -249,7 +256,7 @@ impl ColourTable {
             (entries.len() - 1) as u8
         });
         entries.truncate(256);
-        ColourTable {
+        let mut table = ColourTable {
             min,
             max,
             entries,
@@ -257,7 +264,13 @@ impl ColourTable {
             positions: p.stops.iter().map(|s| s.0).collect(),
             under,
             over,
-        }
+            buckets: Vec::new(),
+        };
+        let ends: Vec<u8> = (0..=BUCKETS)
+            .map(|b| table.index_at(b as f64 / BUCKETS as f64))
+            .collect();
+        table.buckets = ends.windows(2).map(|w| (w[0], w[1])).collect();
+        table
     }
 
     /// Index of a value's colour; 0 for NaN.
@@ -282,6 +295,18 @@ impl ColourTable {
         } else {
             0.5
         };
+        // The slice's index when both its ends have the same one (exact: the index only
+        // grows with t); the search otherwise.
+        let b = ((t * BUCKETS as f64) as usize).min(BUCKETS - 1);
+        let (lo, hi) = self.buckets[b];
+        if lo == hi && t >= b as f64 / BUCKETS as f64 && t <= (b + 1) as f64 / BUCKETS as f64 {
+            return lo;
+        }
+        self.index_at(t)
+    }
+
+    /// The index at position `t` in [0, 1] of the colour range.
+    fn index_at(&self, t: f64) -> u8 {
         let k = self
             .positions
             .partition_point(|&p| p <= t)
@@ -312,6 +337,44 @@ pub fn canonical_units(u: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bucketed_lookup_equals_the_search_everywhere() {
+        for name in Palette::builtin_names() {
+            let p = Palette::builtin(name).unwrap();
+            for (min, max) in [(0.0, 1.0), (-3.5, 41.25), (213.15, 313.15), (5.0, 5.0)] {
+                let t = ColourTable::new(&p, min, max);
+                let slow = |v: f32| {
+                    if v.is_nan() {
+                        return 0;
+                    }
+                    let v = v as f64;
+                    match (v < t.min, v > t.max, t.under, t.over) {
+                        (true, _, Some(u), _) => return u,
+                        (_, true, _, Some(o)) => return o,
+                        _ => {}
+                    }
+                    let x = if t.max > t.min {
+                        ((v - t.min) / (t.max - t.min)).clamp(0.0, 1.0)
+                    } else {
+                        0.5
+                    };
+                    t.index_at(x)
+                };
+                let span = (max - min).max(1.0);
+                // A dense sweep past both ends, and the values nearest every slice edge.
+                let sweep =
+                    (0..200_000).map(|k| (min - 0.1 * span + 1.2 * span * k as f64 / 2e5) as f32);
+                let edges = (0..=BUCKETS).flat_map(|b| {
+                    let v = (min + (max - min) * b as f64 / BUCKETS as f64) as f32;
+                    [v.next_down(), v, v.next_up()]
+                });
+                for v in sweep.chain(edges) {
+                    assert_eq!(t.index(v), slow(v), "{name} [{min}, {max}] at {v}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn builtins_parse_and_are_found_by_variable() {
