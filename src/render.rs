@@ -82,7 +82,8 @@ pub fn prepare(mut fields: Vec<Field>, settings: &RenderSettings) -> Result<Prep
 }
 
 /// Renders the tiles of `ranges` into `<run>/<layer>/` of `out`. Returns (tiles written,
-/// bytes, stage seconds). Tiles with no data at all are not written.
+/// bytes, stage seconds). Tiles with no data at all are not written. Writes may still be in
+/// flight on return: see [`Store::flush`] ([`run_job`] flushes).
 pub fn render_tiles(
     p: &Prepared,
     layer: &str,
@@ -109,8 +110,8 @@ pub fn render_tiles(
             let t2 = Instant::now();
             let rel = format!("{}/{}/{}.png", t.z, t.x, t.y);
             let size = colour.len() as u64 + data.len() as u64;
-            out.put(&format!("{run}/{layer}/{rel}"), colour, PutMeta::PNG)?;
-            out.put(&format!("{run}/{layer}/data/{rel}"), data, PutMeta::PNG)?;
+            out.put_async(&format!("{run}/{layer}/{rel}"), colour, PutMeta::PNG)?;
+            out.put_async(&format!("{run}/{layer}/data/{rel}"), data, PutMeta::PNG)?;
             let t3 = Instant::now();
             let secs = [
                 (t1 - t0).as_secs_f64(),
@@ -146,7 +147,7 @@ pub fn render_meta(
 ) -> Result<LayerEntry> {
     let put = |name: &str, bytes: &[u8]| {
         let key = format!("{run}/{}/{name}", layer.name);
-        out.put(&key, bytes.to_vec(), PutMeta::for_key(&key))
+        out.put_async(&key, bytes.to_vec(), PutMeta::for_key(&key))
     };
     let grid = p.sampler.grid();
     let full = p.sampler.full_frame();
@@ -270,6 +271,10 @@ pub fn run_job(
     } else {
         None
     };
+    // A result vouches for its outputs: every one is stored before it exists.
+    let t0 = Instant::now();
+    out.flush()?;
+    seconds.write += t0.elapsed().as_secs_f64();
     Ok(JobResult {
         version: JOB_VERSION,
         job: job.id.clone(),

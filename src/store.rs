@@ -71,6 +71,16 @@ pub trait Store: Send + Sync {
     fn root(&self) -> String;
     /// Writes an object atomically, replacing any previous one.
     fn put(&self, key: &str, bytes: Vec<u8>, meta: PutMeta) -> Result<()>;
+    /// Starts writing an object; may return before it is stored (a bucket uploads many at
+    /// once). [`Store::flush`] waits for every such write. By default, [`Store::put`].
+    fn put_async(&self, key: &str, bytes: Vec<u8>, meta: PutMeta) -> Result<()> {
+        self.put(key, bytes, meta)
+    }
+    /// Waits for every write started with [`Store::put_async`]; the first failure is
+    /// returned once all have ended. Only then are those objects known to be stored.
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
     /// Creates an object only if the key is free; false if it already exists. Atomic: of two
     /// concurrent creators exactly one gets true.
     fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool>;

@@ -126,11 +126,37 @@ where
     }
 }
 
+/// Uploads in flight at once per store: enough to hide request latency, few enough to bound
+/// the memory of the bytes waiting.
+const UPLOADS_IN_FLIGHT: usize = 32;
+
+/// An object-store error as a core-library one: missing objects, failed preconditions and
+/// refused ranges are permanent, everything else (after the client's retries) transient.
+fn store_error(url: String, op: &'static str, e: object_store::Error) -> Error {
+    let message = e.to_string();
+    let transient = !matches!(
+        e,
+        object_store::Error::NotFound { .. }
+            | object_store::Error::Precondition { .. }
+            | object_store::Error::InvalidPath { .. }
+            | object_store::Error::NotSupported { .. }
+    ) && !message.contains("416");
+    Error::Store {
+        url,
+        op,
+        message,
+        transient,
+    }
+}
+
 /// A bucket, or a prefix in one.
 pub struct S3Store {
     client: Arc<AmazonS3>,
     bucket: String,
     prefix: String,
+    /// Writes started by `put_async`, awaited by `flush`.
+    pending: std::sync::Mutex<Vec<tokio::task::JoinHandle<Result<()>>>>,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl S3Store {
@@ -167,6 +193,8 @@ impl S3Store {
             client: Arc::new(client),
             bucket: bucket.to_string(),
             prefix: prefix.trim_matches('/').to_string(),
+            pending: Default::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(UPLOADS_IN_FLIGHT)),
         })
     }
 
@@ -201,19 +229,18 @@ impl S3Store {
     }
 
     fn error(&self, key: &str, op: &'static str, e: object_store::Error) -> Error {
-        let message = e.to_string();
-        let transient = !matches!(
-            e,
-            object_store::Error::NotFound { .. }
-                | object_store::Error::Precondition { .. }
-                | object_store::Error::InvalidPath { .. }
-                | object_store::Error::NotSupported { .. }
-        ) && !message.contains("416");
-        Error::Store {
-            url: self.url(key),
-            op,
-            message,
-            transient,
+        store_error(self.url(key), op, e)
+    }
+
+    fn put_options(meta: PutMeta) -> PutOptions {
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, meta.content_type.into());
+        if let Some(cc) = meta.cache_control {
+            attributes.insert(Attribute::CacheControl, cc.into());
+        }
+        PutOptions {
+            attributes,
+            ..Default::default()
         }
     }
 }
@@ -228,19 +255,52 @@ impl Store for S3Store {
     }
 
     fn put(&self, key: &str, bytes: Vec<u8>, meta: PutMeta) -> Result<()> {
-        let (client, path) = (self.client.clone(), self.path(key));
-        let mut attributes = Attributes::new();
-        attributes.insert(Attribute::ContentType, meta.content_type.into());
-        if let Some(cc) = meta.cache_control {
-            attributes.insert(Attribute::CacheControl, cc.into());
-        }
-        let opts = PutOptions {
-            attributes,
-            ..Default::default()
-        };
+        let (client, path, opts) = (self.client.clone(), self.path(key), Self::put_options(meta));
         block(async move { client.put_opts(&path, bytes.into(), opts).await })
             .map(|_| ())
             .map_err(|e| self.error(key, "put", e))
+    }
+
+    fn put_async(&self, key: &str, bytes: Vec<u8>, meta: PutMeta) -> Result<()> {
+        let slots = self.slots.clone();
+        let permit = block(async move { slots.acquire_owned().await })
+            .expect("the upload semaphore is never closed");
+        let (client, path, opts) = (self.client.clone(), self.path(key), Self::put_options(meta));
+        let url = self.url(key);
+        let upload = runtime().spawn(async move {
+            let _permit = permit;
+            client
+                .put_opts(&path, bytes.into(), opts)
+                .await
+                .map(|_| ())
+                .map_err(|e| store_error(url, "put", e))
+        });
+        let mut pending = self.pending.lock().expect("not poisoned");
+        pending.push(upload);
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        let handles = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+        let root = self.root();
+        block(async move {
+            let mut first = None;
+            for h in handles {
+                let r = match h.await {
+                    Ok(r) => r,
+                    Err(e) => Err(Error::Store {
+                        url: root.clone(),
+                        op: "put",
+                        message: format!("upload task failed: {e}"),
+                        transient: true,
+                    }),
+                };
+                if let Err(e) = r {
+                    first.get_or_insert(e);
+                }
+            }
+            first.map_or(Ok(()), Err)
+        })
     }
 
     fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool> {
