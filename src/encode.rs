@@ -32,11 +32,14 @@ impl DataScale {
         }
     }
 
+    /// The code nearest `v` (halves away from zero, as `f64::round`), clamped to 0..=65535.
     #[inline]
     pub fn code(&self, v: f32) -> u16 {
-        ((v as f64 - self.offset) / self.scale)
-            .round()
-            .clamp(0.0, 65535.0) as u16
+        let x = ((v as f64 - self.offset) / self.scale).clamp(0.0, 65535.0);
+        // `round` is a library call on baseline x86-64; for 0 <= x < 2^16 truncation is one
+        // instruction and `x - t` is exact (Sterbenz), so this is the same rounding.
+        let t = x as u32;
+        (t + u32::from(x - t as f64 >= 0.5)) as u16
     }
 
     pub fn value(&self, code: u16) -> f64 {
@@ -213,6 +216,32 @@ pub fn decode_rgba(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_round_like_f64_round() {
+        let s = DataScale::for_range(-40.0, 60.0);
+        let mut seed = 1u64;
+        let mut values: Vec<f32> = (0..1_000_000)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                -50.0 + 120.0 * ((seed >> 11) as f64 / (1u64 << 53) as f64) as f32
+            })
+            .collect();
+        // Values at and next to exact halves between codes, and the ends.
+        for k in [0u32, 1, 2, 1000, 32767, 65534] {
+            let half = (s.value(k as u16) + s.scale / 2.0) as f32;
+            values.extend([half.next_down(), half, half.next_up()]);
+        }
+        values.extend([-40.0, 60.0, f32::MAX, f32::MIN, 0.0]);
+        for v in values {
+            let want = ((v as f64 - s.offset) / s.scale)
+                .round()
+                .clamp(0.0, 65535.0) as u16;
+            assert_eq!(s.code(v), want, "{v}");
+        }
+    }
 
     #[test]
     fn data_scale_round_trip_within_half_step() {
