@@ -218,14 +218,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                         // The result was written; only reading it back failed. Requeue: the
                         // next attempt finds it and reports it.
                         tracing::warn!(worker = %name, run = %run, job = %id, outcome = "transient", "{e:#}; requeued");
-                        let _ = delivery
-                            .nack(BasicNackOptions {
-                                requeue: true,
-                                ..Default::default()
-                            })
-                            .await;
-                        let _ = conn.close(200, "transient failure".into()).await;
-                        return Ok(ExitCode::from(EXIT_TRANSIENT));
+                        return Ok(requeue(&delivery, &conn).await);
                     }
                 };
                 if let Some(mut r) = result {
@@ -291,20 +284,25 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = "transient",
                     "job failed, requeued: {e:#}"
                 );
-                let _ = delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await;
-                let _ = conn.close(200, "transient failure".into()).await;
-                return Ok(ExitCode::from(EXIT_TRANSIENT));
+                return Ok(requeue(&delivery, &conn).await);
             }
         }
         done += 1;
     }
     let _ = conn.close(200, "done".into()).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The transient outcome: the job goes back to the queue and the process exits 75.
+async fn requeue(delivery: &lapin::message::Delivery, conn: &lapin::Connection) -> ExitCode {
+    let _ = delivery
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        })
+        .await;
+    let _ = conn.close(200, "transient failure".into()).await;
+    ExitCode::from(EXIT_TRANSIENT)
 }
 
 /// Runs a job to its outcome. Blocking.

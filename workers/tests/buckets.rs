@@ -74,6 +74,16 @@ fn planned_ranges(plan: &serde_json::Value) -> BTreeSet<(u64, u64)> {
         .collect()
 }
 
+/// Uploads every sample file to `drop/` of the ingest bucket; returns the files.
+fn upload_samples(ingest: &Bucket) -> Vec<PathBuf> {
+    let files = sample_files();
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        ingest.put_file(&format!("drop/{name}"), f);
+    }
+    files
+}
+
 fn plan_for_key(out: &Bucket, key_name: &str) -> serde_json::Value {
     out.planned_runs("runs")
         .iter()
@@ -95,11 +105,7 @@ fn files_uploaded_to_a_bucket_give_the_local_outputs_and_workers_read_only_their
     moto.start_recording();
     start_chunker(&mut c, "chunker", free_port(), &["--zoom", "0-3"]);
     c.pool(2, &["--idle-exit", "30"]);
-    let files = sample_files();
-    for f in &files {
-        let name = f.file_name().unwrap().to_str().unwrap();
-        ingest.put_file(&format!("drop/{name}"), f);
-    }
+    let files = upload_samples(&ingest);
     wait_for(&c, "a manifest per file", Duration::from_secs(240), || {
         out.manifests("runs").len() == files.len()
     });
@@ -247,11 +253,7 @@ fn two_chunkers_never_both_submit_a_file() {
         &["--zoom", "0-1", "--instance", "two", "--no-ledger"],
     );
     c.pool(2, &["--idle-exit", "30"]);
-    let files = sample_files();
-    for f in &files {
-        let name = f.file_name().unwrap().to_str().unwrap();
-        ingest.put_file(&format!("drop/{name}"), f);
-    }
+    let files = upload_samples(&ingest);
     wait_for(&c, "a manifest per file", Duration::from_secs(240), || {
         out.manifests("runs").len() == files.len()
     });
