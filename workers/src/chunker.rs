@@ -109,6 +109,11 @@ pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
     if let Location::Local(p) = &out_location {
         std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
     }
+    anyhow::ensure!(
+        inside(&out_location.canonical(), &ingest_location.canonical()) != Some(String::new()),
+        "the output location {} is the ingest location: give outputs their own prefix",
+        out_location.canonical()
+    );
     let ingest = ingest_location.open(&args.s3)?;
     let out = out_location.open(&args.s3)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -130,6 +135,7 @@ pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
         }
         let watcher = Watcher {
             instance: args.instance.clone().unwrap_or_else(host_name),
+            outputs_inside: inside(&out_location.canonical(), &ingest_location.canonical()),
             ingest_location,
             out_root: out_location.canonical(),
             ingest,
@@ -169,6 +175,17 @@ fn ignored_name(name: &str) -> bool {
         ]
         .iter()
         .any(|s| lower.ends_with(s))
+}
+
+/// The prefix of `inner` relative to `outer` (ending in `/`, or empty when they are the same)
+/// when `inner` is inside `outer`; both canonical locations.
+fn inside(inner: &str, outer: &str) -> Option<String> {
+    let outer = outer.trim_end_matches('/');
+    let rest = inner.trim_end_matches('/').strip_prefix(outer)?;
+    if rest.is_empty() {
+        return Some(String::new());
+    }
+    rest.strip_prefix('/').map(|r| format!("{r}/"))
 }
 
 /// Hidden or temporary names anywhere in the key, and "folder" marker objects.
@@ -227,6 +244,9 @@ struct Session {
 
 struct Watcher {
     instance: String,
+    /// Where the outputs are when they are inside the ingest location (relative key
+    /// prefix ending in `/`): never taken as input.
+    outputs_inside: Option<String>,
     ingest_location: Location,
     out_root: String,
     ingest: Arc<dyn Store>,
@@ -378,9 +398,18 @@ impl Watcher {
                 return;
             }
         };
-        for o in objects.iter().filter(|o| !ignored(&o.key)) {
+        for o in objects.iter().filter(|o| self.wanted(&o.key)) {
             self.note(seen, Candidate::of(o));
         }
+    }
+
+    /// Whether a key of the ingest location may be an input.
+    fn wanted(&self, key: &str) -> bool {
+        !ignored(key)
+            && !self
+                .outputs_inside
+                .as_deref()
+                .is_some_and(|p| p.is_empty() || key.starts_with(p))
     }
 
     fn note(&self, seen: &mut HashMap<String, Seen>, c: Candidate) {
@@ -424,7 +453,7 @@ impl Watcher {
                     .strip_prefix(prefix.as_str())
                     .and_then(|k| k.strip_prefix('/'))
             };
-            let Some(key) = key.filter(|k| c.bucket == *bucket && !ignored(k)) else {
+            let Some(key) = key.filter(|k| c.bucket == *bucket && self.wanted(k)) else {
                 self.metrics().events.with_label_values(&["ignored"]).inc();
                 continue;
             };
@@ -678,6 +707,20 @@ fn plan_file(
 #[cfg(test)]
 mod tests {
     use super::ignored;
+
+    #[test]
+    fn outputs_inside_the_ingest_location_are_found() {
+        use super::inside;
+        assert_eq!(
+            inside("s3://b/in/tiles", "s3://b/in"),
+            Some("tiles/".into())
+        );
+        assert_eq!(inside("s3://b/in", "s3://b/in/"), Some(String::new()));
+        assert_eq!(inside("s3://b/input", "s3://b/in"), None);
+        assert_eq!(inside("s3://other/in/x", "s3://b/in"), None);
+        assert_eq!(inside("/data/in/out", "/data/in"), Some("out/".into()));
+        assert_eq!(inside("/data/out", "/data/in"), None);
+    }
 
     #[test]
     fn temporary_hidden_and_folder_keys_are_ignored() {

@@ -162,3 +162,42 @@ impl Cache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cache;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn the_cache_evicts_least_recently_used_files_but_never_the_one_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        let file = |name: &str, len: usize, age: u64| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, vec![0u8; len]).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(now - Duration::from_secs(age))
+                .unwrap();
+            p
+        };
+        file("old.nc", 400, 300);
+        file("mid.nc", 400, 200);
+        file(".download.part", 400, 500);
+        let new = file("new.nc", 400, 100);
+        let cache = Cache {
+            dir: dir.path().to_path_buf(),
+            max_bytes: 900,
+        };
+        cache.evict(&new);
+        let left = |n: &str| dir.path().join(n).exists();
+        // 1200 bytes of cached files: the oldest goes, in-progress downloads are not counted.
+        assert!(!left("old.nc") && left("mid.nc") && left("new.nc") && left(".download.part"));
+        // A file larger than the whole cache stays while in use.
+        let big = file("big.nc", 2000, 0);
+        cache.evict(&big);
+        assert!(left("big.nc") && !left("mid.nc") && !left("new.nc"));
+    }
+}
