@@ -12,11 +12,14 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicPublishOptions, QueueDeleteOptions};
+use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use tilecast::job::Job;
 use tilecast::render::plan_file;
 use tilecast::settings::RenderSettings;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn url() -> String {
     std::env::var("TILECAST_AMQP_URL")
@@ -72,32 +75,6 @@ fn publish(prefix: &str, jobs: &[Job]) {
             .unwrap()
             .await
             .unwrap();
-        }
-    });
-}
-
-fn cleanup(prefix: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let conn = Connection::connect(&url(), ConnectionProperties::default())
-            .await
-            .unwrap();
-        let ch = conn.create_channel().await.unwrap();
-        for q in ["render", "render.dead", "dead.events", "results"] {
-            let _ = ch
-                .queue_delete(
-                    format!("{prefix}.{q}").as_str().into(),
-                    QueueDeleteOptions::default(),
-                )
-                .await;
-        }
-        for x in ["jobs", "dead"] {
-            let _ = ch
-                .exchange_delete(format!("{prefix}.{x}").as_str().into(), Default::default())
-                .await;
         }
     });
 }
@@ -185,7 +162,7 @@ fn main() {
             mean(|s| s.render_ms),
             mean(|s| s.wall_ms - s.render_ms),
         );
-        cleanup(&prefix);
+        common::delete_topology(&prefix);
         std::thread::sleep(Duration::from_millis(200));
     }
 }

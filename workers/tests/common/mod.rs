@@ -326,32 +326,34 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
-        let prefix = self.prefix.clone();
-        rt().block_on(async move {
-            if let Ok(conn) =
-                Connection::connect(&amqp_url(), ConnectionProperties::default()).await
-            {
-                if let Ok(ch) = conn.create_channel().await {
-                    for q in ["render", "render.dead", "dead.events", "results"] {
-                        let _ = ch
-                            .queue_delete(
-                                format!("{prefix}.{q}").as_str().into(),
-                                QueueDeleteOptions::default(),
-                            )
-                            .await;
-                    }
-                    for x in ["jobs", "dead"] {
-                        let _ = ch
-                            .exchange_delete(
-                                format!("{prefix}.{x}").as_str().into(),
-                                ExchangeDeleteOptions::default(),
-                            )
-                            .await;
-                    }
-                }
-            }
-        });
+        delete_topology(&self.prefix);
     }
+}
+
+/// Deletes the queues and exchanges of a queue prefix (best effort).
+pub fn delete_topology(prefix: &str) {
+    let prefix = prefix.to_string();
+    rt().block_on(async move {
+        let Ok(conn) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await
+        else {
+            return;
+        };
+        let Ok(ch) = conn.create_channel().await else {
+            return;
+        };
+        for q in ["render", "render.dead", "dead.events", "results"] {
+            let name = format!("{prefix}.{q}");
+            let _ = ch
+                .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        for x in ["jobs", "dead"] {
+            let name = format!("{prefix}.{x}");
+            let _ = ch
+                .exchange_delete(name.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+        }
+    });
 }
 
 /// Every file under `dir` except the bookkeeping, with its bytes.
