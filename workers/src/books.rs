@@ -136,9 +136,15 @@ impl Books {
         else {
             anyhow::bail!("claim {base} exists but cannot be listed");
         };
-        let Some(held) = self.get_json::<ClaimRecord>(&current)? else {
-            anyhow::bail!("claim {current} cannot be read");
-        };
+        // An empty or unreadable record (claims of tilecast 0.1 session 1 were empty files)
+        // is an owner long gone: taken over.
+        let held = self
+            .get_json::<ClaimRecord>(&current)?
+            .unwrap_or_else(|| ClaimRecord {
+                owner: "unknown (unreadable claim)".into(),
+                at: 0,
+                key: String::new(),
+            });
         if held.owner == owner {
             return Ok(Claim::Ours);
         }
@@ -364,6 +370,27 @@ mod tests {
         assert_eq!(
             books.claim("r", "a", "k", lease).unwrap(),
             Claim::Held("b".into())
+        );
+    }
+
+    #[test]
+    fn an_unreadable_claim_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let claims = dir.path().join(".tilecast/claims");
+        std::fs::create_dir_all(&claims).unwrap();
+        std::fs::write(claims.join("r"), b"").unwrap();
+        let books = books(dir.path());
+        assert!(matches!(
+            books
+                .claim("r", "a", "k", Duration::from_secs(600))
+                .unwrap(),
+            Claim::TakenOver(_)
+        ));
+        assert_eq!(
+            books
+                .claim("r", "a", "k", Duration::from_secs(600))
+                .unwrap(),
+            Claim::Ours
         );
     }
 
