@@ -71,6 +71,16 @@ pub struct IngestRecord {
 
 const ROOT: &str = ".tilecast";
 
+/// Threads reading a run's records when it completes.
+const READERS: usize = 16;
+
+/// A job's record in the books.
+enum Record {
+    Done(Box<JobResult>),
+    Dead(String),
+    Missing,
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -301,15 +311,43 @@ impl Books {
         if !jobs().all(|j| done.contains(&j.id) || dead.contains(&j.id)) {
             return Ok(false);
         }
+        // Records are read by a few threads at once: on a bucket each is a request.
+        let ids: Vec<&str> = jobs().map(|j| j.id.as_str()).collect();
+        let per_thread = ids.len().div_ceil(READERS).max(1);
+        let read = |id: &str| -> anyhow::Result<Record> {
+            Ok(if let Some(r) = self.read_result(run, id)? {
+                Record::Done(Box::new(r))
+            } else if let Some(reason) = self.read_dead(run, id)? {
+                Record::Dead(reason)
+            } else {
+                Record::Missing
+            })
+        };
+        let records: Vec<anyhow::Result<Record>> = crate::storage::blocking(|| {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = ids
+                    .chunks(per_thread)
+                    .map(|chunk| {
+                        scope.spawn(move || chunk.iter().map(|id| read(id)).collect::<Vec<_>>())
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("record reader panicked"))
+                    .collect()
+            })
+        });
         let mut results = BTreeMap::new();
         let mut reasons = BTreeMap::new();
-        for j in jobs() {
-            if let Some(r) = self.read_result(run, &j.id)? {
-                results.insert(j.id.clone(), r);
-            } else if let Some(reason) = self.read_dead(run, &j.id)? {
-                reasons.insert(j.id.clone(), reason);
-            } else {
-                return Ok(false);
+        for (id, record) in ids.iter().zip(records) {
+            match record? {
+                Record::Done(r) => {
+                    results.insert(id.to_string(), *r);
+                }
+                Record::Dead(reason) => {
+                    reasons.insert(id.to_string(), reason);
+                }
+                Record::Missing => return Ok(false),
             }
         }
         let Some(m) = assemble(&plan, &results, &reasons) else {

@@ -117,12 +117,17 @@ where
     runtime().spawn(async move {
         let _ = tx.send(f.await);
     });
-    let wait = move || rx.recv().expect("the S3 runtime dropped a request");
+    blocking(move || rx.recv().expect("the S3 runtime dropped a request"))
+}
+
+/// Runs blocking work; inside a multi-threaded Tokio runtime it says so (`block_in_place`),
+/// so the runtime moves its other tasks to another thread meanwhile.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(wait)
+            tokio::task::block_in_place(f)
         }
-        _ => wait(),
+        _ => f(),
     }
 }
 
