@@ -94,7 +94,6 @@ pub trait Store: Send + Sync {
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
     /// The names of the "directories" directly under `prefix` (which ends with `/` or is empty).
     fn list_dirs(&self, prefix: &str) -> Result<Vec<String>>;
-    fn delete(&self, key: &str) -> Result<()>;
     /// Copies an object into a local file as a stream; returns the object as it was read.
     fn download(&self, key: &str, dest: &Path) -> Result<ObjectInfo>;
     /// The local directory behind the store, if it is one.
@@ -286,15 +285,6 @@ impl Store for LocalStore {
         Ok(names)
     }
 
-    fn delete(&self, key: &str) -> Result<()> {
-        let path = self.path(key)?;
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(&path, "delete", e)),
-        }
-    }
-
     fn download(&self, key: &str, dest: &Path) -> Result<ObjectInfo> {
         let path = self.path(key)?;
         std::fs::copy(&path, dest).map_err(|e| Error::io(&path, "copy", e))?;
@@ -367,9 +357,7 @@ mod tests {
         assert_eq!(s.list("run/a/l").unwrap().len(), 1);
         assert_eq!(s.list_dirs("run/").unwrap(), ["a"]);
         assert_eq!(s.head("run/a/legend.json").unwrap().unwrap().size, 2);
-        s.delete("run/a/legend.json").unwrap();
-        s.delete("run/a/legend.json").unwrap();
-        assert_eq!(s.head("run/a/legend.json").unwrap(), None);
+        assert_eq!(s.head("run/a/missing.json").unwrap(), None);
         // Nothing is left in the temporary directory.
         assert_eq!(std::fs::read_dir(tmp_dir(dir.path())).unwrap().count(), 0);
     }

@@ -548,10 +548,15 @@ impl Watcher {
             }
         }
         // A local file is read in place; an object is streamed to a spool file first.
-        let spool = match self.ingest.local_root() {
-            Some(_) => None,
-            None => Some(
-                tempfile::Builder::new()
+        let mut spool = None;
+        let (path, uri, etag) = match self.ingest.local_root() {
+            Some(root) => {
+                let p = root.join(&c.key);
+                let uri = std::path::absolute(&p).unwrap_or_else(|_| p.clone());
+                (p, uri.to_string_lossy().into_owned(), None)
+            }
+            None => {
+                let dir = tempfile::Builder::new()
                     .prefix("tilecast-spool-")
                     .tempdir_in(
                         self.args
@@ -560,18 +565,10 @@ impl Watcher {
                             .unwrap_or_else(std::env::temp_dir),
                     )
                     .context("creating a spool directory")
-                    .map_err(later)?,
-            ),
-        };
-        let (path, uri, etag) = match (self.ingest.local_root(), &spool) {
-            (Some(root), _) => {
-                let p = root.join(&c.key);
-                let uri = std::path::absolute(&p).unwrap_or_else(|_| p.clone());
-                (p, uri.to_string_lossy().into_owned(), None)
-            }
-            (None, Some(dir)) => {
+                    .map_err(later)?;
                 let name = c.key.rsplit('/').next().unwrap_or("object");
                 let p = dir.path().join(name);
+                spool = Some(dir);
                 let (store, key, dest) = (self.ingest.clone(), c.key.clone(), p.clone());
                 let info = tokio::task::spawn_blocking(move || store.download(&key, &dest))
                     .await
@@ -579,7 +576,6 @@ impl Watcher {
                     .map_err(Failure::of_store)?;
                 (p, self.ingest.url(&c.key), info.etag)
             }
-            (None, None) => unreachable!("a spool exists for every store without a local root"),
         };
         let hashed = {
             let p = path.clone();

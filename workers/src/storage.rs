@@ -310,12 +310,9 @@ impl Store for S3Store {
 
     fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool> {
         let (client, path) = (self.client.clone(), self.path(key));
-        let mut attributes = Attributes::new();
-        attributes.insert(Attribute::ContentType, PutMeta::PRIVATE.content_type.into());
         let opts = PutOptions {
             mode: PutMode::Create,
-            attributes,
-            ..Default::default()
+            ..Self::put_options(PutMeta::PRIVATE)
         };
         match block(async move { client.put_opts(&path, bytes.into(), opts).await }) {
             Ok(_) => Ok(true),
@@ -442,14 +439,6 @@ impl Store for S3Store {
         });
         r.map(|m| self.info(&m))
             .map_err(|e| self.error(key, "download", e))
-    }
-
-    fn delete(&self, key: &str) -> Result<()> {
-        let (client, path) = (self.client.clone(), self.path(key));
-        match block(async move { client.delete(&path).await }) {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.error(key, "delete", e)),
-        }
     }
 }
 
