@@ -72,6 +72,26 @@ pub enum Error {
         /// Whether trying again later may succeed (server errors, timeouts, throttling).
         transient: bool,
     },
+    /// A size the input declares (grid points, tiles, message bytes) is over a configured
+    /// limit ([`crate::limits`]); nothing of that size was allocated.
+    #[error("{path}: {subject}: {what} {declared} over the limit of {limit} (raise {flag} if this is intended)")]
+    OverLimit {
+        path: PathBuf,
+        /// "field 3", "variable tas", "plan", ...
+        subject: String,
+        /// "grid points", "tiles", ...
+        what: &'static str,
+        declared: u64,
+        limit: u64,
+        /// The flag that sets the limit, e.g. `--max-field-points`.
+        flag: &'static str,
+    },
+    /// The input is not a regular file (a device, FIFO, socket or directory).
+    #[error("{path}: not a regular file ({kind}); only regular files are read")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    /// The caller asked the work to stop (SIGTERM, a job deadline) before it finished.
+    #[error("stopped before the work was finished")]
+    Stopped,
     /// PNG encoding failed (only on internal inconsistencies; kept as an error, not a panic).
     #[error("encoding {what}: {reason}")]
     Encode { what: String, reason: String },
@@ -83,6 +103,7 @@ impl Error {
         match self {
             Error::Io { .. } => false,
             Error::Store { transient, .. } => !transient,
+            Error::Stopped => false,
             _ => true,
         }
     }

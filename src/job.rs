@@ -119,8 +119,10 @@ impl Job {
         serde_json::to_vec(self).expect("jobs serialise")
     }
 
-    /// Parses and validates a message body.
+    /// Parses and validates a message body. Pure: nothing the message names is opened or
+    /// read, so parsing a hostile message costs at most its own size.
     pub fn parse(body: &[u8]) -> Result<Job, JobError> {
+        check_size(body)?;
         let v: VersionOnly = serde_json::from_slice(body)?;
         if v.version != JOB_VERSION {
             return Err(JobError::Version(v.version));
@@ -135,18 +137,16 @@ impl Job {
             id: self.id.clone(),
             reason,
         };
-        let safe = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 200
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-                && s != "."
-                && s != ".."
-        };
-        if !safe(&self.id) || !safe(&self.run) || !safe(&self.layer) {
-            return Err(invalid(
-                "id, run and layer must be short names of [A-Za-z0-9_.-]".into(),
-            ));
+        if !is_name(&self.id) || !is_name(&self.run) || !is_name(&self.layer) {
+            return Err(invalid(NAME_RULE.into()));
+        }
+        let sha_ok = self.source.sha256.len() == 64
+            && self.source.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !sha_ok {
+            return Err(invalid("source sha256 must be 64 hex digits".into()));
+        }
+        if self.source.uri.is_empty() || self.source.uri.len() > 4096 || self.out.len() > 4096 {
+            return Err(invalid("source uri and out must be 1 to 4096 bytes".into()));
         }
         if self.fields.is_empty() || self.fields.len() > 2 {
             return Err(invalid(format!(
@@ -178,6 +178,35 @@ impl Job {
         }
         self.settings.validate().map_err(|e| invalid(e.to_string()))
     }
+}
+
+/// What [`is_name`] accepts, for messages.
+pub const NAME_RULE: &str =
+    "id, run and layer must be names of 1-200 characters of [A-Za-z0-9_.-] not starting with '.'";
+
+/// A run, layer or job name that is safe as one path segment or key part: short, of
+/// `[A-Za-z0-9_.-]`, and not hidden (which also excludes `.`, `..` and the `.tilecast`
+/// bookkeeping folder).
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
+fn check_size(body: &[u8]) -> Result<(), JobError> {
+    if body.len() > crate::limits::MAX_MESSAGE_BYTES {
+        return Err(JobError::Invalid {
+            id: "?".into(),
+            reason: format!(
+                "message of {} bytes (at most {})",
+                body.len(),
+                crate::limits::MAX_MESSAGE_BYTES
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Seconds spent per stage, carried in results so they outlive short-lived workers.
@@ -215,6 +244,21 @@ fn done() -> String {
     "done".into()
 }
 
+impl JobResult {
+    /// Parses a result message and checks the names it would be recorded under. Pure.
+    pub fn parse(body: &[u8]) -> Result<JobResult, JobError> {
+        check_size(body)?;
+        let r: JobResult = serde_json::from_slice(body)?;
+        if !is_name(&r.job) || !is_name(&r.run) || !is_name(&r.layer) {
+            return Err(JobError::Invalid {
+                id: r.job.chars().take(64).collect(),
+                reason: NAME_RULE.into(),
+            });
+        }
+        Ok(r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,7 +270,7 @@ mod tests {
             run: "r1".into(),
             source: JobSource {
                 uri: "/data/x.grib2".into(),
-                sha256: "00".into(),
+                sha256: "0".repeat(64),
                 format: "grib2".into(),
                 etag: None,
             },
@@ -287,11 +331,39 @@ mod tests {
             Job::parse(&j.to_json()),
             Err(JobError::Invalid { .. })
         ));
+        for bad in ["../../etc", ".tilecast", ".hidden", "..", "a/b", ""] {
+            for field in 0..3 {
+                let mut j = job();
+                match field {
+                    0 => j.layer = bad.into(),
+                    1 => j.run = bad.into(),
+                    _ => j.id = bad.into(),
+                }
+                assert!(
+                    matches!(Job::parse(&j.to_json()), Err(JobError::Invalid { .. })),
+                    "{bad:?} as field {field}"
+                );
+            }
+        }
         let mut j = job();
-        j.layer = "../../etc".into();
-        assert!(matches!(
-            Job::parse(&j.to_json()),
-            Err(JobError::Invalid { .. })
-        ));
+        j.settings.palette = Some(crate::palette::PaletteSpec::Builtin("/dev/zero".into()));
+        let e = Job::parse(&j.to_json()).unwrap_err();
+        assert!(e.to_string().contains("not a built-in palette"), "{e}");
+        let huge = vec![b' '; crate::limits::MAX_MESSAGE_BYTES + 1];
+        assert!(matches!(Job::parse(&huge), Err(JobError::Invalid { .. })));
+    }
+
+    #[test]
+    fn palettes_travel_by_value() {
+        let mut j = job();
+        let def: crate::palette::PaletteDef = serde_json::from_str(
+            r##"{"name": "mine", "stops": [[0, "#000000"], [1, "#ffffff"]]}"##,
+        )
+        .unwrap();
+        j.settings.palette = Some(crate::palette::PaletteSpec::Inline(def));
+        assert_eq!(Job::parse(&j.to_json()).unwrap(), j);
+        j.settings.palette = Some(crate::palette::PaletteSpec::Builtin("viridis".into()));
+        let text = String::from_utf8(j.to_json()).unwrap();
+        assert!(text.contains(r#""palette":"viridis""#), "{text}");
     }
 }

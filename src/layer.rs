@@ -142,7 +142,7 @@ pub struct Styling {
 
 pub fn style(field: &Field, settings: &RenderSettings) -> Result<Styling> {
     let palette = match &settings.palette {
-        Some(p) => Palette::resolve(p)?,
+        Some(p) => p.palette()?,
         None => {
             let mut names = vec![field.info.variable.as_str()];
             if let Some(sn) = &field.info.standard_name {

@@ -1,6 +1,10 @@
 //! Palettes: colour ramps kept as data files (JSON), the built-in ones embedded at compile
 //! time, chosen automatically from the variable or named by the user.
 //!
+//! Palettes travel by value: render settings (and so job messages) carry a built-in name or
+//! the whole definition ([`PaletteSpec`]), never a path, so a worker or the ledger never reads
+//! a file a message names. `--palette FILE` is read once, on the command line, bounded.
+//!
 //! A palette maps a position in [0, 1] across a value range to a colour. For tiles it is
 //! turned into a 256-entry indexed-colour table (entry 0 transparent for missing values):
 //! a palette never needs more colours than that, and indexed PNGs are a fraction of the size
@@ -39,20 +43,77 @@ const BUILTIN: &[(&str, &str)] = &[
 /// The palette used when no other fits.
 pub const DEFAULT: &str = "viridis";
 
-#[derive(Debug, Deserialize)]
-struct PaletteFile {
-    name: String,
-    #[serde(default)]
-    units: Option<String>,
-    #[serde(default)]
-    default_range: Option<[f64; 2]>,
-    #[serde(default)]
-    variables: Vec<String>,
-    #[serde(default)]
-    under: Option<String>,
-    #[serde(default)]
-    over: Option<String>,
-    stops: Vec<(f64, String)>,
+/// Largest palette file `--palette FILE` reads.
+pub const MAX_PALETTE_BYTES: u64 = 64 * 1024;
+
+/// Most stops a palette may have: each segment needs at least one of the 256 table entries.
+pub const MAX_STOPS: usize = 250;
+
+/// A palette definition as written in a palette file and carried in settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaletteDef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_range: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub under: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<String>,
+    /// (position in [0, 1], `#rrggbb` or `#rrggbbaa`).
+    pub stops: Vec<(f64, String)>,
+}
+
+/// The palette render settings ask for: a built-in's name, or a whole definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PaletteSpec {
+    Builtin(String),
+    Inline(PaletteDef),
+}
+
+impl PaletteSpec {
+    /// From a command-line value: a built-in name, else a palette file, read here (a regular
+    /// file of at most [`MAX_PALETTE_BYTES`]) and carried by value from then on.
+    pub fn from_arg(arg: &str) -> Result<PaletteSpec> {
+        if Palette::builtin(arg).is_some() {
+            return Ok(PaletteSpec::Builtin(arg.to_string()));
+        }
+        let path = Path::new(arg);
+        if !path.exists() {
+            return Err(Error::Palette {
+                name: arg.to_string(),
+                reason: format!(
+                    "neither a built-in palette ({}) nor an existing file",
+                    Palette::builtin_names().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        let bytes = crate::input::read_small(path, MAX_PALETTE_BYTES)?;
+        let def: PaletteDef = serde_json::from_slice(&bytes).map_err(|e| Error::Palette {
+            name: arg.to_string(),
+            reason: e.to_string(),
+        })?;
+        Palette::from_def(&def, arg)?;
+        Ok(PaletteSpec::Inline(def))
+    }
+
+    /// The palette, checked. Pure: reads nothing.
+    pub fn palette(&self) -> Result<Palette> {
+        match self {
+            PaletteSpec::Builtin(name) => Palette::builtin(name).ok_or_else(|| Error::Palette {
+                name: name.chars().take(64).collect(),
+                reason: format!(
+                    "not a built-in palette ({})",
+                    Palette::builtin_names().collect::<Vec<_>>().join(", ")
+                ),
+            }),
+            PaletteSpec::Inline(def) => Palette::from_def(def, "inline palette"),
+        }
+    }
 }
 
 pub type Rgba = [u8; 4];
@@ -90,13 +151,34 @@ pub fn hex(c: Rgba) -> String {
 impl Palette {
     /// Parses palette JSON; `origin` names it in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Palette> {
+        let f: PaletteDef = serde_json::from_str(text).map_err(|e| Error::Palette {
+            name: origin.to_string(),
+            reason: e.to_string(),
+        })?;
+        Palette::from_def(&f, origin)
+    }
+
+    /// Checks a definition and builds the palette; `origin` names it in errors.
+    pub fn from_def(f: &PaletteDef, origin: &str) -> Result<Palette> {
         let bad = |reason: String| Error::Palette {
             name: origin.to_string(),
             reason,
         };
-        let f: PaletteFile = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-        if f.stops.len() < 2 {
-            return Err(bad("needs at least two stops".into()));
+        if f.stops.len() < 2 || f.stops.len() > MAX_STOPS {
+            return Err(bad(format!(
+                "{} stops (need 2 to {MAX_STOPS})",
+                f.stops.len()
+            )));
+        }
+        let long = |s: &str| s.len() > 200;
+        if long(&f.name)
+            || f.units.as_deref().is_some_and(long)
+            || f.variables.len() > 200
+            || f.variables.iter().any(|v| long(v))
+        {
+            return Err(bad(
+                "names, units and variables must be at most 200 characters (200 variables)".into(),
+            ));
         }
         let mut stops = Vec::with_capacity(f.stops.len());
         for (k, (p, c)) in f.stops.iter().enumerate() {
@@ -113,7 +195,7 @@ impl Palette {
             return Err(bad("stops must start at 0 and end at 1".into()));
         }
         if let Some([a, b]) = f.default_range {
-            if a.partial_cmp(&b) != Some(std::cmp::Ordering::Less) {
+            if !(a.is_finite() && b.is_finite() && a < b && (b - a).is_finite()) {
                 return Err(bad(format!("default_range {a}..{b} is empty")));
             }
         }
@@ -123,8 +205,8 @@ impl Palette {
                 .transpose()
         };
         Ok(Palette {
-            name: f.name,
-            units: f.units,
+            name: f.name.clone(),
+            units: f.units.clone(),
             default_range: f.default_range,
             variables: f.variables.iter().map(|v| v.to_lowercase()).collect(),
             under: colour(&f.under)?,
@@ -144,26 +226,6 @@ impl Palette {
     /// Names of the built-in palettes.
     pub fn builtin_names() -> impl Iterator<Item = &'static str> {
         BUILTIN.iter().map(|(n, _)| *n)
-    }
-
-    /// `NAME` of a built-in, or a path to a JSON palette file.
-    pub fn resolve(spec: &str) -> Result<Palette> {
-        if let Some(p) = Palette::builtin(spec) {
-            return Ok(p);
-        }
-        let path = Path::new(spec);
-        if path.exists() {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| Error::io(path, "read palette", e))?;
-            return Palette::from_json(&text, spec);
-        }
-        Err(Error::Palette {
-            name: spec.to_string(),
-            reason: format!(
-                "neither a built-in palette ({}) nor an existing file",
-                Palette::builtin_names().collect::<Vec<_>>().join(", ")
-            ),
-        })
     }
 
     /// The built-in palette whose variable list names this variable or standard name.

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 use crate::decode::{Catalog, FieldSource, Format};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layer;
 use crate::manifest::{FailedField, Source};
 use crate::settings::RenderSettings;
@@ -106,15 +106,17 @@ impl RunPlan {
     }
 }
 
-/// Hex sha256 and size of a file, read as a stream (a file is never held in memory).
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+/// Hex sha256 and size of a regular file, read as a stream (a file is never held in memory).
+pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
+    let (mut f, _) = crate::input::open_file(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut n = 0u64;
     loop {
-        let k = f.read(&mut buf)?;
+        let k = f
+            .read(&mut buf)
+            .map_err(|e| crate::error::Error::io(path, "read", e))?;
         if k == 0 {
             break;
         }
@@ -190,6 +192,8 @@ pub fn plan_run(
         })
         .collect();
     let mut layers = Vec::new();
+    let max_tiles = crate::limits::get().max_tiles;
+    let mut planned_tiles = 0u64;
     for spec in layer::plan(ds.entries()) {
         let grid = match ds.grid(spec.sources[0]) {
             Ok(g) => g,
@@ -204,6 +208,21 @@ pub fn plan_run(
         };
         let bounds = grid.bounds();
         let (minzoom, maxzoom) = layer::zooms(settings, settings.tiling, &grid, bounds);
+        // Counted before any tile is listed: a deep zoom range must not plan itself out of
+        // memory.
+        planned_tiles = (minzoom..=maxzoom).fold(planned_tiles, |n, z| {
+            n.saturating_add(settings.tiling.count_covering(z, bounds))
+        });
+        if planned_tiles > max_tiles {
+            return Err(Error::OverLimit {
+                path: ds.path().to_owned(),
+                subject: format!("plan (zoom {minzoom}-{maxzoom}, at layer {})", spec.name),
+                what: "tiles",
+                declared: planned_tiles,
+                limit: max_tiles,
+                flag: "--max-tiles",
+            });
+        }
         let sources = spec
             .sources
             .iter()
@@ -258,7 +277,11 @@ pub fn split(
     let mut current: Vec<TileRange> = Vec::new();
     let mut count = 0usize;
     for z in zmin..=zmax {
-        let ranges = ranges_of(&tiling.tiles_covering(z, bounds));
+        let ranges: Vec<TileRange> = tiling
+            .covering_rects(z, bounds)
+            .into_iter()
+            .map(|[x0, x1, y0, y1]| TileRange { z, x0, x1, y0, y1 })
+            .collect();
         let n: usize = ranges.iter().map(TileRange::len).sum();
         if count + n <= budget {
             current.extend(ranges);
@@ -303,33 +326,6 @@ pub fn split(
     chunks
 }
 
-/// Groups tiles of one zoom (as `tiles_covering` lists them: x-major, full y range per x)
-/// into rectangles of contiguous columns.
-fn ranges_of(tiles: &[TileId]) -> Vec<TileRange> {
-    let mut out: Vec<TileRange> = Vec::new();
-    for t in tiles {
-        match out.last_mut() {
-            Some(r)
-                if r.z == t.z
-                    && (t.x == r.x1 || t.x == r.x1 + 1)
-                    && t.y >= r.y0
-                    && t.y <= r.y1 + 1 =>
-            {
-                r.x1 = t.x;
-                r.y1 = r.y1.max(t.y);
-            }
-            _ => out.push(TileRange {
-                z: t.z,
-                x0: t.x,
-                x1: t.x,
-                y0: t.y,
-                y1: t.y,
-            }),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,7 +356,8 @@ mod tests {
 
     #[test]
     fn antimeridian_coverage_makes_two_rectangles() {
-        let r = ranges_of(&Tiling::WebMercator.tiles_covering(3, [170.0, -10.0, -170.0, 10.0]));
-        assert_eq!(r.len(), 2);
+        let chunks = split(Tiling::WebMercator, [170.0, -10.0, -170.0, 10.0], 3, 3, 64);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].len(), 2);
     }
 }

@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::decode::{Dataset, Field, FieldInfo};
+use crate::decode::{inventory, Catalog, Field, FieldInfo, Inventory};
 use crate::encode::{data_pixels, indexed_png, rgba_png};
 use crate::error::{Error, Result};
 use crate::job::{JobResult, StageSeconds, JOB_VERSION};
@@ -27,12 +27,34 @@ use crate::tiling::TILE_SIZE;
 
 pub use crate::plan::run_id;
 
-/// Counters a caller can poll from another thread to draw a progress bar.
+/// Counters a caller can poll from another thread to draw a progress bar, and the caller's
+/// way to stop the work: rendering checks [`Progress::stopped`] between tiles.
 #[derive(Debug, Default)]
 pub struct Progress {
     pub tiles_planned: AtomicU64,
     pub tiles_done: AtomicU64,
     pub layers_done: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl Progress {
+    /// Asks the work to stop: tiles not yet started are not rendered, and the job ends with
+    /// [`Error::Stopped`] before writing anything more (within a tile's time).
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.stopped() {
+            Err(Error::Stopped)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// What one run produced.
@@ -94,9 +116,10 @@ pub fn render_tiles(
     progress: &Progress,
 ) -> Result<(u64, u64, StageSeconds)> {
     let tiles: Vec<_> = ranges.iter().flat_map(|r| r.tiles()).collect();
-    let written: Vec<Result<(u64, [f64; 3])>> = tiles
+    let written: Vec<(u64, [f64; 3])> = tiles
         .par_iter()
         .map(|&t| {
+            progress.check()?;
             let t0 = Instant::now();
             let values = p.sampler.tile(settings.tiling, t);
             let t1 = Instant::now();
@@ -120,11 +143,10 @@ pub fn render_tiles(
             ];
             Ok((size, secs))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let (mut count, mut bytes) = (0u64, 0u64);
     let mut seconds = StageSeconds::default();
-    for w in written {
-        let (n, [r, e, wr]) = w?;
+    for (n, [r, e, wr]) in written {
         seconds.render += r;
         seconds.encode += e;
         seconds.write += wr;
@@ -264,6 +286,7 @@ pub fn run_job(
     seconds.render += s.render;
     seconds.encode += s.encode;
     seconds.write += s.write;
+    progress.check()?;
     let entry = if job.meta {
         let e = render_meta(p, layer, settings, out, run)?;
         bytes += e.bytes;
@@ -274,6 +297,7 @@ pub fn run_job(
     // A result vouches for its outputs: every one is stored before it exists.
     let t0 = Instant::now();
     out.flush()?;
+    progress.check()?;
     seconds.write += t0.elapsed().as_secs_f64();
     Ok(JobResult {
         version: JOB_VERSION,
@@ -333,14 +357,15 @@ pub fn manifest_bytes(m: &Manifest) -> Vec<u8> {
     pretty(m)
 }
 
-/// Plans a local file (reading it once for its hash).
+/// Plans a local file: reads it once for its hash and once, a message at a time, for its
+/// inventory; never holds it in memory.
 pub fn plan_file(
     path: &Path,
     settings: &RenderSettings,
     job_tiles: usize,
-) -> Result<(Dataset, RunPlan)> {
-    let (sha256, size) = plan::sha256_file(path).map_err(|e| Error::io(path, "read", e))?;
-    let ds = Dataset::open(path)?;
+) -> Result<(Inventory, RunPlan)> {
+    let (sha256, size) = plan::sha256_file(path)?;
+    let ds = inventory(path)?;
     let source = plan::source_of(path, sha256, size, ds.format());
     let plan = plan::plan_run(
         &ds,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::palette::PaletteSpec;
 use crate::resample::Resample;
 use crate::tiling::Tiling;
 
@@ -14,8 +15,9 @@ pub struct RenderSettings {
     /// Inclusive zoom range; `None` chooses from each field's native resolution.
     pub zoom: Option<(u8, u8)>,
     pub resample: Resample,
-    /// Palette name or file; `None` chooses per variable.
-    pub palette: Option<String>,
+    /// A built-in palette's name or a whole palette (never a path); `None` chooses per
+    /// variable.
+    pub palette: Option<PaletteSpec>,
     /// Colour range; `None` uses the palette's default range or the data range.
     pub range: Option<(f64, f64)>,
     /// Prefix for URLs in TileJSON documents (empty: relative URLs).
@@ -36,16 +38,40 @@ impl RenderSettings {
             }
         }
         if let Some((a, b)) = self.range {
-            if !(a.is_finite() && b.is_finite() && a < b) {
-                return Err(Error::Settings(format!(
-                    "range {a}:{b} (need finite MIN < MAX)"
-                )));
-            }
+            check_range(a, b)?;
         }
         if let Some(p) = &self.palette {
-            crate::palette::Palette::resolve(p)?;
+            p.palette()?;
+        }
+        if self.base_url.len() > 2048 {
+            return Err(Error::Settings(format!(
+                "a base URL of {} bytes (at most 2048)",
+                self.base_url.len()
+            )));
         }
         Ok(())
+    }
+}
+
+/// Largest magnitude of a colour range end: far beyond any physical field, and small enough
+/// that the range, its ticks and its legend stay finite numbers.
+pub const MAX_RANGE_MAGNITUDE: f64 = 1e15;
+
+/// A colour range: finite, ordered, with ends at most [`MAX_RANGE_MAGNITUDE`] and apart by
+/// more than rounding.
+fn check_range(a: f64, b: f64) -> Result<()> {
+    let m = MAX_RANGE_MAGNITUDE;
+    let ok = a.is_finite()
+        && b.is_finite()
+        && a.abs() <= m
+        && b.abs() <= m
+        && b - a > a.abs().max(b.abs()) * 1e-9;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Settings(format!(
+            "range {a:e}:{b:e} (need MIN < MAX, both within ±{m:e} and distinct to 9 digits)"
+        )))
     }
 }
 
@@ -73,7 +99,9 @@ pub fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
             .parse::<f64>()
             .map_err(|_| format!("bad range {s:?}: expected MIN:MAX"))
     };
-    Ok((p(&s[..k])?, p(&s[k + 1..])?))
+    let (a, b) = (p(&s[..k])?, p(&s[k + 1..])?);
+    check_range(a, b).map_err(|e| e.to_string())?;
+    Ok((a, b))
 }
 
 #[cfg(test)]
@@ -87,5 +115,27 @@ mod tests {
         assert!(parse_zoom("a-b").is_err());
         assert_eq!(parse_range("-40:40.5"), Ok((-40.0, 40.5)));
         assert!(parse_range("5").is_err());
+    }
+
+    #[test]
+    fn ranges_must_be_finite_ordered_and_distinct() {
+        for (a, b) in [
+            (-1e308, 1e308),
+            (1.0, 1.0),
+            (2.0, 1.0),
+            (f64::NAN, 1.0),
+            (0.0, f64::INFINITY),
+            (1e12, 1e12 + 1e-6),
+        ] {
+            assert!(check_range(a, b).is_err(), "{a}:{b}");
+        }
+        for (a, b) in [
+            (-40.0, 40.0),
+            (0.0, 1e-6),
+            (-1e15, 1e15),
+            (101_000.0, 101_001.0),
+        ] {
+            assert!(check_range(a, b).is_ok(), "{a}:{b}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! old object, the whole new one, or nothing. [`LocalStore`] gets that from a temporary file
 //! in `<root>/.tilecast/tmp` (same file system, outside the published tree) and a rename.
 
-use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::io::ErrorKind;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -156,7 +156,11 @@ impl LocalStore {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let t = tmp.join(name);
-        std::fs::write(&t, bytes).map_err(|e| Error::io(&t, "write", e))?;
+        if let Err(e) = std::fs::write(&t, bytes) {
+            // A full disk leaves a partial file: never leave it behind.
+            let _ = std::fs::remove_file(&t);
+            return Err(Error::io(&t, "write", e));
+        }
         Ok(t)
     }
 
@@ -237,7 +241,7 @@ impl Store for LocalStore {
 
     fn get_range(&self, key: &str, range: Range<u64>, _etag: Option<&str>) -> Result<Vec<u8>> {
         let path = self.path(key)?;
-        read_range(&path, range)
+        crate::input::read_range(&path, range)
     }
 
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
@@ -299,36 +303,6 @@ impl Store for LocalStore {
     fn local_root(&self) -> Option<&Path> {
         Some(&self.root)
     }
-}
-
-/// Reads `range` of a local file; a range past the end is a permanent error.
-pub fn read_range(path: &Path, range: Range<u64>) -> Result<Vec<u8>> {
-    let mut f = std::fs::File::open(path).map_err(|e| match e.kind() {
-        // The file is gone: no retry brings it back.
-        ErrorKind::NotFound => Error::Store {
-            url: path.to_string_lossy().into_owned(),
-            op: "open",
-            message: e.to_string(),
-            transient: false,
-        },
-        _ => Error::io(path, "open", e),
-    })?;
-    let size = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
-    if range.start > range.end || range.end > size {
-        return Err(Error::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!(
-                "byte range {}..{} past the end of the file ({size} bytes)",
-                range.start, range.end
-            ),
-        });
-    }
-    f.seek(SeekFrom::Start(range.start))
-        .map_err(|e| Error::io(path, "seek", e))?;
-    let mut bytes = vec![0u8; (range.end - range.start) as usize];
-    f.read_exact(&mut bytes)
-        .map_err(|e| Error::io(path, "read", e))?;
-    Ok(bytes)
 }
 
 #[cfg(test)]

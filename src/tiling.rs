@@ -113,43 +113,59 @@ impl Tiling {
     /// Tiles at zoom `z` that intersect `[west, south, east, north]` (west > east when the
     /// bounds cross the antimeridian), in (x, y) order.
     pub fn tiles_covering(self, z: u8, bounds: [f64; 4]) -> Vec<TileId> {
+        self.covering_rects(z, bounds)
+            .into_iter()
+            .flat_map(|[x0, x1, y0, y1]| {
+                (x0..=x1).flat_map(move |x| (y0..=y1).map(move |y| TileId { z, x, y }))
+            })
+            .collect()
+    }
+
+    /// How many tiles [`Self::tiles_covering`] lists, counted without listing them.
+    pub fn count_covering(self, z: u8, bounds: [f64; 4]) -> u64 {
+        self.covering_rects(z, bounds)
+            .iter()
+            .map(|[x0, x1, y0, y1]| (x1 - x0 + 1) as u64 * (y1 - y0 + 1) as u64)
+            .sum()
+    }
+
+    /// The tiles at zoom `z` that intersect the bounds as inclusive rectangles
+    /// `[x0, x1, y0, y1]`, in x order: one, or two when the bounds cross the antimeridian.
+    pub fn covering_rects(self, z: u8, bounds: [f64; 4]) -> Vec<[u32; 4]> {
         let [w, s, e, n] = bounds;
         let (cols, rows) = self.matrix(z);
         let s_px = TILE_SIZE as f64;
         let (_, y0) = self.lonlat_to_pixel(z, 0.0, n);
         let (_, y1) = self.lonlat_to_pixel(z, 0.0, s);
         let ty0 = ((y0 / s_px).floor().max(0.0) as u32).min(rows - 1);
-        let ty1 = (((y1 / s_px).ceil() as u32).max(ty0 + 1)).min(rows);
+        let ty1 = (((y1 / s_px).ceil() as u32).max(ty0 + 1)).min(rows) - 1;
         let col = |lon: f64| {
             ((lon + 180.0) / 360.0 * cols as f64)
                 .floor()
                 .clamp(0.0, cols as f64 - 1.0) as u32
         };
-        let mut xs: Vec<u32> = Vec::new();
         let full = (e - w).abs() >= 360.0 - 1e-9 || (w <= -180.0 && e >= 180.0);
-        if full {
-            xs.extend(0..cols);
+        let columns: Vec<(u32, u32)> = if full {
+            vec![(0, cols - 1)]
         } else {
             let (w, e) = (
                 norm180(w),
                 if e >= 180.0 { 180.0 - 1e-9 } else { norm180(e) },
             );
+            let (cw, ce) = (col(w), col(e));
             if w <= e {
-                xs.extend(col(w)..=col(e));
+                vec![(cw, ce)]
+            } else if cw <= ce + 1 {
+                // Across the antimeridian, the two pieces meet: every column.
+                vec![(0, cols - 1)]
             } else {
-                xs.extend(col(w)..cols);
-                xs.extend(0..=col(e));
-                xs.sort_unstable();
-                xs.dedup();
+                vec![(0, ce), (cw, cols - 1)]
             }
-        }
-        let mut out = Vec::with_capacity(xs.len() * (ty1 - ty0) as usize);
-        for x in xs {
-            for y in ty0..ty1 {
-                out.push(TileId { z, x, y });
-            }
-        }
-        out
+        };
+        columns
+            .into_iter()
+            .map(|(x0, x1)| [x0, x1, ty0, ty1])
+            .collect()
     }
 
     /// Zoom where a tile pixel is no coarser than `deg` degrees of longitude at the equator:
@@ -198,6 +214,24 @@ mod tests {
         let tiles = t.tiles_covering(2, [170.0, -10.0, -170.0, 10.0]);
         let xs: Vec<u32> = tiles.iter().map(|t| t.x).collect();
         assert_eq!(xs, vec![0, 0, 3, 3]);
+        assert_eq!(t.count_covering(2, [170.0, -10.0, -170.0, 10.0]), 4);
+    }
+
+    #[test]
+    fn counts_need_no_listing_even_at_the_deepest_zoom() {
+        let t = Tiling::WebMercator;
+        let regional = [-100.0, 30.0, -90.0, 40.0];
+        for z in 0..=8 {
+            assert_eq!(
+                t.count_covering(z, regional),
+                t.tiles_covering(z, regional).len() as u64
+            );
+        }
+        assert!(t.count_covering(24, regional) > 1 << 36);
+        assert_eq!(
+            Tiling::Geographic.count_covering(24, [-180.0, -90.0, 180.0, 90.0]),
+            2 * (1u64 << 48)
+        );
     }
 
     #[test]

@@ -144,8 +144,8 @@ fn is_pressure_unit(u: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct FieldVar {
     pub var: usize,
-    /// Number of 2-D slices.
-    pub slices: usize,
+    /// Number of 2-D slices (`u64::MAX` when the product of the leading dimensions overflows).
+    pub slices: u64,
 }
 
 /// The file's data variables that hold fields, in definition order.
@@ -182,7 +182,10 @@ pub fn field_variables(vars: &[VarMeta]) -> Vec<FieldVar> {
         })
         .map(|(k, v)| FieldVar {
             var: k,
-            slices: v.dims[..v.dims.len() - 2].iter().map(|d| d.1).product(),
+            slices: v.dims[..v.dims.len() - 2]
+                .iter()
+                .try_fold(1u64, |n, d| n.checked_mul(d.1 as u64))
+                .unwrap_or(u64::MAX),
         })
         .collect()
 }

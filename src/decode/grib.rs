@@ -190,6 +190,14 @@ fn grid_of(path: &Path, k: usize, s3: &[u8]) -> Result<(crate::grid::Grid, Strin
             what: "grid definition",
             reason,
         },
+        GridError::TooLarge { points, limit } => Error::OverLimit {
+            path: path.to_owned(),
+            subject: format!("field {k}"),
+            what: "grid points",
+            declared: points,
+            limit,
+            flag: "--max-field-points",
+        },
     })
 }
 

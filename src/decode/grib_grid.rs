@@ -11,8 +11,16 @@ use crate::projection::{Earth, Projection};
 
 /// Why a grid cannot be used, before the caller adds file and field.
 pub enum GridError {
-    Unsupported { template: u16, detail: String },
+    Unsupported {
+        template: u16,
+        detail: String,
+    },
     Corrupt(String),
+    /// More grid points than the configured limit ([`crate::limits`]).
+    TooLarge {
+        points: u64,
+        limit: u64,
+    },
 }
 
 fn need<T>(v: Option<T>, what: &str) -> Result<T, GridError> {
@@ -68,10 +76,15 @@ fn dims(t: &[u8], template: u16) -> Result<(usize, usize), GridError> {
     }
     let nx = need(u32_at(t, 16), "Ni")? as usize;
     let ny = need(u32_at(t, 20), "Nj")? as usize;
-    if nx == 0 || ny == 0 || nx.checked_mul(ny).is_none_or(|n| n > 1 << 31) {
+    if nx == 0 || ny == 0 {
         return Err(GridError::Corrupt(format!(
             "implausible grid size {nx}x{ny}"
         )));
+    }
+    let points = nx as u64 * ny as u64;
+    let limit = crate::limits::get().max_field_points;
+    if points > limit {
+        return Err(GridError::TooLarge { points, limit });
     }
     Ok((nx, ny))
 }

@@ -5,11 +5,11 @@
 //! a NetCDF file is opened through the C library, which reads metadata only. Decoding values
 //! needs a [`Dataset`](super::Dataset); planning needs only a [`Catalog`].
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::grib::GribFile;
-use super::{clone_error, Dataset, Entry, Format};
+use super::{clone_error, Dataset, Entry, Field, FieldSource, Format};
 use crate::error::{Error, Result};
 use crate::grid::Grid;
 
@@ -94,12 +94,40 @@ impl Catalog for Inventory {
     }
 }
 
-/// Catalogs a file, sniffing its format from its content.
+impl Inventory {
+    /// Decodes field `index`, reading only its message from a GRIB2 file.
+    pub fn decode(&self, index: usize) -> Result<Field> {
+        match self {
+            Inventory::NetCdf(ds) => ds.decode(index),
+            Inventory::Grib { path, entries, .. } => {
+                let entry = entries.get(index).ok_or_else(|| Error::NoSuchField {
+                    path: path.clone(),
+                    field: index,
+                    count: entries.len(),
+                })?;
+                let info = entry.info.as_ref().map_err(|e| clone_error(e, index))?;
+                let FieldSource::Grib2 {
+                    offset,
+                    length,
+                    sub_field,
+                } = info.source
+                else {
+                    unreachable!("GRIB2 inventories hold GRIB2 sources")
+                };
+                let bytes = crate::input::read_range(path, offset..offset + length)?;
+                let ds = Dataset::from_grib_message(path, bytes, offset, index - sub_field);
+                ds.decode_at(index, &info.source)
+            }
+        }
+    }
+}
+
+/// Catalogs a regular file, sniffing its format from its content.
 pub fn inventory(path: &Path) -> Result<Inventory> {
     let io = |op, e| Error::io(path, op, e);
     let mut head = Vec::with_capacity(8);
-    std::fs::File::open(path)
-        .map_err(|e| io("open", e))?
+    crate::input::open_file(path)?
+        .0
         .take(8)
         .read_to_end(&mut head)
         .map_err(|e| io("read", e))?;
@@ -112,8 +140,8 @@ pub fn inventory(path: &Path) -> Result<Inventory> {
 
 fn grib(path: &Path) -> Result<Inventory> {
     let io = |op, e| Error::io(path, op, e);
-    let file = std::fs::File::open(path).map_err(|e| io("open", e))?;
-    let size = file.metadata().map_err(|e| io("stat", e))?.len();
+    let (file, size) = crate::input::open_file(path)?;
+    let max_message = crate::limits::get().max_message_bytes();
     let mut r = BufReader::with_capacity(1 << 16, file);
     let (mut entries, mut grids) = (Vec::new(), Vec::new());
     let mut pos = 0u64;
@@ -141,6 +169,25 @@ fn grib(path: &Path) -> Result<Inventory> {
                 size - start
             ));
             break;
+        }
+        if length > max_message {
+            // Not read: recorded as that field's error, and the scan goes on after it.
+            let index = entries.len();
+            entries.push(Entry {
+                index,
+                info: Err(Error::OverLimit {
+                    path: path.to_owned(),
+                    subject: format!("field {index} (message at byte {start})"),
+                    what: "message bytes",
+                    declared: length,
+                    limit: max_message,
+                    flag: "--max-field-points",
+                }),
+            });
+            grids.push(None);
+            pos = start + length;
+            r.seek(SeekFrom::Start(pos)).map_err(|e| io("seek", e))?;
+            continue;
         }
         let mut msg = vec![0u8; length as usize];
         msg[..16].copy_from_slice(&head);

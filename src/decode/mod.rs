@@ -132,38 +132,38 @@ enum Inner {
 }
 
 impl Dataset {
-    /// Opens a file, sniffing its format from its content.
+    /// Opens a regular file, sniffing its format from its content. A GRIB2 file is read
+    /// into memory whole: to plan or render a large one, [`inventory`] it and decode its
+    /// fields one message at a time ([`decode_field`]).
     pub fn open(path: &Path) -> Result<Dataset> {
-        let mut head = [0u8; 8];
-        let n = {
-            use std::io::Read;
-            let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
-            let mut n = 0;
-            while n < head.len() {
-                match f.read(&mut head[n..]) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) => return Err(Error::io(path, "read", e)),
-                }
-            }
-            n
-        };
-        let format = sniff(&head[..n]).or_else(|| {
+        use std::io::Read;
+        let (f, size) = crate::input::open_file(path)?;
+        let mut head = Vec::with_capacity(8);
+        let mut f = std::io::BufReader::new(f);
+        (&mut f)
+            .take(8)
+            .read_to_end(&mut head)
+            .map_err(|e| Error::io(path, "read", e))?;
+        let inner = if sniff(&head) == Some(Format::NetCdf) {
+            drop(f);
+            Inner::NetCdf(netcdf::NetCdfFile::open(path)?)
+        } else {
             // GRIB messages may follow a WMO bulletin header or other bytes.
-            std::fs::read(path)
-                .ok()
-                .filter(|b| b.windows(4).any(|w| w == b"GRIB"))
-                .map(|_| Format::Grib2)
-        });
-        let inner = match format {
-            Some(Format::Grib2) => {
-                let bytes = std::fs::read(path).map_err(|e| Error::io(path, "read", e))?;
-                Inner::Grib(grib::GribFile::new(path, bytes))
+            let mut bytes = Vec::with_capacity(size as usize);
+            bytes.extend_from_slice(&head);
+            // Bounded by the size the file had when opened, should it grow meanwhile.
+            f.take(size.saturating_sub(head.len() as u64))
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(path, "read", e))?;
+            if !bytes.windows(4).any(|w| w == b"GRIB") {
+                return Err(unknown_format(path, bytes.is_empty()));
             }
-            Some(Format::NetCdf) => Inner::NetCdf(netcdf::NetCdfFile::open(path)?),
-            None => return Err(unknown_format(path, n == 0)),
+            Inner::Grib(grib::GribFile::new(path, bytes))
         };
-        let format = format.expect("checked above");
+        let format = match inner {
+            Inner::Grib(_) => Format::Grib2,
+            Inner::NetCdf(_) => Format::NetCdf,
+        };
         let ds = Dataset {
             path: path.to_owned(),
             format,
@@ -178,13 +178,30 @@ impl Dataset {
         Ok(ds)
     }
 
-    /// A GRIB2 dataset over bytes already in memory (a worker's byte range).
+    /// A GRIB2 dataset over bytes already in memory.
     pub fn from_grib_bytes(name: &Path, bytes: Vec<u8>) -> Dataset {
+        Dataset::from_grib_message(name, bytes, 0, 0)
+    }
+
+    /// A GRIB2 dataset over one message read from a file at byte `offset`, whose first
+    /// field is field `first` of the file: fields and errors are numbered as in the file.
+    pub fn from_grib_message(name: &Path, bytes: Vec<u8>, offset: u64, first: usize) -> Dataset {
         Dataset {
             path: name.to_owned(),
             format: Format::Grib2,
-            inner: Inner::Grib(grib::GribFile::new(name, bytes)),
+            inner: Inner::Grib(grib::GribFile::new_at(name, bytes, offset as usize, first)),
         }
+    }
+
+    /// Decodes the field at `source`, which this dataset holds (see [`Dataset::find`]).
+    pub fn decode_at(&self, field: usize, source: &FieldSource) -> Result<Field> {
+        let k = self.find(source).ok_or_else(|| Error::CorruptField {
+            path: self.path.clone(),
+            field,
+            what: "message structure",
+            reason: format!("no field at {source:?}"),
+        })?;
+        self.decode(k)
     }
 
     pub fn path(&self) -> &Path {
@@ -270,6 +287,21 @@ pub(crate) fn clone_error(e: &Error, field: usize) -> Error {
             field,
             what,
             reason: reason.clone(),
+        },
+        Error::OverLimit {
+            path,
+            what,
+            declared,
+            limit,
+            flag,
+            ..
+        } => Error::OverLimit {
+            path: path.clone(),
+            subject: format!("field {field}"),
+            what,
+            declared: *declared,
+            limit: *limit,
+            flag,
         },
         other => Error::Corrupt {
             path: PathBuf::new(),

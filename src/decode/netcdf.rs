@@ -29,6 +29,7 @@ pub struct NetCdfFile {
 
 impl NetCdfFile {
     pub fn open(path: &Path) -> Result<NetCdfFile> {
+        crate::input::check_file(path)?;
         let file = netcdf::open(path).map_err(|e| Error::NetCdf {
             path: path.to_owned(),
             context: "open".into(),
@@ -37,13 +38,46 @@ impl NetCdfFile {
         let vars: Vec<VarMeta> = file.variables().map(|v| meta(&v)).collect();
         let mut entries = Vec::new();
         let mut grids = HashMap::new();
+        let limits = crate::limits::get();
         for fv in cf::field_variables(&vars) {
             let v = &vars[fv.var];
             let lead: Vec<usize> = v.dims[..v.dims.len() - 2].iter().map(|d| d.1).collect();
-            // Every slice of a variable shares its grid: build it (and any search
-            // structure) once.
-            let grid = grid_of(path, &file, &vars, v, entries.len());
-            for s in 0..fv.slices {
+            let declared = (entries.len() as u64).saturating_add(fv.slices);
+            if declared > crate::limits::MAX_FIELDS_PER_FILE {
+                // One entry stands for the variable: its slices are never listed.
+                let index = entries.len();
+                entries.push(Entry {
+                    index,
+                    info: Err(Error::OverLimit {
+                        path: path.to_owned(),
+                        subject: format!("field {index} (variable {})", v.name),
+                        what: "fields in the file",
+                        declared,
+                        limit: crate::limits::MAX_FIELDS_PER_FILE,
+                        flag: "a file with fewer slices",
+                    }),
+                });
+                continue;
+            }
+            let (ny, nx) = (v.dims[v.dims.len() - 2].1, v.dims[v.dims.len() - 1].1);
+            let points = nx as u64 * ny as u64;
+            // Checked before any coordinate is read: a few kilobytes of header can declare
+            // dimensions whose coordinates alone would need gigabytes.
+            let grid = if points > limits.max_field_points {
+                Err(Error::OverLimit {
+                    path: path.to_owned(),
+                    subject: format!("field {} (variable {})", entries.len(), v.name),
+                    what: "grid points",
+                    declared: points,
+                    limit: limits.max_field_points,
+                    flag: "--max-field-points",
+                })
+            } else {
+                // Every slice of a variable shares its grid: build it (and any search
+                // structure) once.
+                grid_of(path, &file, &vars, v, entries.len())
+            };
+            for s in 0..fv.slices as usize {
                 let index = entries.len();
                 let indices = unravel(s, &lead);
                 let info = match &grid {
@@ -202,8 +236,17 @@ fn convert(v: AttributeValue) -> Option<Attr> {
     }
 }
 
+/// A whole coordinate variable, unless it declares more values than a field may have.
 fn read_1d(file: &netcdf::File, name: &str) -> Option<Vec<f64>> {
-    file.variable(name)?.get_values::<f64, _>(..).ok()
+    let var = file.variable(name)?;
+    let len = var
+        .dimensions()
+        .iter()
+        .try_fold(1u64, |n, d| n.checked_mul(d.len() as u64))?;
+    if len > crate::limits::get().max_field_points {
+        return None;
+    }
+    var.get_values::<f64, _>(..).ok()
 }
 
 fn describe(

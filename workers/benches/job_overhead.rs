@@ -91,7 +91,11 @@ fn main() {
         return;
     }
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_tilecast"));
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/global_t2m.grib2");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sample-data/global_t2m.grib2")
+        .canonicalize()
+        .expect("the sample file");
+    let ingest = sample.parent().unwrap().to_path_buf();
     let settings = RenderSettings {
         zoom: Some((0, 4)),
         ..Default::default()
@@ -119,6 +123,7 @@ fn main() {
             .args(["worker", "--idle-exit", "0.1", "--out"])
             .arg(&out)
             .env("TILECAST_QUEUE_PREFIX", &prefix)
+            .env("TILECAST_INGEST", &ingest)
             .stderr(Stdio::null())
             .status()
             .unwrap();
@@ -128,8 +133,15 @@ fn main() {
         let start = Instant::now();
         std::thread::scope(|s| {
             for _ in 0..workers {
-                let (bin, out, prefix, samples, run, n) =
-                    (&bin, &out, &prefix, samples.clone(), &plan.run, jobs.len());
+                let (bin, out, prefix, samples, run, n, ingest) = (
+                    &bin,
+                    &out,
+                    &prefix,
+                    samples.clone(),
+                    &plan.run,
+                    jobs.len(),
+                    &ingest,
+                );
                 s.spawn(move || {
                     while results(out, run) < n {
                         let t = Instant::now();
@@ -137,6 +149,7 @@ fn main() {
                             .args(["worker", "--idle-exit", "1", "--out"])
                             .arg(out)
                             .env("TILECAST_QUEUE_PREFIX", prefix)
+                            .env("TILECAST_INGEST", ingest)
                             .output()
                             .unwrap();
                         let wall = t.elapsed().as_secs_f64() * 1e3;

@@ -552,7 +552,10 @@ impl Watcher {
         let (path, uri, etag) = match self.ingest.local_root() {
             Some(root) => {
                 let p = root.join(&c.key);
-                let uri = std::path::absolute(&p).unwrap_or_else(|_| p.clone());
+                // Workers accept only plain absolute paths inside their --ingest roots.
+                let uri = std::fs::canonicalize(&p)
+                    .or_else(|_| std::path::absolute(&p))
+                    .unwrap_or_else(|_| p.clone());
                 (p, uri.to_string_lossy().into_owned(), None)
             }
             None => {
@@ -579,11 +582,15 @@ impl Watcher {
         };
         let hashed = {
             let p = path.clone();
-            tokio::task::spawn_blocking(move || sha256_file(&p))
+            match tokio::task::spawn_blocking(move || sha256_file(&p))
                 .await
                 .map_err(|e| later(e.into()))?
-                .with_context(|| format!("reading {}", path.display()))
-                .map_err(file)?
+            {
+                Ok(h) => h,
+                // A device or FIFO in the ingest location is a bad file; a read error may pass.
+                Err(e) if e.is_permanent() => return Err(file(e.into())),
+                Err(e) => return Err(later(e.into())),
+            }
         };
         let (sha, size) = hashed;
         let run = run_id(&sha, &self.settings);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use tilecast::decode::Dataset;
+use tilecast::decode::{inventory, Catalog};
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -33,7 +33,8 @@ pub struct ExtractArgs {
 
 /// Lists fields; exit 1 when some fields cannot be decoded.
 pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let ds = Dataset::open(&args.file)?;
+    // A streamed inventory: a message at a time, never the whole file.
+    let ds = inventory(&args.file)?;
     let entries = ds.entries();
     let failed = entries.iter().filter(|e| e.info.is_err()).count();
     let mut out = std::io::stdout().lock();
@@ -89,7 +90,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
 
 /// Decodes one field and writes it as .npy.
 pub fn extract(args: ExtractArgs) -> anyhow::Result<ExitCode> {
-    let ds = Dataset::open(&args.file)?;
+    let ds = inventory(&args.file)?;
     let field = match ds.decode(args.field) {
         Ok(f) => f,
         Err(e) => {

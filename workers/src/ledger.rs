@@ -18,7 +18,7 @@ use futures_lite::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use tilecast::job::{Job, JobResult};
+use tilecast::job::{is_name, Job, JobResult};
 
 use crate::amqp::{self, AmqpArgs, Names};
 use crate::books::Books;
@@ -166,7 +166,7 @@ impl Ledger {
     }
 
     fn on_result(&self, d: &Delivery) -> Option<String> {
-        match serde_json::from_slice::<JobResult>(&d.data) {
+        match JobResult::parse(&d.data) {
             Ok(r) => {
                 self.metrics().record_result(&r, &r.outcome);
                 // The worker wrote this record before publishing; write it again in case the
@@ -182,6 +182,7 @@ impl Ledger {
                 Some(r.run)
             }
             Err(e) => {
+                self.metrics().ledger_rejected.inc();
                 amqp::warn(
                     "ledger",
                     &format!("ignoring a malformed result message: {e}"),
@@ -196,16 +197,21 @@ impl Ledger {
             .job_results
             .with_label_values(&["dead_lettered"])
             .inc();
+        // Parsing is pure (nothing the message names is read), and every name is checked
+        // before it becomes part of a bookkeeping key.
         let job = Job::parse(&d.data).ok();
         let run = header(d, "x-tilecast-run")
-            .filter(|r| r != "?")
+            .filter(|r| is_name(r))
             .or_else(|| job.as_ref().map(|j| j.run.clone()));
         let id = header(d, "x-tilecast-job")
-            .filter(|r| r != "?")
+            .filter(|r| is_name(r))
             .or_else(|| job.as_ref().map(|j| j.id.clone()));
-        let reason = header(d, "x-tilecast-reason")
+        let reason: String = header(d, "x-tilecast-reason")
             .or_else(|| broker_reason(d))
-            .unwrap_or_else(|| "dead-lettered".into());
+            .unwrap_or_else(|| "dead-lettered".into())
+            .chars()
+            .take(2000)
+            .collect();
         match (run, id) {
             (Some(run), Some(id)) if matches!(self.books.read_plan(&run), Ok(Some(_))) => {
                 if let Err(e) = self.books.write_dead(&run, &id, &reason) {
@@ -215,6 +221,7 @@ impl Ledger {
                 Some(run)
             }
             (run, id) => {
+                self.metrics().ledger_rejected.inc();
                 amqp::warn(
                     "ledger",
                     &format!(

@@ -23,7 +23,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Turn GRIB2 and NetCDF weather fields into map tiles, images and legends.
+/// Turn GRIB2 and NetCDF weather fields into map tiles, images and legends: locally
+/// (`render`), or distributed over RabbitMQ (`chunker`, `worker`, `ledger`, `pool`).
 #[derive(Parser)]
 #[command(name = "tilecast", version, about, long_about = None, propagate_version = true)]
 struct Cli {
@@ -36,8 +37,35 @@ struct Cli {
         default_value = "auto"
     )]
     log_format: logging::LogFormat,
+    #[command(flatten)]
+    limits: LimitArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Ceilings on what an input may make tilecast allocate (see `tilecast::limits`).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Grid points one field may have (nx × ny, about 17 bytes of memory each to render);
+    /// a larger field is refused, before anything of its size is allocated.
+    #[arg(long, global = true, env = "TILECAST_MAX_FIELD_POINTS",
+          default_value_t = tilecast::limits::DEFAULT_MAX_FIELD_POINTS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_field_points: u64,
+    /// Tiles one file's plan may have, all layers and zooms together; a larger plan is
+    /// refused before any tile is listed.
+    #[arg(long, global = true, env = "TILECAST_MAX_TILES",
+          default_value_t = tilecast::limits::DEFAULT_MAX_TILES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_tiles: u64,
+}
+
+/// Parses a positive, finite number of seconds.
+pub(crate) fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e9 => Ok(v),
+        _ => Err(format!("{s:?}: expected a positive number of seconds")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -62,6 +90,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
+    tilecast::limits::configure(tilecast::limits::Limits {
+        max_field_points: cli.limits.max_field_points,
+        max_tiles: cli.limits.max_tiles,
+    });
     // TLS for object storage: ring, chosen at build time (see Cargo.toml).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
@@ -75,9 +107,21 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader went away (`tilecast inspect f | head`): nothing more to say.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tilecast: error: {e:#}");
             ExitCode::from(3)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+    })
 }

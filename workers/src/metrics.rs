@@ -18,6 +18,7 @@ pub struct Metrics {
     pub files_claimed: IntCounter,
     pub files_duplicate: IntCounter,
     pub files_invalid: IntCounter,
+    pub ledger_rejected: IntCounter,
     pub jobs_published: IntCounter,
     pub events: IntCounterVec,
     pub job_results: IntCounterVec,
@@ -116,6 +117,11 @@ impl Metrics {
                 &r,
                 "tilecast_files_duplicate_total",
                 "Files skipped because their content was already submitted.",
+            ),
+            ledger_rejected: counter(
+                &r,
+                "tilecast_ledger_rejected_messages_total",
+                "Result or dead-letter messages the ledger could not use (malformed, or naming no run it knows); acked and logged, never retried.",
             ),
             files_invalid: counter(
                 &r,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use tilecast::palette::PaletteSpec;
 use tilecast::render::{render_file, Progress};
 use tilecast::resample::Resample;
 use tilecast::settings::{parse_range, parse_zoom, RenderSettings};
@@ -65,8 +66,9 @@ pub struct RenderFlags {
     )]
     resample: ResampleArg,
     /// Palette: a built-in name (viridis, turbo, temperature, precipitation, wind_speed,
-    /// pressure, relative_humidity, cloud_cover, reflectivity, sst) or a JSON file.
-    /// Default: chosen from the variable.
+    /// pressure, relative_humidity, cloud_cover, reflectivity, sst) or a JSON palette file
+    /// (at most 64 KB, read once here: its content, not its path, goes into the settings and
+    /// the run id). Default: chosen from the variable.
     #[arg(long, env = "TILECAST_PALETTE")]
     palette: Option<String>,
     /// Colour range `MIN:MAX` in the field's units (default: the palette's, else the data's).
@@ -90,7 +92,11 @@ impl RenderFlags {
                 ResampleArg::Bilinear => Resample::Bilinear,
                 ResampleArg::Nearest => Resample::Nearest,
             },
-            palette: self.palette.clone(),
+            palette: self
+                .palette
+                .as_deref()
+                .map(PaletteSpec::from_arg)
+                .transpose()?,
             range: self.range,
             base_url: self.base_url.clone(),
         };
@@ -205,7 +211,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let settings = args.flags.settings()?;
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
+            .num_threads(thread_count(n)?)
             .build_global()?;
     }
     let files = expand(&args.files, &args.s3)?;
@@ -217,6 +223,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress::default();
     let show = !args.quiet && std::io::stderr().is_terminal();
     let mut failures = 0usize;
+    let mut rendered = 0usize;
     let (mut fields, mut tiles, mut bytes, mut layers) = (0usize, 0u64, 0u64, 0usize);
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -246,6 +253,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         for f in &files {
             match render_input(f, &settings, out.as_ref(), &progress) {
                 Ok(r) => {
+                    rendered += 1;
                     fields += r.fields;
                     layers += r.layers;
                     tiles += r.tiles;
@@ -268,7 +276,13 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     failures += 1;
-                    eprintln!("tilecast: error: {}: {e:#}", f.name());
+                    // Errors name their file; say which input otherwise.
+                    let text = format!("{e:#}");
+                    if text.contains(&f.name()) {
+                        eprintln!("tilecast: error: {text}");
+                    } else {
+                        eprintln!("tilecast: error: {}: {text}", f.name());
+                    }
                 }
             }
         }
@@ -285,9 +299,28 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
-    Ok(if failures > 0 {
+    // 3: no file could be rendered at all; 1: some files or fields failed.
+    Ok(if rendered == 0 {
+        ExitCode::from(3)
+    } else if failures > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Most rayon threads per core `--threads` may ask for: more only adds switching.
+const THREADS_PER_CORE: usize = 4;
+
+/// `--threads`, at least 1 and at most [`THREADS_PER_CORE`] per core (capped, with a note).
+fn thread_count(asked: usize) -> anyhow::Result<usize> {
+    anyhow::ensure!(asked > 0, "--threads 0: need at least one thread");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cap = cores * THREADS_PER_CORE;
+    if asked > cap {
+        eprintln!(
+            "tilecast: --threads {asked} capped to {cap} ({THREADS_PER_CORE} per core, {cores} cores)"
+        );
+    }
+    Ok(asked.min(cap))
 }

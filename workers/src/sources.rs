@@ -1,4 +1,8 @@
-//! Reading a job's input: only the byte range of a GRIB2 field (a ranged GET on a bucket,
+//! Reading a job's input, and only from the locations the worker is configured to read
+//! (`--ingest`): a job naming any other file or object is refused before anything is opened,
+//! so its dead-letter reason says nothing about what exists outside those roots.
+//!
+//! Only the byte range of a GRIB2 field (a ranged GET on a bucket,
 //! a seek on a local file), or a whole NetCDF file, which the netCDF library needs on disk:
 //! from a bucket it goes through a bounded cache directory shared by the jobs of a pod.
 //!
@@ -11,21 +15,117 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tilecast::decode::{Dataset, FieldSource};
+use tilecast::input::read_range;
 use tilecast::job::Job;
-use tilecast::store::{read_range, Store};
+use tilecast::plan::SourceRef;
+use tilecast::store::Store;
 use tilecast::{Error, Result};
 
 use crate::storage::{Location, S3Args, S3Store};
+
+/// The locations a worker may read job sources from.
+#[derive(Debug, Clone)]
+pub struct Roots {
+    /// Local roots as given (made absolute) and with symbolic links resolved, and bucket
+    /// prefixes.
+    roots: Vec<Location>,
+}
+
+impl Roots {
+    /// From `--ingest` values: directories, file:// paths or s3://bucket/prefix.
+    pub fn new(specs: &[String]) -> anyhow::Result<Roots> {
+        anyhow::ensure!(
+            !specs.is_empty(),
+            "no --ingest location: a worker reads job sources only from its ingest locations"
+        );
+        let mut roots = Vec::new();
+        for s in specs {
+            match Location::parse(s)? {
+                Location::Local(p) => {
+                    anyhow::ensure!(!p.as_os_str().is_empty(), "an empty --ingest location");
+                    let abs = std::path::absolute(&p)?;
+                    if let Ok(real) = std::fs::canonicalize(&abs) {
+                        if real != abs {
+                            roots.push(Location::Local(real));
+                        }
+                    }
+                    roots.push(Location::Local(abs));
+                }
+                s3 => roots.push(s3),
+            }
+        }
+        Ok(Roots { roots })
+    }
+
+    /// The location of a job's source when it lies inside a root. Refusals name only what
+    /// the job itself said, never whether anything exists outside the roots.
+    pub fn admit(&self, uri: &str) -> Result<Location> {
+        let refuse = |why: &str| Error::Store {
+            url: uri.to_string(),
+            op: "admit",
+            message: format!("source refused: {why}"),
+            transient: false,
+        };
+        let location =
+            Location::parse(uri).map_err(|_| refuse("not a path, file:// path or s3:// URL"))?;
+        match &location {
+            Location::Local(path) => {
+                use std::path::Component;
+                let plain = path.is_absolute()
+                    && path
+                        .components()
+                        .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+                if !plain {
+                    return Err(refuse(
+                        "a local source must be an absolute path without . or ..",
+                    ));
+                }
+                let under = |p: &Path| {
+                    self.roots.iter().any(
+                        |r| matches!(r, Location::Local(root) if p.starts_with(root) && p != root),
+                    )
+                };
+                if !under(path) {
+                    return Err(refuse("outside the locations this worker reads (--ingest)"));
+                }
+                // Inside a root by name; a symbolic link must not lead out of it.
+                if let Ok(real) = std::fs::canonicalize(path) {
+                    if !under(&real) {
+                        return Err(refuse("a link out of the locations this worker reads"));
+                    }
+                }
+            }
+            Location::S3 { bucket, prefix } => {
+                let clean = !prefix.is_empty()
+                    && prefix
+                        .split('/')
+                        .all(|s| !s.is_empty() && s != "." && s != "..");
+                let under = self.roots.iter().any(|r| match r {
+                    Location::S3 {
+                        bucket: b,
+                        prefix: p,
+                    } => b == bucket && (p.is_empty() || prefix.starts_with(&format!("{p}/"))),
+                    Location::Local(_) => false,
+                });
+                if !clean || !under {
+                    return Err(refuse("outside the locations this worker reads (--ingest)"));
+                }
+            }
+        }
+        Ok(location)
+    }
+}
 
 /// Opens job sources, keeping one client per bucket.
 pub struct Sources {
     s3: S3Args,
     buckets: Mutex<HashMap<String, Arc<S3Store>>>,
     cache: Cache,
+    roots: Roots,
 }
 
 impl Sources {
-    pub fn new(s3: S3Args, cache_dir: PathBuf, cache_max_bytes: u64) -> Sources {
+    pub fn new(s3: S3Args, cache_dir: PathBuf, cache_max_bytes: u64, roots: Roots) -> Sources {
         Sources {
             s3,
             buckets: Mutex::new(HashMap::new()),
@@ -33,6 +133,7 @@ impl Sources {
                 dir: cache_dir,
                 max_bytes: cache_max_bytes,
             },
+            roots,
         }
     }
 
@@ -53,27 +154,57 @@ impl Sources {
         Ok(s)
     }
 
-    /// The dataset holding one field of the job's file.
-    pub fn open(&self, job: &Job, loc: &FieldSource) -> Result<Dataset> {
+    /// The dataset holding one field of the job's file: for GRIB2, that field's message,
+    /// with fields numbered as in the file.
+    pub fn open(&self, job: &Job, source: &SourceRef) -> Result<Dataset> {
         let uri = &job.source.uri;
-        let location = Location::parse(uri).map_err(|e| Error::Store {
-            url: uri.clone(),
-            op: "parse",
-            message: format!("{e:#}"),
-            transient: false,
-        })?;
-        match (location, loc) {
-            (Location::Local(path), FieldSource::Grib2 { offset, length, .. }) => {
-                let end = offset.saturating_add(*length);
-                let bytes = read_range(&path, *offset..end)?;
-                Ok(Dataset::from_grib_bytes(&path, bytes))
+        let location = self.roots.admit(uri)?;
+        let message = |offset: u64, length: u64| -> Result<std::ops::Range<u64>> {
+            let max = tilecast::limits::get().max_message_bytes();
+            if length > max {
+                return Err(Error::OverLimit {
+                    path: PathBuf::from(uri),
+                    subject: format!("field {}", source.field),
+                    what: "message bytes",
+                    declared: length,
+                    limit: max,
+                    flag: "--max-field-points",
+                });
+            }
+            Ok(offset..offset.saturating_add(length))
+        };
+        match (location, &source.location) {
+            (
+                Location::Local(path),
+                FieldSource::Grib2 {
+                    offset,
+                    length,
+                    sub_field,
+                },
+            ) => {
+                let bytes = read_range(&path, message(*offset, *length)?)?;
+                let first = source.field.saturating_sub(*sub_field);
+                Ok(Dataset::from_grib_message(&path, bytes, *offset, first))
             }
             (Location::Local(path), FieldSource::NetCdf { .. }) => Dataset::open(&path),
-            (Location::S3 { bucket, prefix }, FieldSource::Grib2 { offset, length, .. }) => {
+            (
+                Location::S3 { bucket, prefix },
+                FieldSource::Grib2 {
+                    offset,
+                    length,
+                    sub_field,
+                },
+            ) => {
                 let store = self.bucket(uri, &bucket)?;
-                let end = offset.saturating_add(*length);
-                let bytes = store.get_range(&prefix, *offset..end, job.source.etag.as_deref())?;
-                Ok(Dataset::from_grib_bytes(Path::new(uri), bytes))
+                let range = message(*offset, *length)?;
+                let bytes = store.get_range(&prefix, range, job.source.etag.as_deref())?;
+                let first = source.field.saturating_sub(*sub_field);
+                Ok(Dataset::from_grib_message(
+                    Path::new(uri),
+                    bytes,
+                    *offset,
+                    first,
+                ))
             }
             (Location::S3 { bucket, prefix }, FieldSource::NetCdf { .. }) => {
                 let store = self.bucket(uri, &bucket)?;
@@ -118,7 +249,7 @@ impl Cache {
             .dir
             .join(format!(".{sha256}.{}.part", std::process::id()));
         store.download(key, &part)?;
-        let (got, _) = tilecast::plan::sha256_file(&part).map_err(|e| io(&part, "read", e))?;
+        let (got, _) = tilecast::plan::sha256_file(&part)?;
         if got != sha256 {
             let _ = std::fs::remove_file(&part);
             return Err(Error::Store {

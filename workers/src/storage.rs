@@ -62,8 +62,14 @@ impl Location {
                 prefix: prefix.trim_matches('/').to_string(),
             });
         }
-        if let Some(rest) = s.strip_prefix("file://") {
-            return Ok(Location::Local(PathBuf::from(rest)));
+        let path = s.strip_prefix("file://").unwrap_or(s);
+        // An empty path would silently mean the current directory.
+        anyhow::ensure!(
+            !path.trim().is_empty(),
+            "{s:?}: an empty location (give a directory, file://path or s3://bucket/prefix)"
+        );
+        if s.starts_with("file://") {
+            return Ok(Location::Local(PathBuf::from(path)));
         }
         anyhow::ensure!(
             !s.contains("://"),

@@ -5,8 +5,12 @@
 //! while the async side keeps the broker's heartbeats flowing. Outcomes and exit codes follow
 //! DESIGN.md: done or already done → ack, exit 0; idle past `--idle-exit` → exit 0; permanent
 //! error → the job goes to the dead-letter exchange with the reason in headers, ack, exit 0;
-//! transient error → nack with requeue, exit 75; SIGTERM → the channel closes so the job
-//! returns to the queue, exit 143.
+//! transient error → nack with requeue, exit 75; SIGTERM → rendering stops between tiles
+//! (within a second), no result is written, the channel closes so the job returns to the
+//! queue, exit 143; past `--job-timeout` → the same stop, the job is requeued, exit 124.
+//!
+//! Job sources are read only under `--ingest` (see [`crate::sources::Roots`]) and outputs
+//! only under `--out`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +30,7 @@ use crate::amqp::{self, AmqpArgs};
 use crate::books::Books;
 use crate::http::{self, Health};
 use crate::metrics::Metrics;
-use crate::sources::Sources;
+use crate::sources::{Roots, Sources};
 use crate::storage::{Location, S3Args};
 use std::sync::Arc;
 use tilecast::store::Store;
@@ -35,6 +39,11 @@ use tilecast::store::Store;
 pub const EXIT_TRANSIENT: u8 = 75;
 /// Exit code after SIGTERM (128 + 15).
 pub const EXIT_SIGTERM: u8 = 143;
+/// Exit code when a job ran past `--job-timeout` (as timeout(1)): the job was requeued.
+pub const EXIT_TIMEOUT: u8 = 124;
+/// How long a stopped render may take to reach its next tile boundary before the process
+/// exits anyway.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Args, Clone)]
 pub struct WorkerArgs {
@@ -44,6 +53,16 @@ pub struct WorkerArgs {
     /// for another root are refused.
     #[arg(long, short, env = "TILECAST_OUT")]
     pub out: String,
+    /// Locations job sources may be read from (the chunker's `--ingest`: directories,
+    /// file://paths or s3://bucket/prefix, comma-separated). A job naming anything else is
+    /// dead-lettered unread.
+    #[arg(long, env = "TILECAST_INGEST", required = true, value_delimiter = ',')]
+    pub ingest: Vec<String>,
+    /// Seconds one job may take; past it rendering stops, the job returns to the queue and
+    /// the worker exits 124. Keep it below the broker's consumer_timeout (30 min) and the
+    /// chart's activeDeadlineSeconds.
+    #[arg(long, env = "TILECAST_JOB_TIMEOUT", default_value_t = 600.0, value_parser = crate::positive_seconds)]
+    pub job_timeout: f64,
     #[command(flatten)]
     pub s3: S3Args,
     /// Where NetCDF objects read from a bucket are cached (default: $TMPDIR/tilecast-cache).
@@ -77,7 +96,10 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    rt.block_on(work(args))
+    let code = rt.block_on(work(args));
+    // A render that did not stop in time must not keep the process alive.
+    rt.shutdown_background();
+    code
 }
 
 async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
@@ -110,6 +132,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             FieldTable::default(),
         )
         .await?;
+    let roots = Roots::new(&args.ingest)?;
     let out_location = Location::parse(&args.out)?;
     let out_root = out_location.canonical();
     let store = out_location.open(&args.s3)?;
@@ -122,7 +145,9 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         args.s3.clone(),
         cache_dir,
         args.cache_mb.saturating_mul(1 << 20),
+        roots,
     ));
+    let job_timeout = Duration::from_secs_f64(args.job_timeout);
     let idle = Duration::from_secs_f64(args.idle_exit.max(0.0));
     let mut done = 0u64;
     while done < args.max_jobs {
@@ -150,22 +175,36 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let outcome = match &job {
             Err(e) => Outcome::Permanent(e.to_string()),
             Ok(job) => {
-                let (job, root, books, sources, store) = (
+                let progress = Arc::new(Progress::default());
+                let job_id = job.id.clone();
+                let (job, root, books, sources, store, p) = (
                     job.clone(),
                     out_root.clone(),
                     books.clone(),
                     sources.clone(),
                     store.clone(),
+                    progress.clone(),
                 );
                 let mut task = tokio::task::spawn_blocking(move || {
-                    execute(&job, &root, &books, &sources, store.as_ref())
+                    execute(&job, &root, &books, &sources, store.as_ref(), &p)
                 });
                 tokio::select! {
                     r = &mut task => r.unwrap_or_else(|e| Outcome::Transient(anyhow::anyhow!("render task failed: {e}"))),
                     _ = sigterm.recv() => {
-                        // Leave the job unacked: closing returns it to the queue.
+                        // Stop between tiles and write nothing more; leave the job unacked:
+                        // closing returns it to the queue.
+                        progress.request_stop();
+                        let _ = tokio::time::timeout(STOP_GRACE, &mut task).await;
                         let _ = conn.close(200, "SIGTERM".into()).await;
+                        tracing::warn!(worker = %name, outcome = "stopped", "SIGTERM: job stopped and returned to the queue");
                         return Ok(ExitCode::from(EXIT_SIGTERM));
+                    }
+                    _ = tokio::time::sleep(job_timeout) => {
+                        progress.request_stop();
+                        let _ = tokio::time::timeout(STOP_GRACE, &mut task).await;
+                        tracing::error!(worker = %name, job = %job_id, outcome = "timeout",
+                            "job still running after --job-timeout {:.0} s: stopped and requeued", job_timeout.as_secs_f64());
+                        return Ok(requeue(&delivery, &conn, EXIT_TIMEOUT).await);
                     }
                 }
             }
@@ -218,7 +257,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                         // The result was written; only reading it back failed. Requeue: the
                         // next attempt finds it and reports it.
                         tracing::warn!(worker = %name, run = %run, job = %id, outcome = "transient", "{e:#}; requeued");
-                        return Ok(requeue(&delivery, &conn).await);
+                        return Ok(requeue(&delivery, &conn, EXIT_TRANSIENT).await);
                     }
                 };
                 if let Some(mut r) = result {
@@ -284,7 +323,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = "transient",
                     "job failed, requeued: {e:#}"
                 );
-                return Ok(requeue(&delivery, &conn).await);
+                return Ok(requeue(&delivery, &conn, EXIT_TRANSIENT).await);
             }
         }
         done += 1;
@@ -293,16 +332,21 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The transient outcome: the job goes back to the queue and the process exits 75.
-async fn requeue(delivery: &lapin::message::Delivery, conn: &lapin::Connection) -> ExitCode {
+/// The job goes back to the queue and the process exits with `code` (75: transient failure;
+/// 124: job timeout).
+async fn requeue(
+    delivery: &lapin::message::Delivery,
+    conn: &lapin::Connection,
+    code: u8,
+) -> ExitCode {
     let _ = delivery
         .nack(BasicNackOptions {
             requeue: true,
             ..Default::default()
         })
         .await;
-    let _ = conn.close(200, "transient failure".into()).await;
-    ExitCode::from(EXIT_TRANSIENT)
+    let _ = conn.close(200, "job requeued".into()).await;
+    ExitCode::from(code)
 }
 
 /// Runs a job to its outcome. Blocking.
@@ -312,6 +356,7 @@ fn execute(
     books: &Books,
     sources: &Sources,
     out: &dyn Store,
+    progress: &Progress,
 ) -> Outcome {
     let job_root = Location::parse(&job.out).map(|l| l.canonical());
     if job_root.as_deref().ok() != Some(out_root) {
@@ -337,23 +382,14 @@ fn execute(
     let mut fetch = 0.0;
     for s in &job.fields {
         let f0 = Instant::now();
-        let ds = match sources.open(job, &s.location) {
+        let ds = match sources.open(job, s) {
             Ok(ds) => ds,
             Err(e) => return classify(e),
         };
         fetch += f0.elapsed().as_secs_f64();
-        let Some(k) = ds.find(&s.location) else {
-            return Outcome::Permanent(format!(
-                "{}: field {} not found at {:?}",
-                job.source.uri, s.field, s.location
-            ));
-        };
-        match ds.decode(k) {
+        match ds.decode_at(s.field, &s.location) {
             Ok(f) => fields.push(f),
-            Err(e) if e.is_permanent() => {
-                return Outcome::Permanent(format!("field {}: {e}", s.field))
-            }
-            Err(e) => return Outcome::Transient(e.into()),
+            Err(e) => return classify(e),
         }
     }
     let prepared = match prepare(fields, &job.settings) {
@@ -372,12 +408,15 @@ fn execute(
         &job.part(),
         &job.settings,
         out,
-        &Progress::default(),
+        progress,
         seconds,
     ) {
         Ok(r) => r,
         Err(e) => return classify(e),
     };
+    if progress.stopped() {
+        return Outcome::Transient(tilecast::Error::Stopped.into());
+    }
     // Only after every tile is stored: a result means the job's outputs are all there.
     match books.write_result(&result) {
         Ok(()) => Outcome::Done,

@@ -18,6 +18,7 @@ fn bucket_cluster(name: &str, endpoint: &str) -> Cluster {
     c.env = Moto::env_for(endpoint);
     c.env
         .push(("TILECAST_OUT".into(), "s3://tiles/runs".into()));
+    c.env.push(("TILECAST_INGEST".into(), "s3://ingest".into()));
     c
 }
 

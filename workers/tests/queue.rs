@@ -273,55 +273,6 @@ fn broker_restart_mid_run_loses_nothing() {
     assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
 }
 
-#[test]
-fn sigterm_returns_the_job_to_the_queue() {
-    let mut c = Cluster::new("term");
-    // One long job: the Lambert HRRR-like sample at zooms 0-8 in a single job.
-    c.chunker(&["--zoom", "0-8", "--job-tiles", "100000"]);
-    c.drop_file(&samples().join("lambert_t850.grib2"), "lambert_t850.grib2");
-    let start = Instant::now();
-    while c.depths()["render"] == 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let log = std::fs::File::create(c.dir.path().join("logs/worker1.log")).unwrap();
-    let mut w = c
-        .command(&["worker", "--idle-exit", "10"])
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    // Wait until the worker holds the job (ready count drops to 0), then terminate it.
-    let start = Instant::now();
-    while c.depths()["render"] > 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    unsafe {
-        libc::kill(w.id() as i32, libc::SIGTERM);
-    }
-    let status = w.wait().unwrap();
-    assert_eq!(status.code(), Some(143), "{}", c.logs());
-    assert!(
-        c.manifests().is_empty(),
-        "the job finished before SIGTERM; make it longer"
-    );
-    let start = Instant::now();
-    while c.depths()["render"] == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "job did not return to the queue"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // Another worker completes it.
-    let o = c.command(&["worker", "--idle-exit", "5"]).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    c.wait_manifests(1, Duration::from_secs(30));
-    assert_eq!(c.depths()["render"], 0);
-}
-
-/// A free TCP port on localhost (bound, then released for the process that will use it).
 /// `promtool check metrics` on an exposition.
 fn promtool_check_metrics(text: &str) {
     use std::io::Write;

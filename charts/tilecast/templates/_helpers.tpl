@@ -133,6 +133,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     {{- end }}
   env:
     {{- include "tilecast.env" .root | nindent 4 }}
+    # Job sources are read from here only (the trust boundary for job messages).
+    - name: TILECAST_INGEST
+      value: {{ $v.storage.ingest.url | default $v.storage.ingest.mountPath | quote }}
+    - name: TILECAST_JOB_TIMEOUT
+      value: {{ $v.worker.jobTimeout | quote }}
     - name: TILECAST_CACHE_DIR
       value: /scratch/cache
     - name: TILECAST_CACHE_MB

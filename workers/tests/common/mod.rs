@@ -86,6 +86,8 @@ impl Cluster {
             .env("TILECAST_AMQP_URL", amqp_url())
             .env("TILECAST_QUEUE_PREFIX", &self.prefix)
             .env("TILECAST_OUT", self.out())
+            // Workers read job sources only from here (the chunker is given --ingest).
+            .env("TILECAST_INGEST", self.ingest())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         c
@@ -237,7 +239,15 @@ impl Cluster {
     }
 
     pub fn publish_raw(&self, body: &[u8]) {
-        let (prefix, body) = (self.prefix.clone(), body.to_vec());
+        let jobs = format!("{}.jobs", self.prefix);
+        self.publish_to(&jobs, "render", body, FieldTable::default());
+    }
+
+    /// Publishes `body` to `exchange` ("" is the default exchange, which routes by queue
+    /// name) with `headers`, confirmed and routed.
+    pub fn publish_to(&self, exchange: &str, key: &str, body: &[u8], headers: FieldTable) {
+        let body = body.to_vec();
+        let (exchange, key) = (exchange.to_string(), key.to_string());
         rt().block_on(async move {
             let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
                 .await
@@ -246,11 +256,12 @@ impl Cluster {
             ch.confirm_select(Default::default()).await.unwrap();
             let props = BasicProperties::default()
                 .with_delivery_mode(2)
-                .with_content_type("application/json".into());
+                .with_content_type("application/json".into())
+                .with_headers(headers);
             let c = ch
                 .basic_publish(
-                    format!("{prefix}.jobs").as_str().into(),
-                    "render".into(),
+                    exchange.as_str().into(),
+                    key.as_str().into(),
                     BasicPublishOptions {
                         mandatory: true,
                         ..Default::default()
