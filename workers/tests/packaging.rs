@@ -57,6 +57,15 @@ fn dockerfile_passes_hadolint_and_builds_the_tested_binary() {
     assert!(text.contains(r#"ENTRYPOINT ["/usr/local/bin/tilecast"]"#));
     // The fixed non-root user matches the chart's securityContext.
     assert!(text.contains("USER 10001:10001"));
+    // No Debian package pinned to a version: the archive keeps only the newest one, so a pin
+    // breaks the build at the next point release (the base image tag fixes the release).
+    let pins: Vec<&str> = text
+        .split("apt-get install")
+        .skip(1)
+        .flat_map(|rest| rest.split("&&").next().unwrap_or("").split_whitespace())
+        .filter(|w| !w.starts_with('-') && w.contains('='))
+        .collect();
+    assert!(pins.is_empty(), "version pins in the Dockerfile: {pins:?}");
     let values = std::fs::read_to_string(root().join("charts/tilecast/values.yaml")).unwrap();
     assert!(values.contains("runAsUser: 10001") && values.contains("readOnlyRootFilesystem: true"));
 }
