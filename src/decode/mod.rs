@@ -193,14 +193,18 @@ impl Dataset {
         }
     }
 
-    /// Decodes the field at `source`, which this dataset holds (see [`Dataset::find`]).
+    /// Decodes the field at `source`, which this dataset holds (see [`Dataset::find`]); a
+    /// field the inventory could not describe gives the inventory's error for it.
     pub fn decode_at(&self, field: usize, source: &FieldSource) -> Result<Field> {
-        let k = self.find(source).ok_or_else(|| Error::CorruptField {
-            path: self.path.clone(),
-            field,
-            what: "message structure",
-            reason: format!("no field at {source:?}"),
-        })?;
+        let k = self
+            .find(source)
+            .or_else(|| self.entries().iter().position(|e| e.index == field))
+            .ok_or_else(|| Error::CorruptField {
+                path: self.path.clone(),
+                field,
+                what: "message structure",
+                reason: format!("no field at {source:?}"),
+            })?;
         self.decode(k)
     }
 

@@ -4,29 +4,17 @@
 //! an abort or a timeout instead of swapping the machine: the expected outcome is exit 1 or
 //! 3 with a message naming the file and the limit, never a signal or a hang.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::crafted::{constant_field_declaring, huge_netcdf, shared};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn shared() -> PathBuf {
-    let p = std::env::var_os("TILECAST_SHARED_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/sample-data"));
-    assert!(
-        p.join("README.md").exists(),
-        "shared samples missing at {}",
-        p.display()
-    );
-    p
-}
-
-fn python() -> String {
-    std::env::var("TILECAST_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
 /// What a limited run gave: exit code (None: killed by a signal), stdout, stderr, seconds.
@@ -116,33 +104,7 @@ fn a_netcdf_header_declaring_a_huge_grid_is_refused_before_allocation() {
     let dir = tempdir();
     let file = dir.path().join("huge.nc");
     let curvilinear = dir.path().join("huge_2d.nc");
-    // NetCDF4 files of a few kilobytes: dimensions declared, no data written.
-    let script = format!(
-        r#"
-import netCDF4
-d = netCDF4.Dataset({file:?}, "w", format="NETCDF4")
-d.createDimension("lat", 100000); d.createDimension("lon", 100000)
-la = d.createVariable("lat", "f8", ("lat",)); la.units = "degrees_north"
-lo = d.createVariable("lon", "f8", ("lon",)); lo.units = "degrees_east"
-t = d.createVariable("tas", "f4", ("lat", "lon")); t.units = "K"
-d.close()
-d = netCDF4.Dataset({curvilinear:?}, "w", format="NETCDF4")
-d.createDimension("y", 46000); d.createDimension("x", 46000)
-la = d.createVariable("lat", "f8", ("y", "x")); la.units = "degrees_north"
-lo = d.createVariable("lon", "f8", ("y", "x")); lo.units = "degrees_east"
-t = d.createVariable("tas", "f4", ("y", "x")); t.units = "K"; t.coordinates = "lat lon"
-d.close()
-"#,
-        file = p(&file),
-        curvilinear = p(&curvilinear),
-    );
-    let st = Command::new(python())
-        .arg("-c")
-        .arg(&script)
-        .status()
-        .unwrap();
-    assert!(st.success(), "netCDF4-python (TILECAST_PYTHON) is needed");
-    assert!(std::fs::metadata(&file).unwrap().len() < 64 * 1024);
+    huge_netcdf(&file, &curvilinear);
     let out = dir.path().join("out");
     for (f, points) in [(&file, "10000000000"), (&curvilinear, "2116000000")] {
         let name = f.file_name().unwrap().to_str().unwrap();
@@ -166,30 +128,6 @@ d.close()
             );
         }
     }
-}
-
-/// The 188-byte HRRR freezing-rain message (a constant field: 0 bits per value, so no data
-/// bytes) with its grid declared as `n` × `n` points.
-fn constant_field_declaring(n: u32) -> Vec<u8> {
-    let mut b =
-        std::fs::read(shared().join("grib2/gribberish__hrrr.t06z.wrfsfcf01-CFRZR.grib2")).unwrap();
-    let be32 = |b: &[u8], at: usize| u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
-    let mut at = 16;
-    while &b[at..at + 4] != b"7777" {
-        let (len, num) = (be32(&b, at), b[at + 4]);
-        let points = n.saturating_mul(n).to_be_bytes();
-        match num {
-            3 => {
-                b[at + 6..at + 10].copy_from_slice(&points);
-                b[at + 30..at + 34].copy_from_slice(&n.to_be_bytes());
-                b[at + 34..at + 38].copy_from_slice(&n.to_be_bytes());
-            }
-            5 => b[at + 5..at + 9].copy_from_slice(&points),
-            _ => {}
-        }
-        at += len;
-    }
-    b
 }
 
 #[test]

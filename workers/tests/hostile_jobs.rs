@@ -108,6 +108,18 @@ fn jobs_outside_the_roots_or_with_reserved_names_are_dead_lettered_unread() {
     with("other output", &|j| {
         j.out = "/tmp/tilecast-elsewhere".into()
     });
+    // A 188-byte message declaring 20000 x 20000 points, inside the roots.
+    let huge = c.ingest().join(".jobs/constant.grib2");
+    std::fs::write(&huge, crafted::constant_field_declaring(20000)).unwrap();
+    let huge = huge.to_string_lossy().into_owned();
+    with("huge grid", &|j| {
+        j.source.uri = huge.clone();
+        j.fields[0].location = tilecast::decode::FieldSource::Grib2 {
+            offset: 0,
+            length: 188,
+            sub_field: 0,
+        };
+    });
     for (_, j) in &bad {
         c.publish_raw(&serde_json::to_vec(j).unwrap());
     }
@@ -148,14 +160,57 @@ fn jobs_outside_the_roots_or_with_reserved_names_are_dead_lettered_unread() {
     assert!(reason_of("reserved run").contains("not starting with '.'"));
     assert!(reason_of("palette path").contains("not a built-in palette"));
     assert!(reason_of("other output").contains("this worker to"));
+    let r = reason_of("huge grid");
     assert!(
-        !c.out().join(".tilecast/claims").exists(),
-        "a job wrote into the bookkeeping"
+        r.contains("grid points 400000000") && r.contains("--max-field-points"),
+        "{r}"
     );
+    let pngs = walk(&c.out().join(".tilecast"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .count();
+    assert_eq!(pngs, 0, "a job wrote into the bookkeeping");
     assert!(!Path::new("/tmp/tilecast-elsewhere").exists());
     // The good job, after all of them, was rendered.
     let (_, results) = leftovers(&c, &good.run);
     assert_eq!(results, 1, "{}", c.logs());
+}
+
+#[test]
+fn a_file_declaring_a_huge_grid_is_recorded_as_failed_and_the_next_file_renders() {
+    let mut c = Cluster::new("hugefile");
+    c.chunker(&["--zoom", "0-1"]);
+    c.pool(1, &["--idle-exit", "30"]);
+    let dir = c.dir.path().to_path_buf();
+    crafted::huge_netcdf(&dir.join("huge.nc"), &dir.join("huge_2d.nc"));
+    for name in ["huge.nc", "huge_2d.nc"] {
+        c.drop_file(&dir.join(name), name);
+    }
+    std::fs::write(
+        dir.join("constant.grib2"),
+        crafted::constant_field_declaring(20000),
+    )
+    .unwrap();
+    c.drop_file(&dir.join("constant.grib2"), "constant.grib2");
+    c.drop_file(&samples().join("global_t2m.grib2"), "global_t2m.grib2");
+    c.wait_manifests(4, Duration::from_secs(60));
+    let mut failed = 0;
+    for m in c.manifests() {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
+        let key = m["source"]["key"].as_str().unwrap().to_string();
+        if key == "global_t2m.grib2" {
+            assert_eq!(m["layers"].as_array().unwrap().len(), 1, "{m}");
+            continue;
+        }
+        let error = m["failed"][0]["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(&key) && error.contains("grid points"),
+            "{key}: {m}"
+        );
+        failed += 1;
+    }
+    assert_eq!(failed, 3);
+    assert!(!c.logs().contains("memory allocation"), "{}", c.logs());
 }
 
 /// Starts the chunker (with its ledger) and waits until it is ready: the topology exists.

@@ -15,6 +15,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
+pub mod crafted;
 pub mod s3;
 
 pub fn amqp_url() -> String {
