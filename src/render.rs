@@ -463,6 +463,8 @@ pub fn render_file(
         }
         dead.extend(bad);
     }
+    // A stopped render is unfinished, not failed: it gets no manifest.
+    progress.check()?;
     let m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
     let json = manifest_bytes(&m);
     let bytes = json.len() as u64;

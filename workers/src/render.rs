@@ -220,7 +220,8 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no input files (directories are searched for .grib2/.grb2/.grib/.nc files)");
     }
     let start = Instant::now();
-    let progress = Progress::default();
+    let progress = Arc::new(Progress::default());
+    stop_on_signals(progress.clone());
     let show = !args.quiet && std::io::stderr().is_terminal();
     let mut failures = 0usize;
     let mut rendered = 0usize;
@@ -251,6 +252,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             });
         }
         for f in &files {
+            if progress.stopped() {
+                break;
+            }
             match render_input(f, &settings, out.as_ref(), &progress) {
                 Ok(r) => {
                     rendered += 1;
@@ -299,6 +303,16 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
+    if progress.stopped() {
+        // Interrupted: no manifest was written for the unfinished run; leave no empty
+        // bookkeeping folders behind.
+        if let Some(root) = out.local_root() {
+            let _ = std::fs::remove_dir(tilecast::store::tmp_dir(root));
+            let _ = std::fs::remove_dir(root.join(".tilecast"));
+        }
+        eprintln!("tilecast: interrupted; the unfinished run has no manifest");
+        return Ok(ExitCode::from(130));
+    }
     // 3: no file could be rendered at all; 1: some files or fields failed.
     Ok(if rendered == 0 {
         ExitCode::from(3)
@@ -307,6 +321,34 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// On the first SIGINT or SIGTERM, asks the render to stop between tiles (no manifest is
+/// written for an unfinished run, and every tile written is whole); on a second, exits at
+/// once.
+fn stop_on_signals(progress: Arc<Progress>) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            progress.request_stop();
+            eprintln!("tilecast: stopping after the tiles in progress (again to quit at once)");
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            std::process::exit(130);
+        });
+    });
 }
 
 /// Most rayon threads per core `--threads` may ask for: more only adds switching.

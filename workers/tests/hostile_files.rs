@@ -430,3 +430,50 @@ fn a_palette_file_travels_by_value() {
         "the palette's path is not recorded"
     );
 }
+
+#[test]
+fn an_interrupted_render_stops_promptly_and_leaves_no_manifest_or_temporary_files() {
+    let dir = tempdir();
+    let out = dir.path().join("out");
+    let file = root().join("sample-data/lambert_t850.grib2");
+    let child = Command::new(env!("CARGO_BIN_EXE_tilecast"))
+        .args(["render", "--zoom", "0-8", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until tiles are being written, then interrupt.
+    let start = Instant::now();
+    while !out.join(".tilecast/tmp").exists() {
+        assert!(start.elapsed() < DEADLINE, "no render started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let t = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "stopped after {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let runs: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
+    for r in &runs {
+        assert!(
+            !r.path().join("manifest.json").exists(),
+            "an unfinished run got a manifest"
+        );
+    }
+    assert!(
+        !out.join(".tilecast").exists(),
+        "temporary files left behind"
+    );
+}
