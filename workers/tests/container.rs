@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
+use common::crafted::shared;
 use common::*;
 
 /// The cached layer of the runtime stage's packages (a name kept across runs).
@@ -28,18 +29,6 @@ const UID: u32 = 10001;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn shared() -> PathBuf {
-    let p = std::env::var_os("TILECAST_SHARED_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/sample-data"));
-    assert!(
-        p.join("README.md").exists(),
-        "shared samples missing at {} (set TILECAST_SHARED_SAMPLES)",
-        p.display()
-    );
-    p
 }
 
 /// podman with this test's settings (no default ulimits, runc).
@@ -340,13 +329,7 @@ fn image_runs_chunker_and_workers_read_only_as_uid_10001() {
         assert!(m["failed"].as_array().unwrap().is_empty(), "{m}");
         assert!(!m["layers"].as_array().unwrap().is_empty(), "{m}");
     }
-    let ingested: Vec<PathBuf> = files
-        .iter()
-        .map(|f| c.ingest().join(f.file_name().unwrap()))
-        .collect();
-    let (_keep, local) = local_render(&ingested, &["--zoom", "0-3"]);
-    c.wait_render_queue_empty(Duration::from_secs(10));
-    assert_same(&tree(&c.out()), &local);
+    assert_same_as_local(&c, &files, &["--zoom", "0-3"]);
     let bad = not_owned_by(&c.out(), UID);
     assert!(bad.is_empty(), "written by another user: {bad:?}");
     let d = c.depths();

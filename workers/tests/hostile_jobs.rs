@@ -337,6 +337,19 @@ fn worker_holding_the_job(c: &Cluster, label: &str, extra: &[&str]) -> std::proc
     w
 }
 
+/// The job returns to the queue, and a fresh worker completes the run.
+fn back_on_the_queue_then_done(c: &Cluster) {
+    wait_for(
+        c,
+        "the job back on the queue",
+        Duration::from_secs(10),
+        || c.depths()["render"] == 1,
+    );
+    let o = c.command(&["worker", "--idle-exit", "5"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    c.wait_manifests(1, Duration::from_secs(60));
+}
+
 fn run_of(c: &Cluster) -> String {
     let runs: Vec<String> = std::fs::read_dir(c.out().join(".tilecast"))
         .unwrap()
@@ -371,15 +384,7 @@ fn sigterm_stops_the_render_within_a_second_and_writes_nothing() {
         (0, 0),
         "temporary files or a result were written"
     );
-    wait_for(
-        &c,
-        "the job back on the queue",
-        Duration::from_secs(10),
-        || c.depths()["render"] == 1,
-    );
-    let o = c.command(&["worker", "--idle-exit", "5"]).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    c.wait_manifests(1, Duration::from_secs(60));
+    back_on_the_queue_then_done(&c);
 }
 
 #[test]
@@ -397,15 +402,7 @@ fn a_job_past_its_deadline_is_stopped_and_requeued() {
     );
     assert!(c.logs().contains("--job-timeout"), "{}", c.logs());
     assert_eq!(leftovers(&c, &run), (0, 0));
-    wait_for(
-        &c,
-        "the job back on the queue",
-        Duration::from_secs(10),
-        || c.depths()["render"] == 1,
-    );
-    let o = c.command(&["worker", "--idle-exit", "5"]).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    c.wait_manifests(1, Duration::from_secs(60));
+    back_on_the_queue_then_done(&c);
 }
 
 #[test]

@@ -21,13 +21,7 @@ fn end_to_end_outputs_equal_local_render() {
         c.drop_file(f, f.file_name().unwrap().to_str().unwrap());
     }
     c.wait_manifests(files.len(), Duration::from_secs(120));
-    let ingested: Vec<PathBuf> = files
-        .iter()
-        .map(|f| c.ingest().join(f.file_name().unwrap()))
-        .collect();
-    let (_keep, local) = local_render(&ingested, &["--zoom", "0-3"]);
-    c.wait_render_queue_empty(Duration::from_secs(10));
-    assert_same(&tree(&c.out()), &local);
+    assert_same_as_local(&c, &files, &["--zoom", "0-3"]);
     let d = c.depths();
     assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
 }

@@ -412,6 +412,18 @@ pub fn local_render(
     (out, t)
 }
 
+/// Once the render queue is empty, the output tree equals a local render of the ingested
+/// copies of `files` with `flags`.
+pub fn assert_same_as_local(c: &Cluster, files: &[PathBuf], flags: &[&str]) {
+    let ingested: Vec<PathBuf> = files
+        .iter()
+        .map(|f| c.ingest().join(f.file_name().unwrap()))
+        .collect();
+    let (_keep, local) = local_render(&ingested, flags);
+    c.wait_render_queue_empty(Duration::from_secs(10));
+    assert_same(&tree(&c.out()), &local);
+}
+
 pub fn assert_same(distributed: &BTreeMap<PathBuf, Vec<u8>>, local: &BTreeMap<PathBuf, Vec<u8>>) {
     let extra: Vec<_> = distributed
         .keys()
