@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::s3::{Bucket, Moto, Proxy};
 use common::*;
@@ -37,18 +37,6 @@ fn start_chunker(c: &mut Cluster, label: &str, metrics_port: u16, extra: &[&str]
     ];
     args.extend_from_slice(extra);
     c.start(label, &args);
-}
-
-fn wait_for(c: &Cluster, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < timeout,
-            "{what}: not after {timeout:?}\n{}",
-            c.logs()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// A counter or gauge of a /metrics endpoint (0 when absent).

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tilecast"))
 }
@@ -17,15 +19,7 @@ fn samples() -> PathBuf {
 }
 
 fn shared() -> PathBuf {
-    let p = std::env::var_os("TILECAST_SHARED_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/sample-data"));
-    assert!(
-        p.join("README.md").exists(),
-        "shared samples missing at {}",
-        p.display()
-    );
-    p
+    common::shared_samples()
 }
 
 fn tempdir() -> tempfile::TempDir {

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::crafted::shared;
 use common::*;
 
 /// The cached layer of the runtime stage's packages (a name kept across runs).
@@ -285,8 +284,8 @@ fn image_runs_chunker_and_workers_read_only_as_uid_10001() {
     // A GRIB2 field (read by byte range) and a NetCDF4/HDF5 file (through the worker's
     // cache under /scratch, decoded by the image's libnetcdf).
     let files = [
-        shared().join("grib2/cfgrib__regular_ll_msl.grib"),
-        shared().join("netcdf/earthkit__test.nc"),
+        shared_samples().join("grib2/cfgrib__regular_ll_msl.grib"),
+        shared_samples().join("netcdf/earthkit__test.nc"),
     ];
     for f in &files {
         c.drop_file(f, f.file_name().unwrap().to_str().unwrap());

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::crafted::{constant_field_declaring, huge_netcdf, shared};
+use common::crafted::{constant_field_declaring, huge_netcdf};
+use common::shared_samples as shared;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

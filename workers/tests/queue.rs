@@ -26,16 +26,6 @@ fn end_to_end_outputs_equal_local_render() {
     assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
 }
 
-/// The pool's current worker processes.
-fn children(pid: u32) -> Vec<u32> {
-    let path = format!("/proc/{pid}/task/{pid}/children");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect()
-}
-
 #[test]
 fn kill_9_of_workers_loses_nothing() {
     let mut c = Cluster::new("kill");
@@ -68,9 +58,7 @@ fn kill_9_of_workers_loses_nothing() {
         std::thread::sleep(Duration::from_millis(100 + seed % 300));
         let kids = children(pool);
         if let Some(&victim) = kids.get((seed % 2) as usize) {
-            unsafe {
-                libc::kill(victim as i32, libc::SIGKILL);
-            }
+            signal(victim, libc::SIGKILL);
             kills += 1;
         }
     }
@@ -229,27 +217,16 @@ fn broker_restart_mid_run_loses_nothing() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(800));
-    let ctl = |cmd: &str| {
-        let o = Command::new("rabbitmqctl")
-            .arg(cmd)
-            .output()
-            .expect("rabbitmqctl");
-        assert!(
-            o.status.success(),
-            "rabbitmqctl {cmd}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
     assert!(
         c.manifests().is_empty(),
         "the run finished before the broker went down"
     );
-    ctl("stop_app");
+    rabbitmqctl(&["stop_app"]);
     // A file arriving while the broker is down is published once it is back.
     c.drop_file(&samples().join("global_uv10.grib2"), "global_uv10.grib2");
     std::thread::sleep(Duration::from_secs(3));
-    ctl("start_app");
-    ctl("await_startup");
+    rabbitmqctl(&["start_app"]);
+    rabbitmqctl(&["await_startup"]);
     c.wait_manifests(2, Duration::from_secs(180));
     let logs = c.logs();
     assert!(

@@ -1,29 +1,17 @@
 //! Hostile files made by the tests themselves: a tiny GRIB2 message declaring a huge grid,
 //! and NetCDF4 headers declaring dimensions no memory could hold.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-/// The shared sample files (`TILECAST_SHARED_SAMPLES`, default `../shared/sample-data`).
-pub fn shared() -> PathBuf {
-    let p = std::env::var_os("TILECAST_SHARED_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/sample-data")
-        });
-    assert!(
-        p.join("README.md").exists(),
-        "shared samples missing at {}",
-        p.display()
-    );
-    p
-}
+use super::shared_samples;
+use std::process::Command;
 
 /// The 188-byte HRRR freezing-rain message (a constant field: 0 bits per value, so no data
 /// bytes) with its grid declared as `n` × `n` points.
 pub fn constant_field_declaring(n: u32) -> Vec<u8> {
     let mut b =
-        std::fs::read(shared().join("grib2/gribberish__hrrr.t06z.wrfsfcf01-CFRZR.grib2")).unwrap();
+        std::fs::read(shared_samples().join("grib2/gribberish__hrrr.t06z.wrfsfcf01-CFRZR.grib2"))
+            .unwrap();
     let be32 = |b: &[u8], at: usize| u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
     let mut at = 16;
     while &b[at..at + 4] != b"7777" {

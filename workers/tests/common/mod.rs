@@ -1,6 +1,6 @@
 //! Shared by the broker and bucket tests: a test's own queue prefix, directories and
 //! processes ([`Cluster`]), output trees and their comparison with `tilecast render`, and a
-//! minimal HTTP client.
+//! minimal HTTP client; waiting, signals and driving the broker are in [`control`].
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -15,8 +15,11 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
+mod control;
 pub mod crafted;
 pub mod s3;
+
+pub use control::*;
 
 pub fn amqp_url() -> String {
     std::env::var("TILECAST_TEST_AMQP_URL")
@@ -29,6 +32,22 @@ pub fn bin() -> PathBuf {
 
 pub fn samples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sample-data")
+}
+
+/// The real sample files, `../shared/sample-data` (override with TILECAST_SHARED_SAMPLES);
+/// missing is a failure.
+pub fn shared_samples() -> PathBuf {
+    let p = std::env::var_os("TILECAST_SHARED_SAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/sample-data")
+        });
+    assert!(
+        p.join("README.md").exists(),
+        "shared samples missing at {}",
+        p.display()
+    );
+    p
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
@@ -94,9 +113,13 @@ impl Cluster {
         c
     }
 
-    /// Starts a long-running process, logging to logs/<label>.log.
+    /// Starts a long-running process, logging to logs/<label>.log (appended to, so a
+    /// restarted process's log follows its predecessor's).
     pub fn start(&mut self, label: &str, args: &[&str]) {
-        let log = std::fs::File::create(self.dir.path().join("logs").join(format!("{label}.log")))
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("logs").join(format!("{label}.log")))
             .unwrap();
         let child = self
             .command(args)
@@ -205,7 +228,7 @@ impl Cluster {
                 .await
                 .unwrap();
             let mut out = BTreeMap::new();
-            for q in ["render", "render.dead", "dead.events", "results"] {
+            for q in QUEUES {
                 // A queue not declared yet counts as empty (a passive declare of it closes
                 // the channel, hence a channel per queue).
                 let ch = conn.create_channel().await.unwrap();
@@ -353,7 +376,7 @@ pub fn delete_topology(prefix: &str) {
         let Ok(ch) = conn.create_channel().await else {
             return;
         };
-        for q in ["render", "render.dead", "dead.events", "results"] {
+        for q in QUEUES {
             let name = format!("{prefix}.{q}");
             let _ = ch
                 .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
