@@ -7,7 +7,7 @@
 
 mod cf;
 mod grib;
-mod grib_aec;
+pub(crate) mod grib_aec;
 mod grib_grid;
 pub(crate) mod grib_index;
 mod grib_meta;
