@@ -1,0 +1,116 @@
+//! Inputs that made a fuzz target (fuzz/, run by scripts/fuzz) panic, abort, hang or run out
+//! of memory, kept in tests/fixtures/fuzz/ and replayed through the calls the target makes.
+//! File names start with the target: `grib2-*` and `netcdf-*` files are opened, inventoried
+//! and every field decoded; `job-*` and `palette-*` files are parsed. Each call must return,
+//! within seconds, a value or an error; it must never panic. The tests after the replay pin
+//! what each error says: the file, the field and the size that was refused.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tilecast::decode::{inventory, Catalog, Dataset};
+
+fn fixtures() -> PathBuf {
+    common::root().join("tests/fixtures/fuzz")
+}
+
+/// Runs `f` on another thread and fails the test if it panics or takes longer than 60 s
+/// (a regression of a hang must fail, not hang the suite).
+fn within_a_minute<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let r = catch_unwind(AssertUnwindSafe(f));
+        let _ = tx.send(r);
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(_)) => panic!("{what}: panicked"),
+        Err(_) => panic!("{what}: still running after 60 s"),
+    }
+}
+
+/// What the grib2 target does with its bytes; returns every error message.
+fn grib2_errors(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut errors = Vec::new();
+    let ds = Dataset::from_grib_bytes(path, bytes);
+    for e in ds.entries() {
+        errors.extend(ds.grid(e.index).err().map(|e| e.to_string()));
+        errors.extend(ds.decode(e.index).err().map(|e| e.to_string()));
+    }
+    match inventory(path) {
+        Ok(inv) => {
+            for e in inv.entries() {
+                errors.extend(e.info.as_ref().err().map(|e| e.to_string()));
+                errors.extend(inv.grid(e.index).err().map(|e| e.to_string()));
+            }
+        }
+        Err(e) => errors.push(e.to_string()),
+    }
+    errors
+}
+
+/// What the netcdf target does with its bytes; returns every error message.
+fn netcdf_errors(path: &Path) -> Vec<String> {
+    match Dataset::open(path) {
+        Ok(ds) => ds
+            .entries()
+            .iter()
+            .flat_map(|e| [ds.grid(e.index).err(), ds.decode(e.index).err()])
+            .flatten()
+            .map(|e| e.to_string())
+            .collect(),
+        Err(e) => vec![e.to_string()],
+    }
+}
+
+fn replay(path: &Path) {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let p = path.to_owned();
+    let bytes = std::fs::read(path).unwrap();
+    match name.split('-').next() {
+        Some("grib2") => drop(within_a_minute(&name, move || grib2_errors(&p))),
+        Some("netcdf") => drop(within_a_minute(&name, move || netcdf_errors(&p))),
+        Some("job") => within_a_minute(&name, move || {
+            let _ = tilecast::job::Job::parse(&bytes);
+            let _ = serde_json::from_slice::<tilecast::job::JobResult>(&bytes);
+        }),
+        Some("palette") => within_a_minute(&name, move || {
+            let _ = tilecast::palette::Palette::from_json(&String::from_utf8_lossy(&bytes), "fuzz");
+        }),
+        _ => panic!("{name}: name it after its fuzz target (grib2-, netcdf-, job-, palette-)"),
+    }
+}
+
+#[test]
+fn every_kept_input_returns() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        replay(&entry.unwrap().path());
+        n += 1;
+    }
+    assert!(n >= 1, "only {n} inputs in {}", fixtures().display());
+}
+
+#[test]
+fn message_length_near_2_pow_64_is_reported_not_wrapped() {
+    // The streamed inventory added the declared length to the offset: an overflow panic
+    // with overflow checks, and without them a length that wraps to a small sum passed the
+    // check and asked for a 2^64-byte buffer. The fuzzer's input, then one that wraps.
+    let errors = grib2_errors(&fixtures().join("grib2-inventory-length-overflow.grib2"));
+    assert!(errors.iter().any(|e| e.contains("declares")), "{errors:?}");
+    let tmp = common::tempdir();
+    let path = tmp.path().join("wrap.grib2");
+    let mut bytes = vec![b'x'; 100];
+    bytes.extend_from_slice(b"GRIB\0\0\0\x02");
+    bytes.extend_from_slice(&(u64::MAX - 99 + 50).to_be_bytes());
+    bytes.extend_from_slice(b"7777");
+    std::fs::write(&path, &bytes).unwrap();
+    let inv = inventory(&path).expect("an inventory with the problem in it");
+    let e = inv.entries()[0].info.as_ref().unwrap_err().to_string();
+    assert!(e.contains("declares 18446744073709551566 bytes"), "{e}");
+}
