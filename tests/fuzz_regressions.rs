@@ -93,7 +93,26 @@ fn every_kept_input_returns() {
         replay(&entry.unwrap().path());
         n += 1;
     }
-    assert!(n >= 1, "only {n} inputs in {}", fixtures().display());
+    assert!(n >= 2, "only {n} inputs in {}", fixtures().display());
+}
+
+/// The one error about field 0 of a fixture, from decoding it in memory.
+fn decode_error(name: &str) -> String {
+    let path = fixtures().join(name);
+    let ds = Dataset::from_grib_bytes(&path, std::fs::read(&path).unwrap());
+    let e = ds.decode(0).expect_err("the field is refused").to_string();
+    assert!(e.contains(name) && e.contains("field 0"), "{e}");
+    e
+}
+
+#[test]
+fn png_header_claiming_more_pixels_than_the_field_is_refused() {
+    // The PNG's IHDR claimed 18 GB of pixels; gribberish allocated it before decoding.
+    let e = decode_error("grib2-png-ihdr-size.grib2");
+    assert!(
+        e.contains("PNG image is") && e.contains("packed values"),
+        "{e}"
+    );
 }
 
 #[test]

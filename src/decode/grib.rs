@@ -16,6 +16,7 @@ use gribberish::sections::data_representation::DataRepresentationSection;
 
 use super::grib_aec;
 use super::grib_grid::{self, GridError};
+use super::grib_image;
 use super::grib_index::{self, FieldSections, IndexProblem};
 use super::grib_meta;
 use super::grib_unpack::{self, Scaling};
@@ -142,7 +143,7 @@ impl GribFile {
             0 => grib_unpack::simple(s5, data, packed),
             2 => grib_unpack::complex(s5, data, packed, false),
             3 => grib_unpack::complex(s5, data, packed, true),
-            40 | 41 => library_unpack(s5, data, packed),
+            40 | 41 => library_unpack(template, s5, data, packed),
             42 => grib_aec::ccsds(s5, data, packed),
             other => {
                 return Err(Error::Unsupported {
@@ -353,8 +354,13 @@ fn spaced_units(u: &str) -> String {
     parts.join(" ")
 }
 
-/// JPEG2000 and PNG through gribberish.
-fn library_unpack(s5: &[u8], data: &[u8], packed: usize) -> std::result::Result<Vec<f32>, String> {
+/// JPEG2000 and PNG through gribberish, once the image header agrees with the field.
+fn library_unpack(
+    template: u16,
+    s5: &[u8],
+    data: &[u8],
+    packed: usize,
+) -> std::result::Result<Vec<f32>, String> {
     if packed == 0 {
         return Ok(Vec::new());
     }
@@ -364,6 +370,12 @@ fn library_unpack(s5: &[u8], data: &[u8], packed: usize) -> std::result::Result<
     }
     if sc.bits > 0 && data.is_empty() {
         return Err("empty data section".into());
+    }
+    if sc.bits > 0 {
+        match template {
+            40 => grib_image::check_jpeg2000(data, packed)?,
+            _ => grib_image::check_png(data, packed)?,
+        }
     }
     let result = catch_unwind(AssertUnwindSafe(|| {
         let section = DataRepresentationSection::from_data(s5);

@@ -9,6 +9,7 @@ mod cf;
 mod grib;
 pub(crate) mod grib_aec;
 mod grib_grid;
+mod grib_image;
 pub(crate) mod grib_index;
 mod grib_meta;
 mod grib_unpack;
