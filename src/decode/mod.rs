@@ -11,6 +11,7 @@ pub(crate) mod grib_aec;
 mod grib_grid;
 mod grib_image;
 pub(crate) mod grib_index;
+mod grib_jpeg;
 mod grib_meta;
 mod grib_unpack;
 mod inventory;
