@@ -142,3 +142,11 @@ fn message_length_near_2_pow_64_is_reported_not_wrapped() {
     let e = inv.entries()[0].info.as_ref().unwrap_err().to_string();
     assert!(e.contains("declares 18446744073709551566 bytes"), "{e}");
 }
+
+#[test]
+fn declared_grid_beyond_the_field_budget_is_refused_before_allocating() {
+    // 188 bytes: the HRRR constant field (0 bits per value) with its grid declared as
+    // 46340x46340; decoding it asked for 8.6 GB (found by hand, the fuzzer had not yet).
+    let e = decode_error("grib2-constant-field-2g-points.grib2");
+    assert!(e.contains("46340x46340") && e.contains("67108864"), "{e}");
+}

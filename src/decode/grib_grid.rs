@@ -5,6 +5,7 @@
 //! (flag table 3.4 bits 1 and 2). Octet numbers in comments are the WMO ones (1-based);
 //! code offsets are 0-based from the start of the section.
 
+use super::MAX_FIELD_POINTS;
 use crate::bytes::{i32sm_at, i8sm_at, is_missing, u32_at, u8_at};
 use crate::grid::{Grid, GridKind};
 use crate::projection::{Earth, Projection};
@@ -68,9 +69,16 @@ fn dims(t: &[u8], template: u16) -> Result<(usize, usize), GridError> {
     }
     let nx = need(u32_at(t, 16), "Ni")? as usize;
     let ny = need(u32_at(t, 20), "Nj")? as usize;
-    if nx == 0 || ny == 0 || nx.checked_mul(ny).is_none_or(|n| n > 1 << 31) {
+    if nx == 0 || ny == 0 {
         return Err(GridError::Corrupt(format!(
             "implausible grid size {nx}x{ny}"
+        )));
+    }
+    // Checked before any allocation: a constant field (0 bits per value) codes any number
+    // of points in no bytes at all.
+    if nx.checked_mul(ny).is_none_or(|n| n > MAX_FIELD_POINTS) {
+        return Err(GridError::Corrupt(format!(
+            "grid of {nx}x{ny} points declared, more than the {MAX_FIELD_POINTS} a field may have"
         )));
     }
     Ok((nx, ny))

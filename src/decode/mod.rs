@@ -24,6 +24,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::grid::Grid;
 
+/// Most points a field may have: 2^26 (8192 x 8192), 256 MiB of `f32` values, 512 MiB as
+/// the `f64` NetCDF reads. Declared sizes are checked against it before anything is
+/// allocated for them, because some are not bounded by the bytes present (a constant GRIB2
+/// field codes any number of points in none).
+pub const MAX_FIELD_POINTS: usize = 1 << 26;
+
 /// File formats tilecast reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
