@@ -150,3 +150,26 @@ fn declared_grid_beyond_the_field_budget_is_refused_before_allocating() {
     let e = decode_error("grib2-constant-field-2g-points.grib2");
     assert!(e.contains("46340x46340") && e.contains("67108864"), "{e}");
 }
+
+#[test]
+fn classic_header_declaring_more_than_the_file_holds_is_refused_before_the_c_library() {
+    // libnetcdf allocated a 3 GB name for this 4.6 kB file before reading it.
+    let path = fixtures().join("netcdf-classic-header-3gb-name.nc");
+    let e = Dataset::open(&path).err().expect("refused").to_string();
+    assert!(e.contains("netcdf-classic-header-3gb-name.nc"), "{e}");
+    assert!(
+        e.contains("declares 3132799") && e.contains("bytes, the file has"),
+        "{e}"
+    );
+}
+
+#[test]
+fn netcdf_variable_beyond_the_field_budget_is_an_entry_error() {
+    // 8 kB of NetCDF4 declaring a 16384x16384 variable whose chunks were never written
+    // (they read as fill values): decoding allocated 2 GiB of f64 for it.
+    let path = fixtures().join("netcdf-unwritten-16384x16384.nc");
+    let ds = Dataset::open(&path).expect("the file opens; the field is refused");
+    let e = ds.decode(0).expect_err("refused").to_string();
+    assert!(e.contains("field 0") && e.contains("16384x16384"), "{e}");
+    assert!(e.contains("67108864"), "{e}");
+}

@@ -182,7 +182,10 @@ pub fn field_variables(vars: &[VarMeta]) -> Vec<FieldVar> {
         })
         .map(|(k, v)| FieldVar {
             var: k,
-            slices: v.dims[..v.dims.len() - 2].iter().map(|d| d.1).product(),
+            // Saturating: the count is checked against a budget, and may not wrap below it.
+            slices: v.dims[..v.dims.len() - 2]
+                .iter()
+                .fold(1usize, |n, d| n.saturating_mul(d.1)),
         })
         .collect()
 }

@@ -16,6 +16,7 @@ mod grib_meta;
 mod grib_unpack;
 mod inventory;
 mod netcdf;
+mod netcdf_check;
 
 use std::path::{Path, PathBuf};
 

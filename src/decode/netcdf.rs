@@ -13,6 +13,7 @@ use netcdf::{AttributeValue, Extent};
 
 use super::cf::{self, Attr, Axis, TimeAxis, Unpack, VarMeta};
 use super::{iso, Entry, Field, FieldInfo, FieldSource, Level, WindComponent};
+use super::{netcdf_check, MAX_FIELD_POINTS};
 use crate::curvilinear::Curvilinear;
 use crate::error::{Error, Result};
 use crate::grid::{Grid, GridKind};
@@ -29,6 +30,10 @@ pub struct NetCdfFile {
 
 impl NetCdfFile {
     pub fn open(path: &Path) -> Result<NetCdfFile> {
+        netcdf_check::classic_header(path).map_err(|reason| Error::Corrupt {
+            path: path.to_owned(),
+            reason,
+        })?;
         let file = netcdf::open(path).map_err(|e| Error::NetCdf {
             path: path.to_owned(),
             context: "open".into(),
@@ -37,8 +42,23 @@ impl NetCdfFile {
         let vars: Vec<VarMeta> = file.variables().map(|v| meta(&v)).collect();
         let mut entries = Vec::new();
         let mut grids = HashMap::new();
+        let mut coords = Coords {
+            file: &file,
+            read: HashMap::new(),
+        };
         for fv in cf::field_variables(&vars) {
             let v = &vars[fv.var];
+            if let Err(reason) = netcdf_check::field_shape(v, fv.slices, entries.len()) {
+                let (field, path, what) = (entries.len(), path.to_owned(), "variable shape");
+                let info = Err(Error::CorruptField {
+                    path,
+                    field,
+                    what,
+                    reason,
+                });
+                entries.push(Entry { index: field, info });
+                continue;
+            }
             let lead: Vec<usize> = v.dims[..v.dims.len() - 2].iter().map(|d| d.1).collect();
             // Every slice of a variable shares its grid: build it (and any search
             // structure) once.
@@ -47,7 +67,7 @@ impl NetCdfFile {
                 let index = entries.len();
                 let indices = unravel(s, &lead);
                 let info = match &grid {
-                    Ok(g) => describe(&file, &vars, v, g, index, indices),
+                    Ok(g) => describe(&mut coords, &vars, v, g, index, indices),
                     Err(e) => Err(super::clone_error(e, index)),
                 };
                 entries.push(Entry { index, info });
@@ -202,12 +222,35 @@ fn convert(v: AttributeValue) -> Option<Attr> {
     }
 }
 
+/// All values of a variable, if it has at most [`MAX_FIELD_POINTS`]: its shape is
+/// declared, and the buffer is allocated before anything is read.
 fn read_1d(file: &netcdf::File, name: &str) -> Option<Vec<f64>> {
-    file.variable(name)?.get_values::<f64, _>(..).ok()
+    let v = file.variable(name)?;
+    let len = v
+        .dimensions()
+        .iter()
+        .try_fold(1usize, |n, d| n.checked_mul(d.len()));
+    len.filter(|&n| n <= MAX_FIELD_POINTS)?;
+    v.get_values::<f64, _>(..).ok()
+}
+
+/// Coordinate values, each variable read once: every 2-D slice looks its time and level up
+/// in them, and reading them per slice made opening a long time series quadratic.
+struct Coords<'a> {
+    file: &'a netcdf::File,
+    read: HashMap<String, Option<Vec<f64>>>,
+}
+
+impl Coords<'_> {
+    fn get(&mut self, name: &str) -> Option<&[f64]> {
+        let file = self.file;
+        let entry = self.read.entry(name.to_string());
+        entry.or_insert_with(|| read_1d(file, name)).as_deref()
+    }
 }
 
 fn describe(
-    file: &netcdf::File,
+    coords: &mut Coords,
     vars: &[VarMeta],
     v: &VarMeta,
     grid: &Grid,
@@ -223,9 +266,9 @@ fn describe(
     for ((dim, _), &i) in lead.iter().zip(&indices) {
         let Some(c) = find(dim) else { continue };
         match cf::axis_of(c) {
-            Some(Axis::T) => valid = time_value(file, c, i),
+            Some(Axis::T) => valid = time_value(coords, c, i),
             Some(Axis::Z) => {
-                if let Some(vals) = read_1d(file, &c.name) {
+                if let Some(vals) = coords.get(&c.name) {
                     level = vals.get(i).map(|&x| cf::level_from(c, x));
                 }
             }
@@ -241,18 +284,21 @@ fn describe(
         }
         let sn = c.text("standard_name").unwrap_or("");
         match cf::axis_of(c) {
-            Some(Axis::T) if sn == "forecast_reference_time" => reference = time_value(file, c, 0),
-            Some(Axis::T) if valid.is_none() => valid = time_value(file, c, 0),
+            Some(Axis::T) if sn == "forecast_reference_time" => {
+                reference = time_value(coords, c, 0)
+            }
+            Some(Axis::T) if valid.is_none() => valid = time_value(coords, c, 0),
             Some(Axis::Z) if level.is_none() => {
-                level =
-                    read_1d(file, &c.name).and_then(|x| x.first().map(|&x| cf::level_from(c, x)))
+                level = coords
+                    .get(&c.name)
+                    .and_then(|x| x.first().map(|&x| cf::level_from(c, x)))
             }
             _ => {}
         }
     }
     if reference.is_none() {
         if let Some(c) = find("forecast_reference_time") {
-            reference = time_value(file, c, 0);
+            reference = time_value(coords, c, 0);
         }
     }
     let standard_name = v.text("standard_name").map(str::to_string);
@@ -332,10 +378,9 @@ fn grid_text(g: &Grid) -> String {
     }
 }
 
-fn time_value(file: &netcdf::File, c: &VarMeta, i: usize) -> Option<chrono::NaiveDateTime> {
+fn time_value(coords: &mut Coords, c: &VarMeta, i: usize) -> Option<chrono::NaiveDateTime> {
     let axis = TimeAxis::parse(c.text("units")?, c.text("calendar"))?;
-    let vals = read_1d(file, &c.name)?;
-    axis.at(*vals.get(i)?)
+    axis.at(*coords.get(&c.name)?.get(i)?)
 }
 
 /// Evenly spaced within a small tolerance: returns (first, step).

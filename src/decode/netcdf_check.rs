@@ -1,0 +1,214 @@
+//! Checks that a NetCDF file's declared sizes can be trusted, before anything is allocated
+//! for them: the classic-format header against the file's length (before the C library
+//! parses it), and each field variable's shape against the field budget.
+//!
+//! The netCDF C library allocates what a classic header declares (a name, an attribute's
+//! values, a list of dimensions) before reading it, so a 4 kB file could claim a 3 GB
+//! attribute (found by fuzzing). Every length in the header is bounded here by the bytes
+//! left in the file. NetCDF4/HDF5 files are left to the HDF5 library, whose format is far
+//! larger than this check could follow. Shapes are not bounded by bytes at all (classic
+//! files may be truncated, HDF5 chunks never written read as fill values), so a field's
+//! points and a file's 2-D slices are capped instead.
+//!
+//! The classic header, after the 4-byte magic (`CDF` 1, 2 or 5), per the netCDF "File
+//! Format Specification": `numrecs`, then lists of dimensions, global attributes and
+//! variables, each `ABSENT` or a tag and a count; counts, lengths and dimension ids are 4
+//! bytes, 8 in CDF-5; names and attribute values are padded to 4 bytes.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use super::cf::VarMeta;
+use super::MAX_FIELD_POINTS;
+
+/// Most 2-D slices (fields) one NetCDF file may declare, over all its variables.
+pub const MAX_FIELDS: usize = 1 << 20;
+
+/// Checks the header of a classic, 64-bit offset or CDF-5 file; anything else passes.
+pub fn classic_header(path: &Path) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("open: {e}"))?;
+    let size = file.metadata().map_err(|e| format!("stat: {e}"))?.len();
+    let mut h = Header {
+        r: BufReader::new(file),
+        pos: 0,
+        size,
+        wide: false,
+    };
+    let mut magic = [0u8; 4];
+    if h.r.read_exact(&mut magic).is_err() || &magic[..3] != b"CDF" {
+        return Ok(());
+    }
+    h.pos = 4;
+    let version = magic[3];
+    h.wide = version == 5;
+    h.count("numrecs")?;
+    h.list(0x0A, "dimension", |h| {
+        h.name("dimension")?;
+        h.count("dimension length").map(drop)
+    })?;
+    h.list(0x0C, "global attribute", Header::attribute)?;
+    h.list(0x0B, "variable", |h| {
+        h.name("variable")?;
+        let dims = h.count("variable rank")?;
+        h.skip(dims, if h.wide { 8 } else { 4 }, "variable dimension ids")?;
+        h.list(0x0C, "variable attribute", Header::attribute)?;
+        h.read_u32("variable type")?;
+        h.count("variable size")?;
+        h.skip(1, if version == 1 { 4 } else { 8 }, "variable offset")
+    })
+}
+
+struct Header {
+    r: BufReader<std::fs::File>,
+    pos: u64,
+    size: u64,
+    /// CDF-5: 8-byte counts.
+    wide: bool,
+}
+
+impl Header {
+    fn read_u32(&mut self, what: &str) -> Result<u32, String> {
+        let mut b = [0u8; 4];
+        self.r
+            .read_exact(&mut b)
+            .map_err(|_| format!("header cut short in {what} at byte {}", self.pos))?;
+        self.pos += 4;
+        Ok(u32::from_be_bytes(b))
+    }
+
+    /// A count, length or size: 4 bytes, 8 in CDF-5.
+    fn count(&mut self, what: &str) -> Result<u64, String> {
+        let hi = if self.wide { self.read_u32(what)? } else { 0 };
+        Ok(u64::from(hi) << 32 | u64::from(self.read_u32(what)?))
+    }
+
+    /// Skips `n` items of `size` bytes padded to 4, refusing more than the file holds.
+    fn skip(&mut self, n: u64, size: u64, what: &str) -> Result<(), String> {
+        let rest = self.size.saturating_sub(self.pos);
+        let bytes = n
+            .checked_mul(size)
+            .and_then(|b| b.checked_next_multiple_of(4))
+            .filter(|&b| b <= rest)
+            .ok_or_else(|| {
+                format!(
+                    "{what} at byte {} declares {n} x {size} bytes, the file has {rest} left",
+                    self.pos
+                )
+            })?;
+        self.r
+            .seek_relative(bytes as i64)
+            .map_err(|e| format!("seek: {e}"))?;
+        self.pos += bytes;
+        Ok(())
+    }
+
+    fn name(&mut self, what: &str) -> Result<(), String> {
+        let n = self.count(what)?;
+        self.skip(n, 1, &format!("{what} name"))
+    }
+
+    /// `ABSENT` or `tag count item...`, with room for at least 4 bytes per item.
+    fn list(
+        &mut self,
+        tag: u32,
+        what: &str,
+        mut item: impl FnMut(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let at = self.pos;
+        let t = self.read_u32(what)?;
+        let n = self.count(what)?;
+        if t == 0 && n == 0 {
+            return Ok(());
+        }
+        if t != tag {
+            return Err(format!(
+                "expected a {what} list at byte {at}, found tag {t}"
+            ));
+        }
+        if n > self.size.saturating_sub(self.pos) / 4 {
+            return Err(format!(
+                "{what} list at byte {at} declares {n} entries, more than the file can hold"
+            ));
+        }
+        (0..n).try_for_each(|_| item(self))
+    }
+
+    fn attribute(&mut self) -> Result<(), String> {
+        self.name("attribute")?;
+        let size = match self.read_u32("attribute type")? {
+            1 | 2 | 7 => 1,
+            3 | 8 => 2,
+            4 | 5 | 9 => 4,
+            6 | 10 | 11 => 8,
+            t => return Err(format!("attribute type {t} at byte {}", self.pos - 4)),
+        };
+        let n = self.count("attribute length")?;
+        self.skip(n, size, "attribute values")
+    }
+}
+
+/// Checks a field variable's shape against the budgets: its horizontal points against
+/// [`MAX_FIELD_POINTS`], its slices against what is left of [`MAX_FIELDS`] after `listed`.
+pub fn field_shape(v: &VarMeta, slices: usize, listed: usize) -> Result<(), String> {
+    let n = v.dims.len();
+    let (ny, nx) = (v.dims[n - 2].1, v.dims[n - 1].1);
+    if nx.checked_mul(ny).is_none_or(|p| p > MAX_FIELD_POINTS) {
+        return Err(format!(
+            "variable {} declares a {nx}x{ny} grid, more than the {MAX_FIELD_POINTS} points a \
+             field may have",
+            v.name
+        ));
+    }
+    if slices > MAX_FIELDS.saturating_sub(listed) {
+        return Err(format!(
+            "variable {} declares {slices} 2-D slices, more than the {MAX_FIELDS} fields a \
+             file may have",
+            v.name
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(bytes: &[u8]) -> Result<(), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.nc");
+        std::fs::write(&path, bytes).unwrap();
+        classic_header(&path)
+    }
+
+    /// CDF-1 with one dimension `x` of 4, one global attribute, no variables, then `pad`.
+    fn header(attr_len: u32, pad: usize) -> Vec<u8> {
+        let mut h = b"CDF\x01\0\0\0\0".to_vec();
+        let w = |h: &mut Vec<u8>, v: u32| h.extend_from_slice(&v.to_be_bytes());
+        w(&mut h, 0x0A);
+        w(&mut h, 1);
+        w(&mut h, 1);
+        h.extend_from_slice(b"x\0\0\0");
+        w(&mut h, 4);
+        w(&mut h, 0x0C);
+        w(&mut h, 1);
+        w(&mut h, 5);
+        h.extend_from_slice(b"title\0\0\0");
+        w(&mut h, 2);
+        w(&mut h, attr_len);
+        h.extend_from_slice(b"abcd");
+        h.extend_from_slice(&[0; 8]);
+        h.resize(h.len() + pad, 0);
+        h
+    }
+
+    #[test]
+    fn lengths_must_fit_in_the_file() {
+        assert_eq!(check(&header(4, 0)), Ok(()));
+        let e = check(&header(3_000_000_000, 0)).unwrap_err();
+        assert!(e.contains("declares 3000000000 x 1 bytes"), "{e}");
+        assert!(check(&header(4, 0)[..30])
+            .unwrap_err()
+            .contains("cut short"));
+        assert_eq!(check(b"\x89HDF\r\n\x1a\n"), Ok(()));
+    }
+}
