@@ -173,3 +173,14 @@ fn netcdf_variable_beyond_the_field_budget_is_an_entry_error() {
     assert!(e.contains("field 0") && e.contains("16384x16384"), "{e}");
     assert!(e.contains("67108864"), "{e}");
 }
+
+#[test]
+fn non_utf8_names_are_refused_before_the_netcdf_crate_panics_on_them() {
+    // The netcdf crate `expect`s UTF-8 variable names.
+    let path = fixtures().join("netcdf-non-utf8-variable-name.nc");
+    let e = Dataset::open(&path).err().expect("refused").to_string();
+    assert!(
+        e.contains("name at byte") && e.contains("is not UTF-8"),
+        "{e}"
+    );
+}

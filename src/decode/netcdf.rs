@@ -39,43 +39,9 @@ impl NetCdfFile {
             context: "open".into(),
             message: e.to_string(),
         })?;
-        let vars: Vec<VarMeta> = file.variables().map(|v| meta(&v)).collect();
-        let mut entries = Vec::new();
-        let mut grids = HashMap::new();
-        let mut coords = Coords {
-            file: &file,
-            read: HashMap::new(),
-        };
-        for fv in cf::field_variables(&vars) {
-            let v = &vars[fv.var];
-            if let Err(reason) = netcdf_check::field_shape(v, fv.slices, entries.len()) {
-                let (field, path, what) = (entries.len(), path.to_owned(), "variable shape");
-                let info = Err(Error::CorruptField {
-                    path,
-                    field,
-                    what,
-                    reason,
-                });
-                entries.push(Entry { index: field, info });
-                continue;
-            }
-            let lead: Vec<usize> = v.dims[..v.dims.len() - 2].iter().map(|d| d.1).collect();
-            // Every slice of a variable shares its grid: build it (and any search
-            // structure) once.
-            let grid = grid_of(path, &file, &vars, v, entries.len());
-            for s in 0..fv.slices {
-                let index = entries.len();
-                let indices = unravel(s, &lead);
-                let info = match &grid {
-                    Ok(g) => describe(&mut coords, &vars, v, g, index, indices),
-                    Err(e) => Err(super::clone_error(e, index)),
-                };
-                entries.push(Entry { index, info });
-            }
-            if let Ok(g) = grid {
-                grids.insert(v.name.clone(), g);
-            }
-        }
+        // The netcdf crate panics (expect, unwrap) on some malformed files.
+        let (vars, entries, grids) =
+            netcdf_check::guarded(path, "read metadata", || inventory(path, &file))?;
         Ok(NetCdfFile {
             path: path.to_owned(),
             file: Mutex::new(file),
@@ -114,19 +80,20 @@ impl NetCdfFile {
             .get(variable)
             .expect("inventory grid exists")
             .clone();
-        let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let var = file.variable(variable).expect("inventory variable exists");
-        let mut extents: Vec<Extent> = indices.iter().map(|&i| Extent::from(i)).collect();
-        extents.push(Extent::from(..));
-        extents.push(Extent::from(..));
-        let raw: Vec<f64> = var
-            .get_values::<f64, _>(extents)
-            .map_err(|e| Error::NetCdf {
-                path: self.path.clone(),
-                context: format!("field {} (variable {variable}{indices:?})", info.index),
-                message: e.to_string(),
-            })?;
-        drop(file);
+        let context = format!("field {} (variable {variable}{indices:?})", info.index);
+        let raw = netcdf_check::guarded(&self.path, &context, || {
+            let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            let var = file.variable(variable).expect("inventory variable exists");
+            let mut extents: Vec<Extent> = indices.iter().map(|&i| Extent::from(i)).collect();
+            extents.push(Extent::from(..));
+            extents.push(Extent::from(..));
+            var.get_values::<f64, _>(extents)
+        })?
+        .map_err(|e| Error::NetCdf {
+            path: self.path.clone(),
+            context,
+            message: e.to_string(),
+        })?;
         if raw.len() != grid.len() {
             return Err(Error::CorruptField {
                 path: self.path.clone(),
@@ -144,6 +111,51 @@ impl NetCdfFile {
         let values = raw.iter().map(|&r| unpack.apply(r)).collect();
         Ok(Field { info, grid, values })
     }
+}
+
+/// Every variable's metadata, the inventory and each field variable's grid.
+fn inventory(
+    path: &Path,
+    file: &netcdf::File,
+) -> (Vec<VarMeta>, Vec<Entry>, HashMap<String, Grid>) {
+    let vars: Vec<VarMeta> = file.variables().map(|v| meta(&v)).collect();
+    let mut entries = Vec::new();
+    let mut grids = HashMap::new();
+    let mut coords = Coords {
+        file,
+        read: HashMap::new(),
+    };
+    for fv in cf::field_variables(&vars) {
+        let v = &vars[fv.var];
+        if let Err(reason) = netcdf_check::field_shape(v, fv.slices, entries.len()) {
+            let (field, path, what) = (entries.len(), path.to_owned(), "variable shape");
+            let info = Err(Error::CorruptField {
+                path,
+                field,
+                what,
+                reason,
+            });
+            entries.push(Entry { index: field, info });
+            continue;
+        }
+        let lead: Vec<usize> = v.dims[..v.dims.len() - 2].iter().map(|d| d.1).collect();
+        // Every slice of a variable shares its grid: build it (and any search
+        // structure) once.
+        let grid = grid_of(path, file, &vars, v, entries.len());
+        for s in 0..fv.slices {
+            let index = entries.len();
+            let indices = unravel(s, &lead);
+            let info = match &grid {
+                Ok(g) => describe(&mut coords, &vars, v, g, index, indices),
+                Err(e) => Err(super::clone_error(e, index)),
+            };
+            entries.push(Entry { index, info });
+        }
+        if let Ok(g) = grid {
+            grids.insert(v.name.clone(), g);
+        }
+    }
+    (vars, entries, grids)
 }
 
 fn unravel(mut s: usize, dims: &[usize]) -> Vec<usize> {

@@ -16,10 +16,12 @@
 //! bytes, 8 in CDF-5; names and attribute values are padded to 4 bytes.
 
 use std::io::{BufReader, Read};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use super::cf::VarMeta;
 use super::MAX_FIELD_POINTS;
+use crate::error::Error;
 
 /// Most 2-D slices (fields) one NetCDF file may declare, over all its variables.
 pub const MAX_FIELDS: usize = 1 << 20;
@@ -95,6 +97,10 @@ impl Header {
                     self.pos
                 )
             })?;
+        self.advance(bytes)
+    }
+
+    fn advance(&mut self, bytes: u64) -> Result<(), String> {
         self.r
             .seek_relative(bytes as i64)
             .map_err(|e| format!("seek: {e}"))?;
@@ -102,9 +108,26 @@ impl Header {
         Ok(())
     }
 
+    /// A name: its length must fit in the file, and it must be UTF-8, which the netcdf crate
+    /// assumes (it panics otherwise).
     fn name(&mut self, what: &str) -> Result<(), String> {
+        let at = self.pos;
         let n = self.count(what)?;
-        self.skip(n, 1, &format!("{what} name"))
+        let rest = self.size.saturating_sub(self.pos);
+        if n > rest {
+            return Err(format!(
+                "{what} name at byte {at} declares {n} bytes, the file has {rest} left"
+            ));
+        }
+        let mut name = vec![0u8; n as usize];
+        self.r
+            .read_exact(&mut name)
+            .map_err(|_| format!("header cut short in a {what} name at byte {}", self.pos))?;
+        self.pos += n;
+        if std::str::from_utf8(&name).is_err() {
+            return Err(format!("{what} name at byte {at} is not UTF-8"));
+        }
+        self.advance(n.next_multiple_of(4) - n)
     }
 
     /// `ABSENT` or `tag count item...`, with room for at least 4 bytes per item.
@@ -145,6 +168,26 @@ impl Header {
         let n = self.count("attribute length")?;
         self.skip(n, size, "attribute values")
     }
+}
+
+/// Runs `f`, which calls the netcdf crate, turning a panic into an error: the crate
+/// `expect`s valid UTF-8 names, known types and successful inquiries of the C library, which
+/// a hostile NetCDF4 file need not give it (classic headers are checked by
+/// [`classic_header`] first). The file's mutex may be poisoned by the panic; its users take
+/// the inner value, since the C library's state does not depend on the Rust side's.
+pub fn guarded<T>(path: &Path, context: &str, f: impl FnOnce() -> T) -> Result<T, Error> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown");
+        Error::NetCdf {
+            path: path.to_owned(),
+            context: context.to_string(),
+            message: format!("the netcdf crate gave up on this file: {why}"),
+        }
+    })
 }
 
 /// Checks a field variable's shape against the budgets: its horizontal points against
@@ -210,5 +253,22 @@ mod tests {
             .unwrap_err()
             .contains("cut short"));
         assert_eq!(check(b"\x89HDF\r\n\x1a\n"), Ok(()));
+        let mut bad = header(4, 0);
+        bad[20] = 0xff; // the dimension's name
+        assert!(check(&bad)
+            .unwrap_err()
+            .contains("name at byte 16 is not UTF-8"));
+    }
+
+    #[test]
+    fn a_panic_in_the_netcdf_crate_is_an_error() {
+        let e = guarded(Path::new("f.nc"), "read metadata", || {
+            panic!("Unknown type")
+        });
+        let e = e.unwrap_err().to_string();
+        assert!(
+            e.contains("f.nc: read metadata") && e.contains("Unknown type"),
+            "{e}"
+        );
     }
 }
