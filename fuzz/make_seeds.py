@@ -11,7 +11,7 @@ from real files:
 - ccsds: the `ccsds` target's own layout (7 parameter bytes, then the code stream) from every
   message of tests/fixtures/ccsds/ccsds_cases.grib2 and the re-encoded uk_t field;
 - netcdf: each real NetCDF file cut down to at most 6 points per dimension with every
-  variable and attribute kept (netCDF classic), plus two small NetCDF4 files as they are;
+  variable and attribute kept, in netCDF classic format (the target skips NetCDF4/HDF5);
 - palette: palettes/*.json.
 
 job and event seeds are hand-made JSON and are not written by this script.
@@ -20,7 +20,6 @@ Usage (from the repository root; needs the PyPI packages eccodes, netCDF4 and nu
     python3 fuzz/make_seeds.py [SHARED_SAMPLES]    # default ../shared/sample-data
 """
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -196,8 +195,6 @@ def netcdf_seeds():
         "grids/fieldglass__goes16_abi_cmip.nc",
     ]:
         shrink_netcdf(SHARED / rel, tmp / (Path(rel).stem + "-cut.nc"))
-    shutil.copyfile(SHARED / "netcdf/earthkit__test.nc", tmp / "earthkit__test-netcdf4.nc")
-    shutil.copyfile(SHARED / "grids/fieldglass__goes16_abi_cmip.nc", tmp / "goes16-netcdf4.nc")
 
 
 def palette_seeds():

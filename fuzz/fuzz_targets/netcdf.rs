@@ -1,7 +1,12 @@
-//! NetCDF files (classic, 64-bit offset, NetCDF4/HDF5): the bytes written to a temporary
-//! file, opened with `Dataset::open`, every entry's grid and values read. The netCDF C
-//! library is not instrumented; coverage comes from tilecast's CF layer (decode/cf.rs,
-//! decode/netcdf.rs), which interprets whatever metadata the library hands back.
+//! NetCDF classic files (CDF-1, 64-bit offset CDF-2, CDF-5): the bytes written to a
+//! temporary file, opened with `Dataset::open`, every entry's grid and values read. The
+//! netCDF C library is not instrumented; coverage comes from tilecast's header check and CF
+//! layer (decode/netcdf_check.rs, cf.rs, netcdf.rs), which interpret whatever metadata the
+//! library hands back, whatever the file's format.
+//!
+//! NetCDF4/HDF5 inputs are skipped: Debian's HDF5 1.10.8 segfaults within seconds of
+//! fuzzing (fuzz/c-library-crashes/), which would stop every run before the CF layer is
+//! reached, and nothing in tilecast can catch it.
 
 #![no_main]
 
@@ -14,13 +19,8 @@ use tilecast::decode::Dataset;
 const MAX_INPUT: usize = 1 << 20;
 
 fuzz_target!(|data: &[u8]| {
-    let netcdf = [
-        &b"CDF\x01"[..],
-        b"CDF\x02",
-        b"CDF\x05",
-        b"\x89HDF\r\n\x1a\n",
-    ];
-    if data.len() > MAX_INPUT || !netcdf.iter().any(|m| data.starts_with(m)) {
+    let classic = [&b"CDF\x01"[..], b"CDF\x02", b"CDF\x05"];
+    if data.len() > MAX_INPUT || !classic.iter().any(|m| data.starts_with(m)) {
         return;
     }
     let mut file = tempfile::Builder::new()
