@@ -184,3 +184,14 @@ fn non_utf8_names_are_refused_before_the_netcdf_crate_panics_on_them() {
         "{e}"
     );
 }
+
+#[test]
+fn records_declared_beyond_the_end_of_a_classic_file_are_refused() {
+    // 3.2 kB declaring 983,046 records: listing that many fields timed out.
+    let path = fixtures().join("netcdf-983046-records-in-4kb.nc");
+    let e = Dataset::open(&path).err().expect("refused").to_string();
+    assert!(
+        e.contains("983046 records of") && e.contains("beyond the end"),
+        "{e}"
+    );
+}

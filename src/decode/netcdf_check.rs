@@ -43,20 +43,119 @@ pub fn classic_header(path: &Path) -> Result<(), String> {
     h.pos = 4;
     let version = magic[3];
     h.wide = version == 5;
-    h.count("numrecs")?;
+    let numrecs = h.count("numrecs")?;
+    let mut dims = Vec::new();
     h.list(0x0A, "dimension", |h| {
         h.name("dimension")?;
-        h.count("dimension length").map(drop)
+        dims.push(h.count("dimension length")?);
+        Ok(())
     })?;
     h.list(0x0C, "global attribute", Header::attribute)?;
+    let mut vars = Vec::new();
     h.list(0x0B, "variable", |h| {
-        h.name("variable")?;
-        let dims = h.count("variable rank")?;
-        h.skip(dims, if h.wide { 8 } else { 4 }, "variable dimension ids")?;
+        let name = h.name("variable")?;
+        let rank = h.count("variable rank")?;
+        if rank > h.size.saturating_sub(h.pos) / 4 {
+            return Err(format!("variable {name} declares {rank} dimensions"));
+        }
+        let ids = (0..rank)
+            .map(|_| h.count("variable dimension ids"))
+            .collect::<Result<Vec<u64>, String>>()?;
         h.list(0x0C, "variable attribute", Header::attribute)?;
-        h.read_u32("variable type")?;
+        let t = h.read_u32("variable type")?;
+        let size = type_size(t).ok_or_else(|| format!("variable {name} has type {t}"))?;
         h.count("variable size")?;
-        h.skip(1, if version == 1 { 4 } else { 8 }, "variable offset")
+        let hi = if version == 1 {
+            0
+        } else {
+            h.read_u32("variable offset")?
+        };
+        let begin = u64::from(hi) << 32 | u64::from(h.read_u32("variable offset")?);
+        vars.push(Var {
+            name,
+            ids,
+            size,
+            begin,
+        });
+        Ok(())
+    })?;
+    let streaming = numrecs
+        == if h.wide {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
+        };
+    data_fits(&dims, &vars, (!streaming).then_some(numrecs), size)
+}
+
+/// A variable as the header declares it.
+struct Var {
+    name: String,
+    /// Dimension ids; the record dimension (length 0 in the header) can only be first.
+    ids: Vec<u64>,
+    /// Bytes per value.
+    size: u64,
+    /// Where its data (its first record's, for a record variable) starts.
+    begin: u64,
+}
+
+/// Every variable's data must lie inside the file: the shapes a header declares are
+/// otherwise unbounded (a 4 kB file declared 983,046 records, each a field to list), and
+/// the C library reads what is missing as fill values.
+fn data_fits(dims: &[u64], vars: &[Var], numrecs: Option<u64>, size: u64) -> Result<(), String> {
+    let mut records = Vec::new();
+    for v in vars {
+        let mut bytes = v.size;
+        let mut record = false;
+        for (k, &id) in v.ids.iter().enumerate() {
+            let len = *dims.get(id as usize).ok_or_else(|| {
+                format!("variable {} uses dimension {id} of {}", v.name, dims.len())
+            })?;
+            if len == 0 && k == 0 {
+                record = true;
+                continue;
+            }
+            bytes = bytes.saturating_mul(len);
+        }
+        if record {
+            records.push((v.begin, bytes));
+        } else if v.begin.checked_add(bytes).is_none_or(|end| end > size) {
+            return Err(format!(
+                "variable {} declares {bytes} bytes of data at byte {}, beyond the end of \
+                 the file ({size} bytes)",
+                v.name, v.begin
+            ));
+        }
+    }
+    let (Some(n), Some(first)) = (numrecs, records.iter().map(|r| r.0).min()) else {
+        return Ok(());
+    };
+    // Each variable's part of a record is padded to 4 bytes, unless it is the only one.
+    let record: u64 = match records.as_slice() {
+        [(_, b)] => *b,
+        all => all.iter().fold(0u64, |sum, r| {
+            sum.saturating_add(r.1.checked_next_multiple_of(4).unwrap_or(u64::MAX))
+        }),
+    };
+    if n.checked_mul(record)
+        .is_none_or(|b| b > size.saturating_sub(first))
+    {
+        return Err(format!(
+            "{n} records of {record} bytes declared from byte {first}, beyond the end of the \
+             file ({size} bytes)"
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes per value of a netCDF external type (1-6 classic, 7-11 CDF-5).
+fn type_size(t: u32) -> Option<u64> {
+    Some(match t {
+        1 | 2 | 7 => 1,
+        3 | 8 => 2,
+        4 | 5 | 9 => 4,
+        6 | 10 | 11 => 8,
+        _ => return None,
     })
 }
 
@@ -110,7 +209,7 @@ impl Header {
 
     /// A name: its length must fit in the file, and it must be UTF-8, which the netcdf crate
     /// assumes (it panics otherwise).
-    fn name(&mut self, what: &str) -> Result<(), String> {
+    fn name(&mut self, what: &str) -> Result<String, String> {
         let at = self.pos;
         let n = self.count(what)?;
         let rest = self.size.saturating_sub(self.pos);
@@ -124,10 +223,10 @@ impl Header {
             .read_exact(&mut name)
             .map_err(|_| format!("header cut short in a {what} name at byte {}", self.pos))?;
         self.pos += n;
-        if std::str::from_utf8(&name).is_err() {
-            return Err(format!("{what} name at byte {at} is not UTF-8"));
-        }
-        self.advance(n.next_multiple_of(4) - n)
+        let name = String::from_utf8(name)
+            .map_err(|_| format!("{what} name at byte {at} is not UTF-8"))?;
+        self.advance(n.next_multiple_of(4) - n)?;
+        Ok(name)
     }
 
     /// `ABSENT` or `tag count item...`, with room for at least 4 bytes per item.
@@ -158,13 +257,9 @@ impl Header {
 
     fn attribute(&mut self) -> Result<(), String> {
         self.name("attribute")?;
-        let size = match self.read_u32("attribute type")? {
-            1 | 2 | 7 => 1,
-            3 | 8 => 2,
-            4 | 5 | 9 => 4,
-            6 | 10 | 11 => 8,
-            t => return Err(format!("attribute type {t} at byte {}", self.pos - 4)),
-        };
+        let t = self.read_u32("attribute type")?;
+        let size =
+            type_size(t).ok_or_else(|| format!("attribute type {t} at byte {}", self.pos - 4))?;
         let n = self.count("attribute length")?;
         self.skip(n, size, "attribute values")
     }
@@ -258,6 +353,37 @@ mod tests {
         assert!(check(&bad)
             .unwrap_err()
             .contains("name at byte 16 is not UTF-8"));
+    }
+
+    #[test]
+    fn data_must_lie_inside_the_file() {
+        let var = |name: &str, ids: &[u64], begin| Var {
+            name: name.into(),
+            ids: ids.to_vec(),
+            size: 4,
+            begin,
+        };
+        // x(3) fixed at 100, then record variables t(rec, x) and u(rec) from 112.
+        let dims = [0, 3];
+        let vars = [
+            var("x", &[1], 100),
+            var("t", &[0, 1], 112),
+            var("u", &[0], 124),
+        ];
+        assert_eq!(data_fits(&dims, &vars, Some(2), 112 + 2 * 16), Ok(()));
+        let e = data_fits(&dims, &vars, Some(983_046), 1000).unwrap_err();
+        assert!(
+            e.contains("983046 records of 16 bytes declared from byte 112"),
+            "{e}"
+        );
+        assert_eq!(data_fits(&dims, &vars, None, 1000), Ok(()));
+        let e = data_fits(&dims, &vars, Some(0), 111).unwrap_err();
+        assert!(
+            e.contains("variable x declares 12 bytes of data at byte 100"),
+            "{e}"
+        );
+        let e = data_fits(&[7], &[var("y", &[3], 0)], None, 10).unwrap_err();
+        assert!(e.contains("uses dimension 3 of 1"), "{e}");
     }
 
     #[test]
