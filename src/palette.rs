@@ -82,6 +82,35 @@ fn parse_colour(s: &str) -> Option<Rgba> {
     }
 }
 
+/// Largest palette file read: the built-ins are 1-2 kB.
+const MAX_FILE: u64 = 1 << 20;
+
+/// A palette file's text. The path may come from a job message, so it must name a regular
+/// file of sane size: `/dev/zero` or a FIFO would otherwise be read until memory runs out
+/// or forever.
+fn read_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let bad = |reason: String| Error::Palette {
+        name: path.display().to_string(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "read palette", e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(path, "read palette", e))?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    let mut text = String::new();
+    file.take(MAX_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io(path, "read palette", e))?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(bad(format!("larger than {MAX_FILE} bytes")));
+    }
+    Ok(text)
+}
+
 /// `#rrggbbaa`.
 pub fn hex(c: Rgba) -> String {
     format!("#{:02x}{:02x}{:02x}{:02x}", c[0], c[1], c[2], c[3])
@@ -153,9 +182,7 @@ impl Palette {
         }
         let path = Path::new(spec);
         if path.exists() {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| Error::io(path, "read palette", e))?;
-            return Palette::from_json(&text, spec);
+            return Palette::from_json(&read_file(path)?, spec);
         }
         Err(Error::Palette {
             name: spec.to_string(),

@@ -195,3 +195,18 @@ fn records_declared_beyond_the_end_of_a_classic_file_are_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_job_naming_a_device_as_its_palette_is_refused_not_read() {
+    // Job::parse validates the settings, which resolves a palette path on the worker:
+    // "/dev/zero" was read until memory ran out (found by hand while fuzzing jobs).
+    let bytes = std::fs::read(fixtures().join("job-palette-dev-zero.json")).unwrap();
+    let e = within_a_minute("job", move || {
+        tilecast::job::Job::parse(&bytes).unwrap_err()
+    });
+    let e = e.to_string();
+    assert!(
+        e.contains("/dev/zero") && e.contains("not a regular file"),
+        "{e}"
+    );
+}
