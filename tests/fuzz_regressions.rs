@@ -210,3 +210,14 @@ fn a_job_naming_a_device_as_its_palette_is_refused_not_read() {
         "{e}"
     );
 }
+
+#[test]
+fn a_slash_in_a_variable_name_is_not_a_group_path() {
+    // Variable "H/T": the netcdf crate's lookup by name took it for a group path and found
+    // nothing, and decoding panicked on "inventory variable exists".
+    let path = fixtures().join("netcdf-slash-in-variable-name.nc");
+    let ds = Dataset::open(&path).expect("opens");
+    let field = ds.decode(0).expect("decodes");
+    assert_eq!(field.info.variable, "H/T");
+    assert_eq!(field.values.len(), 36);
+}

@@ -83,7 +83,7 @@ impl NetCdfFile {
         let context = format!("field {} (variable {variable}{indices:?})", info.index);
         let raw = netcdf_check::guarded(&self.path, &context, || {
             let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-            let var = file.variable(variable).expect("inventory variable exists");
+            let var = variable_named(&file, variable).ok_or("variable not found by name")?;
             let mut extents: Vec<Extent> = indices.iter().map(|&i| Extent::from(i)).collect();
             extents.push(Extent::from(..));
             extents.push(Extent::from(..));
@@ -234,10 +234,16 @@ fn convert(v: AttributeValue) -> Option<Attr> {
     }
 }
 
+/// The variable called `name`, compared as is: `File::variable` takes a `/` as a group path,
+/// and a hostile classic file may put one in a name.
+fn variable_named<'f>(file: &'f netcdf::File, name: &str) -> Option<netcdf::Variable<'f>> {
+    file.variables().find(|v| v.name() == name)
+}
+
 /// All values of a variable, if it has at most [`MAX_FIELD_POINTS`]: its shape is
 /// declared, and the buffer is allocated before anything is read.
 fn read_1d(file: &netcdf::File, name: &str) -> Option<Vec<f64>> {
-    let v = file.variable(name)?;
+    let v = variable_named(file, name)?;
     let len = v
         .dimensions()
         .iter()
