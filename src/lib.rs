@@ -10,6 +10,9 @@ pub mod curvilinear;
 pub mod decode;
 pub mod encode;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grid;
 pub mod input;
 pub mod job;

@@ -1,10 +1,11 @@
 //! GRIB2 files: inventory and decoding of fields. The only module that imports gribberish.
 //!
-//! tilecast indexes messages, parses grids and product metadata, unpacks the simple, complex
-//! and CCSDS packings, and applies bitmaps itself (see the sibling modules); gribberish supplies
-//! the parameter tables (names and units by discipline/category/number) and the JPEG2000 and
-//! PNG unpacking. Calls into gribberish are given pre-validated input and are isolated
-//! with `catch_unwind`, so a decoder bug on a hostile file becomes that field's error.
+//! tilecast indexes messages, parses grids and product metadata, unpacks the simple, complex,
+//! JPEG2000 (through OpenJPEG, see `grib_jpeg`) and CCSDS packings, and applies bitmaps itself
+//! (see the sibling modules); gribberish supplies the parameter tables (names and units by
+//! discipline/category/number) and the PNG unpacking. Calls into gribberish are given
+//! pre-validated input and are isolated with `catch_unwind`, so a decoder bug on a hostile
+//! file becomes that field's error.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,9 @@ use gribberish::sections::data_representation::DataRepresentationSection;
 
 use super::grib_aec;
 use super::grib_grid::{self, GridError};
+use super::grib_image;
 use super::grib_index::{self, FieldSections, IndexProblem};
+use super::grib_jpeg;
 use super::grib_meta;
 use super::grib_unpack::{self, Scaling};
 use super::{iso, Entry, Field, FieldInfo, FieldSource, WindComponent};
@@ -142,7 +145,8 @@ impl GribFile {
             0 => grib_unpack::simple(s5, data, packed),
             2 => grib_unpack::complex(s5, data, packed, false),
             3 => grib_unpack::complex(s5, data, packed, true),
-            40 | 41 => library_unpack(s5, data, packed),
+            40 => grib_jpeg::jpeg2000(s5, data, packed),
+            41 => png_unpack(s5, data, packed),
             42 => grib_aec::ccsds(s5, data, packed),
             other => {
                 return Err(Error::Unsupported {
@@ -361,8 +365,8 @@ fn spaced_units(u: &str) -> String {
     parts.join(" ")
 }
 
-/// JPEG2000 and PNG through gribberish.
-fn library_unpack(s5: &[u8], data: &[u8], packed: usize) -> std::result::Result<Vec<f32>, String> {
+/// PNG through gribberish, once the image header agrees with the field.
+fn png_unpack(s5: &[u8], data: &[u8], packed: usize) -> std::result::Result<Vec<f32>, String> {
     if packed == 0 {
         return Ok(Vec::new());
     }
@@ -372,6 +376,9 @@ fn library_unpack(s5: &[u8], data: &[u8], packed: usize) -> std::result::Result<
     }
     if sc.bits > 0 && data.is_empty() {
         return Err("empty data section".into());
+    }
+    if sc.bits > 0 {
+        grib_image::check_png(data, packed)?;
     }
     let result = catch_unwind(AssertUnwindSafe(|| {
         let section = DataRepresentationSection::from_data(s5);

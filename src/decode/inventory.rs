@@ -163,7 +163,9 @@ fn grib(path: &Path) -> Result<Inventory> {
                 break;
             }
         };
-        if length < 16 || start + length > size {
+        // `start <= size`: the magic was read from the file. Compared without adding, so a
+        // declared length near 2^64 cannot wrap around.
+        if length < 16 || length > size - start {
             truncated = Some(format!(
                 "message at byte {start} declares {length} bytes but only {} remain (truncated file?)",
                 size - start

@@ -7,13 +7,16 @@
 
 mod cf;
 mod grib;
-mod grib_aec;
+pub(crate) mod grib_aec;
 mod grib_grid;
+mod grib_image;
 pub(crate) mod grib_index;
+mod grib_jpeg;
 mod grib_meta;
 mod grib_unpack;
 mod inventory;
 mod netcdf;
+mod netcdf_check;
 
 use std::path::{Path, PathBuf};
 

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use netcdf::{AttributeValue, Extent};
 
 use super::cf::{self, Attr, Axis, TimeAxis, Unpack, VarMeta};
+use super::netcdf_check;
 use super::{iso, Entry, Field, FieldInfo, FieldSource, Level, WindComponent};
 use crate::curvilinear::Curvilinear;
 use crate::error::{Error, Result};
@@ -30,66 +31,18 @@ pub struct NetCdfFile {
 impl NetCdfFile {
     pub fn open(path: &Path) -> Result<NetCdfFile> {
         crate::input::check_file(path)?;
+        netcdf_check::classic_header(path).map_err(|reason| Error::Corrupt {
+            path: path.to_owned(),
+            reason,
+        })?;
         let file = netcdf::open(path).map_err(|e| Error::NetCdf {
             path: path.to_owned(),
             context: "open".into(),
             message: e.to_string(),
         })?;
-        let vars: Vec<VarMeta> = file.variables().map(|v| meta(&v)).collect();
-        let mut entries = Vec::new();
-        let mut grids = HashMap::new();
-        let limits = crate::limits::get();
-        for fv in cf::field_variables(&vars) {
-            let v = &vars[fv.var];
-            let lead: Vec<usize> = v.dims[..v.dims.len() - 2].iter().map(|d| d.1).collect();
-            let declared = (entries.len() as u64).saturating_add(fv.slices);
-            if declared > crate::limits::MAX_FIELDS_PER_FILE {
-                // One entry stands for the variable: its slices are never listed.
-                let index = entries.len();
-                entries.push(Entry {
-                    index,
-                    info: Err(Error::OverLimit {
-                        path: path.to_owned(),
-                        subject: format!("field {index} (variable {})", v.name),
-                        what: "fields in the file",
-                        declared,
-                        limit: crate::limits::MAX_FIELDS_PER_FILE,
-                        flag: "a file with fewer slices",
-                    }),
-                });
-                continue;
-            }
-            let (ny, nx) = (v.dims[v.dims.len() - 2].1, v.dims[v.dims.len() - 1].1);
-            let points = nx as u64 * ny as u64;
-            // Checked before any coordinate is read: a few kilobytes of header can declare
-            // dimensions whose coordinates alone would need gigabytes.
-            let grid = if points > limits.max_field_points {
-                Err(Error::OverLimit {
-                    path: path.to_owned(),
-                    subject: format!("field {} (variable {})", entries.len(), v.name),
-                    what: "grid points",
-                    declared: points,
-                    limit: limits.max_field_points,
-                    flag: "--max-field-points",
-                })
-            } else {
-                // Every slice of a variable shares its grid: build it (and any search
-                // structure) once.
-                grid_of(path, &file, &vars, v, entries.len())
-            };
-            for s in 0..fv.slices as usize {
-                let index = entries.len();
-                let indices = unravel(s, &lead);
-                let info = match &grid {
-                    Ok(g) => describe(&file, &vars, v, g, index, indices),
-                    Err(e) => Err(super::clone_error(e, index)),
-                };
-                entries.push(Entry { index, info });
-            }
-            if let Ok(g) = grid {
-                grids.insert(v.name.clone(), g);
-            }
-        }
+        // The netcdf crate panics (expect, unwrap) on some malformed files.
+        let (vars, entries, grids) =
+            netcdf_check::guarded(path, "read metadata", || inventory(path, &file))?;
         Ok(NetCdfFile {
             path: path.to_owned(),
             file: Mutex::new(file),
@@ -128,19 +81,20 @@ impl NetCdfFile {
             .get(variable)
             .expect("inventory grid exists")
             .clone();
-        let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let var = file.variable(variable).expect("inventory variable exists");
-        let mut extents: Vec<Extent> = indices.iter().map(|&i| Extent::from(i)).collect();
-        extents.push(Extent::from(..));
-        extents.push(Extent::from(..));
-        let raw: Vec<f64> = var
-            .get_values::<f64, _>(extents)
-            .map_err(|e| Error::NetCdf {
-                path: self.path.clone(),
-                context: format!("field {} (variable {variable}{indices:?})", info.index),
-                message: e.to_string(),
-            })?;
-        drop(file);
+        let context = format!("field {} (variable {variable}{indices:?})", info.index);
+        let raw = netcdf_check::guarded(&self.path, &context, || {
+            let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            let var = variable_named(&file, variable).ok_or("variable not found by name")?;
+            let mut extents: Vec<Extent> = indices.iter().map(|&i| Extent::from(i)).collect();
+            extents.push(Extent::from(..));
+            extents.push(Extent::from(..));
+            var.get_values::<f64, _>(extents)
+        })?
+        .map_err(|e| Error::NetCdf {
+            path: self.path.clone(),
+            context,
+            message: e.to_string(),
+        })?;
         if raw.len() != grid.len() {
             return Err(Error::CorruptField {
                 path: self.path.clone(),
@@ -158,6 +112,73 @@ impl NetCdfFile {
         let values = raw.iter().map(|&r| unpack.apply(r)).collect();
         Ok(Field { info, grid, values })
     }
+}
+
+/// Every variable's metadata, the inventory and each field variable's grid.
+fn inventory(
+    path: &Path,
+    file: &netcdf::File,
+) -> (Vec<VarMeta>, Vec<Entry>, HashMap<String, Grid>) {
+    let vars: Vec<VarMeta> = file.variables().map(|v| meta(&v)).collect();
+    let mut entries = Vec::new();
+    let mut grids = HashMap::new();
+    let mut coords = Coords {
+        file,
+        read: HashMap::new(),
+    };
+    let limits = crate::limits::get();
+    for fv in cf::field_variables(&vars) {
+        let v = &vars[fv.var];
+        let lead: Vec<usize> = v.dims[..v.dims.len() - 2].iter().map(|d| d.1).collect();
+        let declared = (entries.len() as u64).saturating_add(fv.slices);
+        if declared > crate::limits::MAX_FIELDS_PER_FILE {
+            // One entry stands for the variable: its slices are never listed.
+            let index = entries.len();
+            entries.push(Entry {
+                index,
+                info: Err(Error::OverLimit {
+                    path: path.to_owned(),
+                    subject: format!("field {index} (variable {})", v.name),
+                    what: "fields in the file",
+                    declared,
+                    limit: crate::limits::MAX_FIELDS_PER_FILE,
+                    flag: "a file with fewer slices",
+                }),
+            });
+            continue;
+        }
+        let (ny, nx) = (v.dims[v.dims.len() - 2].1, v.dims[v.dims.len() - 1].1);
+        let points = nx as u64 * ny as u64;
+        // Checked before any coordinate is read: a few kilobytes of header can declare
+        // dimensions whose coordinates alone would need gigabytes.
+        let grid = if points > limits.max_field_points {
+            Err(Error::OverLimit {
+                path: path.to_owned(),
+                subject: format!("field {} (variable {})", entries.len(), v.name),
+                what: "grid points",
+                declared: points,
+                limit: limits.max_field_points,
+                flag: "--max-field-points",
+            })
+        } else {
+            // Every slice of a variable shares its grid: build it (and any search
+            // structure) once.
+            grid_of(path, file, &vars, v, entries.len())
+        };
+        for s in 0..fv.slices as usize {
+            let index = entries.len();
+            let indices = unravel(s, &lead);
+            let info = match &grid {
+                Ok(g) => describe(&mut coords, &vars, v, g, index, indices),
+                Err(e) => Err(super::clone_error(e, index)),
+            };
+            entries.push(Entry { index, info });
+        }
+        if let Ok(g) = grid {
+            grids.insert(v.name.clone(), g);
+        }
+    }
+    (vars, entries, grids)
 }
 
 fn unravel(mut s: usize, dims: &[usize]) -> Vec<usize> {
@@ -236,21 +257,41 @@ fn convert(v: AttributeValue) -> Option<Attr> {
     }
 }
 
-/// A whole coordinate variable, unless it declares more values than a field may have.
+/// The variable called `name`, compared as is: `File::variable` takes a `/` as a group path,
+/// and a hostile classic file may put one in a name.
+fn variable_named<'f>(file: &'f netcdf::File, name: &str) -> Option<netcdf::Variable<'f>> {
+    file.variables().find(|v| v.name() == name)
+}
+
+/// All values of a variable, if it has at most `--max-field-points` values: its shape is
+/// declared, and the buffer is allocated before anything is read.
 fn read_1d(file: &netcdf::File, name: &str) -> Option<Vec<f64>> {
-    let var = file.variable(name)?;
-    let len = var
+    let v = variable_named(file, name)?;
+    let len = v
         .dimensions()
         .iter()
-        .try_fold(1u64, |n, d| n.checked_mul(d.len() as u64))?;
-    if len > crate::limits::get().max_field_points {
-        return None;
+        .try_fold(1usize, |n, d| n.checked_mul(d.len()));
+    len.filter(|&n| n as u64 <= crate::limits::get().max_field_points)?;
+    v.get_values::<f64, _>(..).ok()
+}
+
+/// Coordinate values, each variable read once: every 2-D slice looks its time and level up
+/// in them, and reading them per slice made opening a long time series quadratic.
+struct Coords<'a> {
+    file: &'a netcdf::File,
+    read: HashMap<String, Option<Vec<f64>>>,
+}
+
+impl Coords<'_> {
+    fn get(&mut self, name: &str) -> Option<&[f64]> {
+        let file = self.file;
+        let entry = self.read.entry(name.to_string());
+        entry.or_insert_with(|| read_1d(file, name)).as_deref()
     }
-    var.get_values::<f64, _>(..).ok()
 }
 
 fn describe(
-    file: &netcdf::File,
+    coords: &mut Coords,
     vars: &[VarMeta],
     v: &VarMeta,
     grid: &Grid,
@@ -266,9 +307,9 @@ fn describe(
     for ((dim, _), &i) in lead.iter().zip(&indices) {
         let Some(c) = find(dim) else { continue };
         match cf::axis_of(c) {
-            Some(Axis::T) => valid = time_value(file, c, i),
+            Some(Axis::T) => valid = time_value(coords, c, i),
             Some(Axis::Z) => {
-                if let Some(vals) = read_1d(file, &c.name) {
+                if let Some(vals) = coords.get(&c.name) {
                     level = vals.get(i).map(|&x| cf::level_from(c, x));
                 }
             }
@@ -284,18 +325,21 @@ fn describe(
         }
         let sn = c.text("standard_name").unwrap_or("");
         match cf::axis_of(c) {
-            Some(Axis::T) if sn == "forecast_reference_time" => reference = time_value(file, c, 0),
-            Some(Axis::T) if valid.is_none() => valid = time_value(file, c, 0),
+            Some(Axis::T) if sn == "forecast_reference_time" => {
+                reference = time_value(coords, c, 0)
+            }
+            Some(Axis::T) if valid.is_none() => valid = time_value(coords, c, 0),
             Some(Axis::Z) if level.is_none() => {
-                level =
-                    read_1d(file, &c.name).and_then(|x| x.first().map(|&x| cf::level_from(c, x)))
+                level = coords
+                    .get(&c.name)
+                    .and_then(|x| x.first().map(|&x| cf::level_from(c, x)))
             }
             _ => {}
         }
     }
     if reference.is_none() {
         if let Some(c) = find("forecast_reference_time") {
-            reference = time_value(file, c, 0);
+            reference = time_value(coords, c, 0);
         }
     }
     let standard_name = v.text("standard_name").map(str::to_string);
@@ -375,10 +419,9 @@ fn grid_text(g: &Grid) -> String {
     }
 }
 
-fn time_value(file: &netcdf::File, c: &VarMeta, i: usize) -> Option<chrono::NaiveDateTime> {
+fn time_value(coords: &mut Coords, c: &VarMeta, i: usize) -> Option<chrono::NaiveDateTime> {
     let axis = TimeAxis::parse(c.text("units")?, c.text("calendar"))?;
-    let vals = read_1d(file, &c.name)?;
-    axis.at(*vals.get(i)?)
+    axis.at(*coords.get(&c.name)?.get(i)?)
 }
 
 /// Evenly spaced within a small tolerance: returns (first, step).
