@@ -44,7 +44,7 @@ const MIN_JOBS: usize = 2000;
 /// be reported dead, failing the test, not lost.
 const DELIVERY_LIMIT: &str = "20";
 const WORKERS: usize = 4;
-/// Measured: 145-160 s on a 2-core machine shared with other builds (load 6-8).
+/// Measured: 98-176 s on a 2-core machine shared with other builds (load 2-8).
 const RUN_TIMEOUT: Duration = Duration::from_secs(360);
 
 /// The chaos drawn from the seed besides worker kills: the fractions of jobs with a result
@@ -142,8 +142,8 @@ impl Chaos {
     fn new(seed: u64) -> Chaos {
         let mut rng = Rng::new(seed);
         let schedule = Schedule {
-            chunker: (0..2).map(|_| rng.between(0.05, 0.85)).collect(),
-            ledger: (0..3).map(|_| rng.between(0.05, 0.85)).collect(),
+            chunker: (0..2).map(|_| rng.between(0.05, 0.75)).collect(),
+            ledger: (0..3).map(|_| rng.between(0.05, 0.75)).collect(),
             broker: rng.between(0.3, 0.6),
         };
         let mut c = Cluster::new("chaos");
@@ -191,22 +191,22 @@ impl Chaos {
     }
 
     /// Kills the chunker as soon as a run is planned but not yet marked submitted, that is
-    /// while its jobs are being published; false when every run was submitted first.
+    /// while its jobs are being published. Whether it died so is decided from what it left
+    /// (it may finish the submission between the look and the signal): true when a run is
+    /// planned and not submitted, which its restart must resume.
     fn kill_chunker_mid_submission(&mut self, files: usize) -> bool {
         let out = self.c.out();
+        let open = |out: &Path| !all_submitted(out, &planned_runs(out));
         let t0 = Instant::now();
-        loop {
-            let runs = planned_runs(&out);
-            let open = !all_submitted(&out, &runs);
-            if open || runs.len() == files {
-                assert!(self.kill("chunker"));
-                self.tally.chunker += 1;
-                self.tally.chunker_mid_submission += open as usize;
-                return open;
-            }
+        while !open(&out) && planned_runs(&out).len() < files {
             assert!(t0.elapsed() < Duration::from_secs(60), "{}", self.c.logs());
             std::thread::sleep(Duration::from_millis(2));
         }
+        assert!(self.kill("chunker"));
+        self.tally.chunker += 1;
+        let mid = open(&out);
+        self.tally.chunker_mid_submission += mid as usize;
+        mid
     }
 
     /// One tick of the run: due restarts, the kills and the broker restart whose point has
