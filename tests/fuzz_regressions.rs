@@ -228,3 +228,17 @@ fn a_slash_in_a_variable_name_is_not_a_group_path() {
     assert_eq!(field.info.variable, "H/T");
     assert_eq!(field.values.len(), 36);
 }
+
+#[test]
+fn a_gribberish_panic_on_a_short_product_section_is_contained() {
+    // Section 4 says template 4.9 (probability) in 34 bytes; gribberish's unit lookup
+    // indexes past its end. decode/grib.rs runs it under catch_unwind: the field keeps
+    // its numeric fallback names.
+    let path = fixtures().join("grib2-gribberish-short-probability-section4.grib2");
+    let ds = Dataset::from_grib_bytes(&path, std::fs::read(&path).unwrap());
+    let names: Vec<_> = (ds.entries().iter())
+        .filter_map(|e| e.info.as_ref().ok())
+        .map(|i| (i.variable.as_str(), i.units.as_str()))
+        .collect();
+    assert!(names.contains(&("var0_1_202", "unknown")), "{names:?}");
+}

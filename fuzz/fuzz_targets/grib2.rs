@@ -1,16 +1,43 @@
 //! GRIB2 files: the bytes as a whole file, indexed in memory (`Dataset::from_grib_bytes`,
 //! what a worker does with its byte range) and streamed from disk (`inventory`, what the
 //! chunker does), then every field's grid and values decoded, whatever its packing.
+//!
+//! tilecast runs gribberish (parameter tables, PNG) under `catch_unwind` (decode/grib.rs),
+//! so a panic inside gribberish becomes that field's error or fallback names, in production
+//! as here. libfuzzer-sys's panic hook aborts on every panic, caught or not, so this target
+//! lets panics raised in gribberish's own code unwind to tilecast's `catch_unwind`, printing
+//! each location once; every other panic aborts as before, and a gribberish panic that
+//! escaped tilecast would still abort in libfuzzer-sys's wrapper.
 
 #![no_main]
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Mutex, Once};
 
 use libfuzzer_sys::fuzz_target;
 use tilecast::decode::{inventory, Catalog, Dataset};
 
+fn contain_gribberish_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let abort = std::panic::take_hook();
+        let seen = Mutex::new(HashSet::new());
+        std::panic::set_hook(Box::new(move |info| match info.location() {
+            Some(at) if at.file().contains("/gribberish-") => {
+                let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+                if seen.insert(format!("{}:{}", at.file(), at.line())) {
+                    eprintln!("contained gribberish panic (first at this location): {info}");
+                }
+            }
+            _ => abort(info),
+        }));
+    });
+}
+
 fuzz_target!(|data: &[u8]| {
+    contain_gribberish_panics();
     let ds = Dataset::from_grib_bytes(Path::new("fuzz.grib2"), data.to_vec());
     for e in ds.entries() {
         let _ = ds.grid(e.index);
