@@ -1,5 +1,6 @@
 //! Hand-made AEC bitstreams for each coding option, and corrupt inputs.
 
+use super::stream::unmap;
 use super::*;
 
 /// libaec's flag for big-endian output: no effect on decoding.
