@@ -31,19 +31,6 @@ fn jobs_of(c: &Cluster, sample: &str, zoom: (u8, u8)) -> Vec<Job> {
     Job::from_plan(&plan, &c.out().to_string_lossy())
 }
 
-/// Waits until `f` holds, failing with the cluster's logs after `timeout`.
-fn wait_for(c: &Cluster, what: &str, timeout: Duration, f: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < timeout,
-            "{what} after {timeout:?}\n{}",
-            c.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Every file under `dir`.
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -56,13 +43,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
-}
-
-fn signal(child: &std::process::Child, sig: i32) {
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(child.id() as i32, sig);
-    }
 }
 
 /// Files in the output's temporary directory, and result records written for `run`.
@@ -367,7 +347,7 @@ fn sigterm_stops_the_render_within_a_second_and_writes_nothing() {
     let run = run_of(&c);
     let mut w = worker_holding_the_job(&c, "worker1", &[]);
     let t = Instant::now();
-    signal(&w, libc::SIGTERM);
+    signal(w.id(), libc::SIGTERM);
     let status = w.wait().unwrap();
     let stopped = t.elapsed();
     assert_eq!(status.code(), Some(143), "{}", c.logs());
@@ -414,7 +394,7 @@ fn a_frozen_worker_loses_its_job_after_the_heartbeat_timeout() {
         format!("{}?heartbeat=2", amqp_url()),
     ));
     let mut frozen = worker_holding_the_job(&c, "frozen", &[]);
-    signal(&frozen, libc::SIGSTOP);
+    signal(frozen.id(), libc::SIGSTOP);
     let t = Instant::now();
     wait_for(
         &c,
@@ -429,7 +409,7 @@ fn a_frozen_worker_loses_its_job_after_the_heartbeat_timeout() {
     let o = c.command(&["worker", "--idle-exit", "5"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     c.wait_manifests(1, Duration::from_secs(60));
-    signal(&frozen, libc::SIGKILL);
+    signal(frozen.id(), libc::SIGKILL);
     let _ = frozen.wait();
     let d = c.depths();
     assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
