@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use tilecast::decode::Dataset;
-use tilecast::encode::{data_pixels, indexed_png, rgba_png, DataScale};
-use tilecast::palette::{ColourTable, Palette};
-use tilecast::resample::{Resample, Sampler};
-use tilecast::tiling::{TileId, Tiling};
+use tilecast::geo::tiling::{TileId, Tiling};
+use tilecast::render::encode::{data_pixels, indexed_png, rgba_png, DataScale};
+use tilecast::render::palette::{ColourTable, Palette};
+use tilecast::render::resample::{Resample, Sampler};
 
 fn shared(rel: &str) -> PathBuf {
     let base = std::env::var_os("TILECAST_SHARED_SAMPLES")

@@ -68,9 +68,12 @@ pub enum Error {
     Store {
         url: String,
         op: &'static str,
+        /// What kind of failure, which decides whether to try again.
+        fault: StoreFault,
         message: String,
-        /// Whether trying again later may succeed (server errors, timeouts, throttling).
-        transient: bool,
+        /// The store client's own error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A size the input declares (grid points, tiles, message bytes) is over a configured
     /// limit ([`crate::limits`]); nothing of that size was allocated.
@@ -102,9 +105,25 @@ impl Error {
     pub fn is_permanent(&self) -> bool {
         match self {
             Error::Io { .. } => false,
-            Error::Store { transient, .. } => !transient,
+            Error::Store { fault, .. } => *fault != StoreFault::Unavailable,
             Error::Stopped => false,
             _ => true,
+        }
+    }
+
+    /// A store error without an underlying client error.
+    pub fn store(
+        url: impl Into<String>,
+        op: &'static str,
+        fault: StoreFault,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Store {
+            url: url.into(),
+            op,
+            fault,
+            message: message.into(),
+            source: None,
         }
     }
 
@@ -115,6 +134,23 @@ impl Error {
             source,
         }
     }
+}
+
+/// What went wrong with a store, by what the caller should do about it: only
+/// [`StoreFault::Unavailable`] is worth another try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFault {
+    /// The store may answer next time: network failures, timeouts, throttling, server errors.
+    Unavailable,
+    /// The object does not exist.
+    NotFound,
+    /// The object is not the one that was planned (a failed precondition, changed content).
+    Replaced,
+    /// A byte range past the end of the object.
+    OutOfRange,
+    /// The request can never succeed: a key outside the store, a refused location, an
+    /// unsupported operation, an invalid argument.
+    Refused,
 }
 
 /// Result alias of the core library.

@@ -2,32 +2,22 @@
 //! map tiles, colour and encode them. Synchronous, with rayon as the only parallelism; process
 //! plumbing (CLI, queues, storage) lives in the `workers` crate.
 //!
-//! The data flow is one direction: [`decode`] → [`grid`] → [`resample`] → [`palette`] →
-//! [`encode`], driven per file by [`render`].
+//! The folders follow the data flow, and depend on each other in that one direction:
+//! [`decode`] (bytes to fields) → [`geo`] (grids, projections, tile matrices) → [`render`]
+//! (resampling, colour, encoding, legends) → [`run`] (layers, plans, jobs and their
+//! execution, manifests), with [`io`] for input files and output stores. The contracts are in
+//! `docs/ARCHITECTURE.md`.
 
-pub mod bytes;
-pub mod curvilinear;
 pub mod decode;
-pub mod encode;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod grid;
-pub mod input;
-pub mod job;
-pub mod layer;
-pub mod legend;
+pub mod geo;
+pub mod io;
 pub mod limits;
-pub mod manifest;
-pub mod npy;
-pub mod palette;
-pub mod plan;
-pub mod projection;
 pub mod render;
-pub mod resample;
+pub mod run;
 pub mod settings;
-pub mod store;
-pub mod tiling;
 
 pub use error::{Error, Result};

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::palette::PaletteSpec;
-use crate::resample::Resample;
-use crate::tiling::Tiling;
+use crate::geo::tiling::Tiling;
+use crate::render::palette::PaletteSpec;
+use crate::render::resample::Resample;
 
 /// Everything that changes rendered bytes. Part of the run id, so changing any of it writes a
 /// new run instead of overwriting an old one with different pixels.

@@ -76,11 +76,14 @@ fn replay(path: &Path) {
         Some("grib2") => drop(within_a_minute(&name, move || grib2_errors(&p))),
         Some("netcdf") => drop(within_a_minute(&name, move || netcdf_errors(&p))),
         Some("job") => within_a_minute(&name, move || {
-            let _ = tilecast::job::Job::parse(&bytes);
-            let _ = serde_json::from_slice::<tilecast::job::JobResult>(&bytes);
+            let _ = tilecast::run::job::Job::parse(&bytes);
+            let _ = serde_json::from_slice::<tilecast::run::job::JobResult>(&bytes);
         }),
         Some("palette") => within_a_minute(&name, move || {
-            let _ = tilecast::palette::Palette::from_json(&String::from_utf8_lossy(&bytes), "fuzz");
+            let _ = tilecast::render::palette::Palette::from_json(
+                &String::from_utf8_lossy(&bytes),
+                "fuzz",
+            );
         }),
         _ => panic!("{name}: name it after its fuzz target (grib2-, netcdf-, job-, palette-)"),
     }
@@ -209,7 +212,7 @@ fn a_job_naming_a_device_as_its_palette_is_refused_not_read() {
     // now travel by value; a name is only ever looked up among the built-ins.
     let bytes = std::fs::read(fixtures().join("job-palette-dev-zero.json")).unwrap();
     let e = within_a_minute("job", move || {
-        tilecast::job::Job::parse(&bytes).unwrap_err()
+        tilecast::run::job::Job::parse(&bytes).unwrap_err()
     });
     let e = e.to_string();
     assert!(

@@ -9,11 +9,12 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use tilecast::encode::decode_rgba;
-use tilecast::render::{render_file, Progress};
+use tilecast::geo::tiling::{TileId, Tiling};
+use tilecast::io::store::LocalStore;
+use tilecast::render::encode::decode_rgba;
+use tilecast::run::execute::Progress;
+use tilecast::run::local::render_file;
 use tilecast::settings::RenderSettings;
-use tilecast::store::LocalStore;
-use tilecast::tiling::{TileId, Tiling};
 
 struct Stats {
     rmse: f64,

@@ -6,10 +6,11 @@ mod common;
 
 use std::path::Path;
 
-use tilecast::encode::decode_rgba;
-use tilecast::render::{render_file, Progress};
+use tilecast::io::store::LocalStore;
+use tilecast::render::encode::decode_rgba;
+use tilecast::run::execute::Progress;
+use tilecast::run::local::render_file;
 use tilecast::settings::RenderSettings;
-use tilecast::store::LocalStore;
 
 /// Colour → value through the legend: the legend stops sampled finely, nearest colour wins.
 struct LegendReader {

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../workers/src/events.rs"]
+#[path = "../../workers/src/infra/events.rs"]
 #[allow(dead_code)]
 mod events;
 

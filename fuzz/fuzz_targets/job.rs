@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tilecast::job::{Job, JobResult};
+use tilecast::run::job::{Job, JobResult};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(job) = Job::parse(data) {

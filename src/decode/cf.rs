@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
 use crate::decode::Level;
-use crate::projection::{Earth, Projection};
+use crate::geo::projection::{Earth, Projection};
 
 /// An attribute value, reduced to what CF needs.
 #[derive(Debug, Clone, PartialEq)]

@@ -80,7 +80,7 @@ impl GribFile {
         &self.entries
     }
 
-    pub fn grid(&self, k: usize) -> Result<crate::grid::Grid> {
+    pub fn grid(&self, k: usize) -> Result<crate::geo::grid::Grid> {
         let s = self.sections[k - self.first]
             .as_ref()
             .expect("inventory entry with info has sections");
@@ -179,7 +179,7 @@ impl GribFile {
     }
 }
 
-fn grid_of(path: &Path, k: usize, s3: &[u8]) -> Result<(crate::grid::Grid, String)> {
+fn grid_of(path: &Path, k: usize, s3: &[u8]) -> Result<(crate::geo::grid::Grid, String)> {
     grib_grid::parse(s3).map_err(|e| match e {
         GridError::Unsupported { template, detail } => Error::Unsupported {
             path: path.to_owned(),

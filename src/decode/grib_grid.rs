@@ -5,9 +5,9 @@
 //! (flag table 3.4 bits 1 and 2). Octet numbers in comments are the WMO ones (1-based);
 //! code offsets are 0-based from the start of the section.
 
-use crate::bytes::{i32sm_at, i8sm_at, is_missing, u32_at, u8_at};
-use crate::grid::{Grid, GridKind};
-use crate::projection::{Earth, Projection};
+use crate::decode::bytes::{i32sm_at, i8sm_at, is_missing, u32_at, u8_at};
+use crate::geo::grid::{Grid, GridKind};
+use crate::geo::projection::{Earth, Projection};
 
 /// Why a grid cannot be used, before the caller adds file and field.
 pub enum GridError {
@@ -29,7 +29,7 @@ fn need<T>(v: Option<T>, what: &str) -> Result<T, GridError> {
 
 /// Grid template number (octets 13-14).
 pub fn template_number(s3: &[u8]) -> Option<u16> {
-    crate::bytes::u16_at(s3, 12)
+    crate::decode::bytes::u16_at(s3, 12)
 }
 
 /// Parses section 3 into a grid and a one-line description.

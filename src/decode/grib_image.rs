@@ -12,7 +12,7 @@
 //!
 //! Decoding the pixels, and everything not checked here, stays with the libraries.
 
-use crate::bytes::{u16_at, u32_at, u8_at};
+use crate::decode::bytes::{u16_at, u32_at, u8_at};
 
 /// Largest expansion of deflate-compressed data, rounded up.
 const DEFLATE_MAX_RATIO: u64 = 1032;

@@ -6,7 +6,7 @@
 //! This module finds those fields and the byte ranges of their sections. It checks every
 //! length against the bytes present and never panics, so hostile input yields an error entry.
 
-use crate::bytes::{u32_at, u64_at, u8_at};
+use crate::decode::bytes::{u32_at, u64_at, u8_at};
 
 /// Byte ranges (absolute offsets into the file) of the sections that define one field.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 
 use chrono::{Duration, Months, NaiveDate, NaiveDateTime};
 
-use crate::bytes::{i32sm_at, i8sm_at, u16_at, u32_at, u8_at};
+use crate::decode::bytes::{i32sm_at, i8sm_at, u16_at, u32_at, u8_at};
 use crate::decode::Level;
 
 /// What section 4 says about a field.
@@ -50,7 +50,7 @@ pub fn product(s4: &[u8], reference: Option<NaiveDateTime>) -> Option<Product> {
     }
     let at = |octet: usize| octet - 1 + if octet >= 12 { shift } else { 0 };
     let unit = u8_at(s4, at(18));
-    let step = u32_at(s4, at(19)).map(|v| crate::bytes::sign_magnitude(v as u64, 32));
+    let step = u32_at(s4, at(19)).map(|v| crate::decode::bytes::sign_magnitude(v as u64, 32));
     let first = surface(s4, at(23));
     let second = surface(s4, at(29));
     let level = describe_level(first, second);

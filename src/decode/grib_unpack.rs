@@ -7,7 +7,7 @@
 //! algorithm follows WMO FM 92 GRIB2 templates 5.2/5.3 and 7.2/7.3 and NCEP g2clib's
 //! comunpack; values are computed in f64 as ecCodes does, then stored as f32.
 
-use crate::bytes::{f32_at, i16sm_at, sign_magnitude, u16_at, u32_at, u8_at, BitReader};
+use crate::decode::bytes::{f32_at, i16sm_at, sign_magnitude, u16_at, u32_at, u8_at, BitReader};
 
 /// Scaling common to all grid-point packings: Y = (R + X * 2^E) * 10^-D.
 #[derive(Debug, Clone, Copy)]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::grib::GribFile;
 use super::{clone_error, Dataset, Entry, Field, FieldSource, Format};
 use crate::error::{Error, Result};
-use crate::grid::Grid;
+use crate::geo::grid::Grid;
 
 /// What planning needs of a file.
 pub trait Catalog {
@@ -114,7 +114,7 @@ impl Inventory {
                 else {
                     unreachable!("GRIB2 inventories hold GRIB2 sources")
                 };
-                let bytes = crate::input::read_range(path, offset..offset + length)?;
+                let bytes = crate::io::input::read_range(path, offset..offset + length)?;
                 let ds = Dataset::from_grib_message(path, bytes, offset, index - sub_field);
                 ds.decode_at(index, &info.source)
             }
@@ -126,7 +126,7 @@ impl Inventory {
 pub fn inventory(path: &Path) -> Result<Inventory> {
     let io = |op, e| Error::io(path, op, e);
     let mut head = Vec::with_capacity(8);
-    crate::input::open_file(path)?
+    crate::io::input::open_file(path)?
         .0
         .take(8)
         .read_to_end(&mut head)
@@ -140,7 +140,7 @@ pub fn inventory(path: &Path) -> Result<Inventory> {
 
 fn grib(path: &Path) -> Result<Inventory> {
     let io = |op, e| Error::io(path, op, e);
-    let (file, size) = crate::input::open_file(path)?;
+    let (file, size) = crate::io::input::open_file(path)?;
     let max_message = crate::limits::get().max_message_bytes();
     let mut r = BufReader::with_capacity(1 << 16, file);
     let (mut entries, mut grids) = (Vec::new(), Vec::new());

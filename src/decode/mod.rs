@@ -5,6 +5,7 @@
 //! decodes fields one at a time on request. A field that cannot be decoded yields an error
 //! naming the file and field; the other fields are unaffected.
 
+pub mod bytes;
 mod cf;
 mod grib;
 pub(crate) mod grib_aec;
@@ -23,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::grid::Grid;
+use crate::geo::grid::Grid;
 
 /// File formats tilecast reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -140,7 +141,7 @@ impl Dataset {
     /// fields one message at a time ([`decode_field`]).
     pub fn open(path: &Path) -> Result<Dataset> {
         use std::io::Read;
-        let (f, size) = crate::input::open_file(path)?;
+        let (f, size) = crate::io::input::open_file(path)?;
         let mut head = Vec::with_capacity(8);
         let mut f = std::io::BufReader::new(f);
         (&mut f)

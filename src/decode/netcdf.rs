@@ -14,9 +14,9 @@ use netcdf::{AttributeValue, Extent};
 use super::cf::{self, Attr, Axis, TimeAxis, Unpack, VarMeta};
 use super::netcdf_check;
 use super::{iso, Entry, Field, FieldInfo, FieldSource, Level, WindComponent};
-use crate::curvilinear::Curvilinear;
 use crate::error::{Error, Result};
-use crate::grid::{Grid, GridKind};
+use crate::geo::curvilinear::Curvilinear;
+use crate::geo::grid::{Grid, GridKind};
 
 /// An open NetCDF file. The C library is not thread-safe, so reads are serialised.
 pub struct NetCdfFile {
@@ -30,7 +30,7 @@ pub struct NetCdfFile {
 
 impl NetCdfFile {
     pub fn open(path: &Path) -> Result<NetCdfFile> {
-        crate::input::check_file(path)?;
+        crate::io::input::check_file(path)?;
         netcdf_check::classic_header(path).map_err(|reason| Error::Corrupt {
             path: path.to_owned(),
             reason,
@@ -403,9 +403,11 @@ fn grid_text(g: &Grid) -> String {
             projection, dx, dy, ..
         } => {
             let name = match projection {
-                crate::projection::Projection::LambertConformal { .. } => "lambert",
-                crate::projection::Projection::PolarStereographic { .. } => "polar_stereographic",
-                crate::projection::Projection::Mercator { .. } => "mercator",
+                crate::geo::projection::Projection::LambertConformal { .. } => "lambert",
+                crate::geo::projection::Projection::PolarStereographic { .. } => {
+                    "polar_stereographic"
+                }
+                crate::geo::projection::Projection::Mercator { .. } => "mercator",
             };
             format!(
                 "{name} {}x{} ({:.1}x{:.1} km)",

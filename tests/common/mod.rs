@@ -63,7 +63,7 @@ pub fn oracle(script: &str, file: &Path, out: &Path) -> serde_json::Value {
 /// Reads an .npy written by an oracle.
 pub fn read_npy(path: &Path) -> (Vec<usize>, Vec<f64>) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    tilecast::npy::read(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    tilecast::io::npy::read(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Runs a command and returns stdout, panicking with stderr on failure.

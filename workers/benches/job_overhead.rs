@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
-use tilecast::job::Job;
-use tilecast::render::plan_file;
+use tilecast::run::job::Job;
+use tilecast::run::local::plan_file;
 use tilecast::settings::RenderSettings;
 
 #[path = "../tests/common/mod.rs"]

@@ -4,20 +4,11 @@
 //! 2 usage error (clap); 3 nothing could be done (unreadable input, bad settings, broker
 //! unreachable); workers add 75 (transient failure, job requeued) and 143 (SIGTERM).
 
-mod amqp;
-mod books;
-mod chunker;
-mod events;
-mod http;
-mod inspect;
-mod ledger;
-mod logging;
-mod metrics;
-mod pool;
-mod render;
-mod sources;
-mod storage;
-mod worker;
+mod commands;
+mod infra;
+
+use commands::{chunker, inspect, ledger, pool, render, worker};
+use infra::logging;
 
 use std::process::ExitCode;
 
@@ -26,7 +17,7 @@ use clap::{Parser, Subcommand};
 /// Turn GRIB2 and NetCDF weather fields into map tiles, images and legends: locally
 /// (`render`), or distributed over RabbitMQ (`chunker`, `worker`, `ledger`, `pool`).
 #[derive(Parser)]
-#[command(name = "tilecast", version, about, long_about = None, propagate_version = true)]
+#[command(name = "tilecast", version, long_about = None, propagate_version = true)]
 struct Cli {
     /// Log format: human on a terminal, JSON lines otherwise (auto), or forced.
     #[arg(

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
-use tilecast::manifest::Manifest;
-use tilecast::plan::RunPlan;
+use tilecast::run::manifest::Manifest;
+use tilecast::run::plan::RunPlan;
 
 /// Real files under the shared samples whose jobs are cheap (a job is then mostly a worker's
 /// start and its broker round trips): GRIB2 in JPEG2000 packing behind a WMO bulletin header,

@@ -140,7 +140,7 @@ fn render_writes_the_documented_layout_and_a_wind_speed_layer() {
         let l = layers.iter().find(|l| l["name"] == name).unwrap();
         let (s, off) = (l["scale"].as_f64().unwrap(), l["offset"].as_f64().unwrap());
         let bytes = std::fs::read(run.join(name).join("data/2/1/1.png")).unwrap();
-        let (_, _, px) = tilecast::encode::decode_rgba(&bytes).unwrap();
+        let (_, _, px) = tilecast::render::encode::decode_rgba(&bytes).unwrap();
         px.chunks(4)
             .map(|p| off + s * (p[0] as f64 * 256.0 + p[1] as f64))
             .collect()
@@ -187,7 +187,7 @@ fn empty_tiles_are_not_written() {
         colour.len()
     );
     for (_, bytes) in colour {
-        let (_, _, px) = tilecast::encode::decode_rgba(bytes).unwrap();
+        let (_, _, px) = tilecast::render::encode::decode_rgba(bytes).unwrap();
         assert!(
             px.chunks(4).any(|p| p[3] > 0),
             "a written tile is fully transparent"
@@ -326,7 +326,7 @@ fn extract_writes_npy_and_inspect_lists_fields() {
             .arg(&npy),
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let (shape, values) = tilecast::npy::read(&std::fs::read(&npy).unwrap()).unwrap();
+    let (shape, values) = tilecast::io::npy::read(&std::fs::read(&npy).unwrap()).unwrap();
     assert_eq!(shape, vec![91, 180]);
     assert!(values.iter().any(|v| v.is_nan()) && values.iter().any(|v| *v > 290.0));
     let o = output(
@@ -351,10 +351,45 @@ fn extract_writes_npy_and_inspect_lists_fields() {
 
 #[test]
 fn help_everywhere_and_flags_from_environment() {
-    for sub in [vec![], vec!["render"], vec!["inspect"], vec!["extract"]] {
-        let o = output(bin().args(&sub).arg("--help"));
-        assert!(o.status.success());
-        assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"));
+    // Every subcommand's help says what it does, shows its usage line, and ends well.
+    for (sub, says) in [
+        ("", "Turn GRIB2 and NetCDF weather fields into map tiles"),
+        (
+            "render",
+            "Render files into colour tiles, data tiles, images, legends",
+        ),
+        ("inspect", "List the fields of a file with their metadata"),
+        (
+            "extract",
+            "Write one field's decoded values as a float32 .npy array",
+        ),
+        (
+            "chunker",
+            "plan each new file into jobs and publish them to RabbitMQ",
+        ),
+        (
+            "worker",
+            "Take one job (or --max-jobs) from RabbitMQ, render it",
+        ),
+        (
+            "ledger",
+            "write each run's manifest when all its jobs are accounted for",
+        ),
+        ("pool", "Keep N one-shot workers running"),
+    ] {
+        let o = output(bin().args((!sub.is_empty()).then_some(sub)).arg("--help"));
+        assert_eq!(o.status.code(), Some(0), "{sub} --help");
+        let help = String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(help.contains(says), "{sub} --help lacks {says:?}: {help}");
+        let usage = format!("Usage: tilecast {sub}").trim_end().to_string();
+        assert!(
+            help.contains(&usage),
+            "{sub} --help lacks {usage:?}: {help}"
+        );
+        assert!(!help.contains("(later)"), "{sub} --help: {help}");
     }
     let o = output(bin().arg("render").arg("--help"));
     let help = String::from_utf8_lossy(&o.stdout);

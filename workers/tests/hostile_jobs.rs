@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use tilecast::job::Job;
-use tilecast::palette::PaletteSpec;
+use tilecast::render::palette::PaletteSpec;
+use tilecast::run::job::Job;
 use tilecast::settings::RenderSettings;
 
 /// The jobs of a sample copied into the cluster's ingest directory.
@@ -27,7 +27,7 @@ fn jobs_of(c: &Cluster, sample: &str, zoom: (u8, u8)) -> Vec<Job> {
         zoom: Some(zoom),
         ..Default::default()
     };
-    let (_, plan) = tilecast::render::plan_file(&path, &settings, 100_000).unwrap();
+    let (_, plan) = tilecast::run::local::plan_file(&path, &settings, 100_000).unwrap();
     Job::from_plan(&plan, &c.out().to_string_lossy())
 }
 

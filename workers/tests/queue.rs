@@ -111,46 +111,50 @@ fn poison_jobs_are_dead_lettered_with_a_reason_and_the_rest_completes() {
     c.publish_raw(&serde_json::to_vec(&v2).unwrap());
     v2["version"] = serde_json::json!(1);
     c.publish_raw(&serde_json::to_vec(&v2).unwrap()); // version 1 but missing members
-    let bad = c.dir.path().join("corrupt.grib2");
+                                                      // One field that cannot be decoded, then one that can.
+    let bad = c.dir.path().join("mixed.grib2");
     corrupt_packed_count(&samples().join("sst_missing.grib2"), &bad);
-    c.drop_file(&bad, "corrupt.grib2");
-    c.drop_file(&samples().join("global_t2m.grib2"), "global_t2m.grib2");
-    c.wait_manifests(2, Duration::from_secs(60));
+    let mut bytes = std::fs::read(&bad).unwrap();
+    bytes.extend(std::fs::read(samples().join("global_t2m.grib2")).unwrap());
+    std::fs::write(&bad, bytes).unwrap();
+    c.drop_file(&bad, "mixed.grib2");
+    c.wait_manifests(1, Duration::from_secs(60));
     c.wait_render_queue_empty(Duration::from_secs(10));
     let dead = c.dead_letters();
     assert_eq!(dead.len(), 4, "{dead:?}");
     let reasons: Vec<&String> = dead.iter().map(|(_, r)| r).collect();
-    assert!(
-        reasons.iter().any(|r| r.contains("malformed")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.iter().any(|r| r.contains("version 2")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.iter().any(|r| r.contains("packed values")),
-        "{reasons:?}"
-    );
-    // The corrupt file's run lists its layer as failed; the good file rendered.
-    let mut failed = 0;
-    for m in c.manifests() {
-        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
-        if m["source"]["key"] == "corrupt.grib2" {
-            assert!(m["layers"].as_array().unwrap().is_empty());
-            assert!(
-                m["failed"][0]["error"]
-                    .as_str()
-                    .unwrap()
-                    .contains("packed values"),
-                "{m}"
-            );
-            failed += 1;
-        } else {
-            assert_eq!(m["layers"].as_array().unwrap().len(), 1);
-        }
+    for want in [
+        "malformed",
+        "version 2",
+        "missing field",
+        "field 0: ",
+        "packed values",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(want)),
+            "{want}: {reasons:?}"
+        );
     }
-    assert_eq!(failed, 1);
+    // The failing field is listed with its reason and its number in the file; the other
+    // field rendered.
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&c.manifests()[0]).unwrap()).unwrap();
+    assert_eq!(m["layers"].as_array().unwrap().len(), 1, "{m}");
+    assert_eq!(m["layers"][0]["field"], 1, "{m}");
+    assert_eq!(m["failed"].as_array().unwrap().len(), 1, "{m}");
+    assert_eq!(m["failed"][0]["field"], 0, "{m}");
+    let error = m["failed"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("field 0: ") && error.contains("packed values"),
+        "{m}"
+    );
+    assert!(!error.contains("field 1"), "{m}");
+    // One executor: `tilecast render` of the same file writes the same bytes, the manifest
+    // and its failed[] included, and exits 1 for the failed field.
+    let (code, _keep, local) =
+        local_render_exit(&[c.ingest().join("mixed.grib2")], &["--zoom", "0-2"]);
+    assert_eq!(code, Some(1));
+    assert_same(&tree(&c.out()), &local);
     // No crash loop: workers that dead-lettered exited 0 and the pool kept going.
     assert!(!c.logs().contains("exited with"), "{}", c.logs());
 }
@@ -183,7 +187,7 @@ fn duplicates_make_one_set_of_outputs() {
         .unwrap();
     // Publish every job of the run again: each is already done and acked without rendering.
     let plan = c.plan_of(&c.manifests()[0]);
-    for j in tilecast::job::Job::from_plan(&plan, &c.out().to_string_lossy()) {
+    for j in tilecast::run::job::Job::from_plan(&plan, &c.out().to_string_lossy()) {
         c.publish_raw(&j.to_json());
     }
     c.wait_render_queue_empty(Duration::from_secs(30));

@@ -70,7 +70,7 @@
 mod stream;
 
 use super::grib_unpack::Scaling;
-use crate::bytes::{u16_at, u8_at};
+use crate::decode::bytes::{u16_at, u8_at};
 use stream::Decoder;
 
 /// libaec flag: samples are two's complement signed integers.

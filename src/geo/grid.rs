@@ -1,0 +1,323 @@
+//! Native grid geometry: where each value of a field sits on the earth.
+//!
+//! Values stay in the order the file stores them (row-major, `ny` rows of `nx`), the order
+//! ecCodes' `values` key and netCDF4-python return. A [`Grid`] maps between that index space
+//! and longitude/latitude: point `(i, j)` is at native coordinates `(x0 + i*dx, y0 + j*dy)`,
+//! degrees for a lat/lon grid and projected metres otherwise, with `dx`/`dy` signed so every
+//! scanning direction is the same arithmetic. Curvilinear grids (2-D lat/lon arrays without a
+//! known projection) are located by a search instead; see [`crate::geo::curvilinear`].
+
+use serde::Serialize;
+
+use crate::geo::curvilinear::Curvilinear;
+use crate::geo::projection::Projection;
+
+/// Where a field's values are.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grid {
+    pub nx: usize,
+    pub ny: usize,
+    pub kind: GridKind,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum GridKind {
+    /// Regular in longitude and latitude (degrees).
+    LatLon {
+        lon0: f64,
+        lat0: f64,
+        dlon: f64,
+        dlat: f64,
+    },
+    /// Regular in projected metres.
+    Projected {
+        projection: Projection,
+        x0: f64,
+        y0: f64,
+        dx: f64,
+        dy: f64,
+    },
+    /// 2-D longitude/latitude arrays.
+    Curvilinear(#[serde(skip)] Box<Curvilinear>),
+}
+
+/// A fractional position in index space: `i` along a row, `j` across rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GridPos {
+    pub i: f64,
+    pub j: f64,
+}
+
+impl Grid {
+    pub fn len(&self) -> usize {
+        self.nx * self.ny
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True for lat/lon grids whose rows go all the way round, so column `nx-1` neighbours
+    /// column 0 and interpolation must wrap across the seam.
+    pub fn wraps(&self) -> bool {
+        match &self.kind {
+            GridKind::LatLon { dlon, .. } => {
+                let span = self.nx as f64 * dlon.abs();
+                (span - 360.0).abs() < dlon.abs() * 0.5
+            }
+            _ => false,
+        }
+    }
+
+    /// Number of columns one full turn of longitude spans (for wrapping grids).
+    pub fn period(&self) -> f64 {
+        match &self.kind {
+            GridKind::LatLon { dlon, .. } => 360.0 / dlon.abs(),
+            _ => f64::INFINITY,
+        }
+    }
+
+    /// Fractional index of lon/lat (degrees), or `None` outside the grid. "Outside" means
+    /// more than half a cell beyond the outermost points: each value stands for a cell
+    /// centred on its point, as in GDAL's georeferencing of GRIB and CF grids.
+    pub fn locate(&self, lon: f64, lat: f64) -> Option<GridPos> {
+        let (nx, ny) = (self.nx as f64, self.ny as f64);
+        let pos = match &self.kind {
+            GridKind::LatLon { .. } => {
+                return Some(GridPos {
+                    i: self.locate_lon(lon)?,
+                    j: self.locate_lat(lat)?,
+                })
+            }
+            GridKind::Projected {
+                projection,
+                x0,
+                y0,
+                dx,
+                dy,
+            } => {
+                let (x, y) = projection.forward(lon, lat)?;
+                GridPos {
+                    i: (x - x0) / dx,
+                    j: (y - y0) / dy,
+                }
+            }
+            GridKind::Curvilinear(c) => return c.locate(lon, lat),
+        };
+        let inside_i = self.wraps() || (pos.i >= -0.5 && pos.i <= nx - 0.5);
+        let inside_j = pos.j >= -0.5 && pos.j <= ny - 0.5;
+        (inside_i && inside_j).then_some(pos)
+    }
+
+    /// For lat/lon grids, the column of a longitude (`None` outside the grid): a lat/lon
+    /// grid's columns depend on longitude only, so a tile locates 256 columns, not 65536
+    /// pixels. `None` for other grids too.
+    pub fn locate_lon(&self, lon: f64) -> Option<f64> {
+        let GridKind::LatLon { lon0, dlon, .. } = &self.kind else {
+            return None;
+        };
+        let nx = self.nx as f64;
+        let period = 360.0 / dlon.abs();
+        let mut i = ((lon - lon0) / dlon).rem_euclid(period);
+        if self.wraps() {
+            return Some(i);
+        }
+        if i > nx - 0.5 {
+            // Past the east edge: maybe just west of the first column instead.
+            i -= period;
+        }
+        (i >= -0.5 && i <= nx - 0.5).then_some(i)
+    }
+
+    /// For lat/lon grids, the row of a latitude (`None` outside the grid or for other grids).
+    pub fn locate_lat(&self, lat: f64) -> Option<f64> {
+        let GridKind::LatLon { lat0, dlat, .. } = &self.kind else {
+            return None;
+        };
+        let j = (lat - lat0) / dlat;
+        (j >= -0.5 && j <= self.ny as f64 - 0.5).then_some(j)
+    }
+
+    /// Longitude/latitude (degrees) of the fractional index position.
+    pub fn lonlat(&self, i: f64, j: f64) -> (f64, f64) {
+        match &self.kind {
+            GridKind::LatLon {
+                lon0,
+                lat0,
+                dlon,
+                dlat,
+            } => (lon0 + i * dlon, lat0 + j * dlat),
+            GridKind::Projected {
+                projection,
+                x0,
+                y0,
+                dx,
+                dy,
+            } => projection.inverse(x0 + i * dx, y0 + j * dy),
+            GridKind::Curvilinear(c) => c.lonlat(i, j),
+        }
+    }
+
+    /// Whether row `j+1` lies north of row `j` (the full-frame image is drawn north-up).
+    pub fn rows_go_north(&self) -> bool {
+        match &self.kind {
+            GridKind::LatLon { dlat, .. } => *dlat > 0.0,
+            GridKind::Projected { dy, .. } => *dy > 0.0,
+            GridKind::Curvilinear(c) => c.rows_go_north(),
+        }
+    }
+
+    /// Whether column `i+1` lies east of column `i`.
+    pub fn columns_go_east(&self) -> bool {
+        match &self.kind {
+            GridKind::LatLon { dlon, .. } => *dlon > 0.0,
+            GridKind::Projected { dx, .. } => *dx > 0.0,
+            GridKind::Curvilinear(c) => c.columns_go_east(),
+        }
+    }
+
+    /// Geographic bounds `[west, south, east, north]` in degrees, west > east when the grid
+    /// crosses the antimeridian. Found by walking the grid's outline (cell edges) and checking
+    /// whether a pole lies inside.
+    pub fn bounds(&self) -> [f64; 4] {
+        if let GridKind::LatLon {
+            lat0,
+            dlat,
+            lon0,
+            dlon,
+            ..
+        } = &self.kind
+        {
+            let lats = [lat0 - 0.5 * dlat, lat0 + (self.ny as f64 - 0.5) * dlat];
+            let south = lats[0].min(lats[1]).max(-90.0);
+            let north = lats[0].max(lats[1]).min(90.0);
+            if self.wraps() {
+                return [-180.0, south, 180.0, north];
+            }
+            let a = lon0 - 0.5 * dlon;
+            let b = lon0 + (self.nx as f64 - 0.5) * dlon;
+            let (w, e) = (a.min(b), a.max(b));
+            return [norm180(w), south, norm180(e), north];
+        }
+        let (nx, ny) = (self.nx as f64, self.ny as f64);
+        let mut lons = Vec::new();
+        let (mut south, mut north) = (90.0f64, -90.0f64);
+        let steps = 64;
+        for k in 0..=steps {
+            let t = k as f64 / steps as f64;
+            for (i, j) in [
+                (-0.5 + t * nx, -0.5),
+                (-0.5 + t * nx, ny - 0.5),
+                (-0.5, -0.5 + t * ny),
+                (nx - 0.5, -0.5 + t * ny),
+            ] {
+                let (lon, lat) = self.lonlat(i, j);
+                if lon.is_finite() && lat.is_finite() {
+                    lons.push(lon);
+                    south = south.min(lat);
+                    north = north.max(lat);
+                }
+            }
+        }
+        let has_north_pole = self.locate(0.0, 90.0).is_some();
+        let has_south_pole = self.locate(0.0, -90.0).is_some();
+        if has_north_pole {
+            north = 90.0;
+        }
+        if has_south_pole {
+            south = -90.0;
+        }
+        if has_north_pole || has_south_pole || lons.is_empty() {
+            return [-180.0, south, 180.0, north];
+        }
+        let (w, e) = lon_extent(&mut lons);
+        [w, south, e, north]
+    }
+}
+
+/// Normalises a longitude to [-180, 180).
+pub fn norm180(lon: f64) -> f64 {
+    (lon + 180.0).rem_euclid(360.0) - 180.0
+}
+
+/// Smallest longitude interval covering all `lons` (degrees): the complement of the largest
+/// gap between sorted longitudes. Returns `(west, east)` in [-180, 180), west > east when the
+/// interval crosses the antimeridian.
+fn lon_extent(lons: &mut [f64]) -> (f64, f64) {
+    for l in lons.iter_mut() {
+        *l = norm180(*l);
+    }
+    lons.sort_by(f64::total_cmp);
+    let n = lons.len();
+    let mut best_gap = lons[0] + 360.0 - lons[n - 1];
+    let (mut w, mut e) = (lons[0], lons[n - 1]);
+    for k in 1..n {
+        let gap = lons[k] - lons[k - 1];
+        if gap > best_gap {
+            best_gap = gap;
+            w = lons[k];
+            e = lons[k - 1];
+        }
+    }
+    if best_gap < 1e-9 {
+        return (-180.0, 180.0);
+    }
+    (w, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn latlon(nx: usize, ny: usize, lon0: f64, lat0: f64, dlon: f64, dlat: f64) -> Grid {
+        Grid {
+            nx,
+            ny,
+            kind: GridKind::LatLon {
+                lon0,
+                lat0,
+                dlon,
+                dlat,
+            },
+        }
+    }
+
+    #[test]
+    fn global_0_360_grid_wraps_across_antimeridian() {
+        let g = latlon(360, 181, 0.0, 90.0, 1.0, -1.0);
+        assert!(g.wraps());
+        let p = g.locate(-0.25, 0.0).unwrap();
+        assert!((p.i - 359.75).abs() < 1e-9 && (p.j - 90.0).abs() < 1e-9);
+        let p = g.locate(179.5, 45.0).unwrap();
+        assert!((p.i - 179.5).abs() < 1e-9 && (p.j - 45.0).abs() < 1e-9);
+        assert_eq!(g.bounds(), [-180.0, -90.0, 180.0, 90.0]);
+    }
+
+    #[test]
+    fn minus180_grid_and_regional_edges() {
+        let g = latlon(180, 91, -180.0, -90.0, 2.0, 2.0);
+        assert!(g.wraps());
+        assert!((g.locate(179.0, 0.0).unwrap().i - 179.5).abs() < 1e-9);
+        // Regional grid west of Greenwich: 10W..10E at 1 degree, 21 columns.
+        let r = latlon(21, 11, 350.0, 40.0, 1.0, 1.0);
+        assert!(!r.wraps());
+        assert!((r.locate(-10.4, 45.0).unwrap().i - -0.4).abs() < 1e-9);
+        assert!(r.locate(-10.6, 45.0).is_none());
+        assert!((r.locate(10.4, 45.0).unwrap().i - 20.4).abs() < 1e-9);
+        assert!(r.locate(10.6, 45.0).is_none());
+        let b = r.bounds();
+        assert!((b[0] - -10.5).abs() < 1e-9 && (b[2] - 10.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn regional_grid_across_antimeridian_has_west_greater_than_east() {
+        let r = latlon(41, 11, 160.0, 0.0, 1.0, 1.0);
+        let b = r.bounds();
+        assert!(
+            (b[0] - 159.5).abs() < 1e-9 && (b[2] - -159.5).abs() < 1e-9,
+            "{b:?}"
+        );
+        assert!((r.locate(-165.0, 5.0).unwrap().i - 35.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,377 @@
+//! Where outputs (and the bookkeeping of distributed runs) are written: a local directory
+//! here, or an object-store bucket (implemented in the `workers` crate, which owns the async
+//! runtime and the S3 client).
+//!
+//! A [`Store`] is addressed by `/`-separated keys relative to its root, the same keys whether
+//! the root is `/data/out` or `s3://bucket/prefix`. Every write is atomic: a reader sees the
+//! old object, the whole new one, or nothing. [`LocalStore`] gets that from a temporary file
+//! in `<root>/.tilecast/tmp` (same file system, outside the published tree) and a rename.
+
+use std::io::ErrorKind;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use crate::error::{Error, Result, StoreFault};
+
+/// `Cache-Control` of objects whose key never names different bytes: tiles, images and the
+/// per-run metadata (a run id is a hash of the input bytes and the settings).
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// What a writer says about an object besides its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PutMeta {
+    pub content_type: &'static str,
+    pub cache_control: Option<&'static str>,
+}
+
+impl PutMeta {
+    /// A PNG tile or image.
+    pub const PNG: PutMeta = PutMeta {
+        content_type: "image/png",
+        cache_control: Some(IMMUTABLE),
+    };
+    /// Published JSON (manifest, TileJSON, legend stops).
+    pub const JSON: PutMeta = PutMeta {
+        content_type: "application/json",
+        cache_control: Some(IMMUTABLE),
+    };
+    /// Internal bookkeeping, never served.
+    pub const PRIVATE: PutMeta = PutMeta {
+        content_type: "application/json",
+        cache_control: Some("no-store"),
+    };
+
+    /// The metadata for a published key, from its extension.
+    pub fn for_key(key: &str) -> PutMeta {
+        if key.ends_with(".png") {
+            PutMeta::PNG
+        } else {
+            PutMeta::JSON
+        }
+    }
+}
+
+/// One object as a listing or a HEAD shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Key relative to the store's root.
+    pub key: String,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+    /// The object-store ETag (None for local files). Changes whenever the content may have.
+    pub etag: Option<String>,
+}
+
+/// A place to put and get objects by key. Implementations are blocking and thread-safe;
+/// errors name the object's full location.
+pub trait Store: Send + Sync {
+    /// The root, as a user wrote it: `/data/out` or `s3://bucket/prefix`.
+    fn root(&self) -> String;
+    /// Writes an object atomically, replacing any previous one.
+    fn put(&self, key: &str, bytes: Vec<u8>, meta: PutMeta) -> Result<()>;
+    /// Starts writing an object; may return before it is stored (a bucket uploads many at
+    /// once). [`Store::flush`] waits for every such write. By default, [`Store::put`].
+    fn put_async(&self, key: &str, bytes: Vec<u8>, meta: PutMeta) -> Result<()> {
+        self.put(key, bytes, meta)
+    }
+    /// Waits for every write started with [`Store::put_async`]; the first failure is
+    /// returned once all have ended. Only then are those objects known to be stored.
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Creates an object only if the key is free; false if it already exists. Atomic: of two
+    /// concurrent creators exactly one gets true.
+    fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool>;
+    /// The whole object, or None if there is none.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// A byte range of an object. `etag`, when given, must still be the object's ETag: a
+    /// replaced object is reported as an error, not read.
+    fn get_range(&self, key: &str, range: Range<u64>, etag: Option<&str>) -> Result<Vec<u8>>;
+    fn head(&self, key: &str) -> Result<Option<ObjectInfo>>;
+    /// Every object whose key starts with `prefix` (all levels).
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
+    /// The names of the "directories" directly under `prefix` (which ends with `/` or is empty).
+    fn list_dirs(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Copies an object into a local file as a stream; returns the object as it was read.
+    fn download(&self, key: &str, dest: &Path) -> Result<ObjectInfo>;
+    /// The local directory behind the store, if it is one.
+    fn local_root(&self) -> Option<&Path> {
+        None
+    }
+    /// The full location of a key, for messages and job sources.
+    fn url(&self, key: &str) -> String {
+        let root = self.root();
+        if root.is_empty() || root.ends_with('/') {
+            format!("{root}{key}")
+        } else {
+            format!("{root}/{key}")
+        }
+    }
+}
+
+/// A directory on a local (or mounted) file system.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+/// Where temporary files of a local output root go: `<out>/.tilecast/tmp`.
+pub fn tmp_dir(root: &Path) -> PathBuf {
+    root.join(".tilecast").join("tmp")
+}
+
+impl LocalStore {
+    pub fn new(root: impl Into<PathBuf>) -> LocalStore {
+        LocalStore { root: root.into() }
+    }
+
+    /// The path of a key; keys that would leave the root are refused.
+    pub fn path(&self, key: &str) -> Result<PathBuf> {
+        let rel = Path::new(key);
+        let escapes = key.is_empty()
+            || rel
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+        if escapes {
+            return Err(Error::store(
+                self.url(key),
+                "resolve",
+                StoreFault::Refused,
+                "a key must be a relative path inside the store",
+            ));
+        }
+        Ok(self.root.join(rel))
+    }
+
+    /// Writes `bytes` to a new temporary file in the store's temporary directory.
+    fn temp(&self, bytes: &[u8]) -> Result<PathBuf> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let tmp = tmp_dir(&self.root);
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, "create directory", e))?;
+        let name = format!(
+            "{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let t = tmp.join(name);
+        if let Err(e) = std::fs::write(&t, bytes) {
+            // A full disk leaves a partial file: never leave it behind.
+            let _ = std::fs::remove_file(&t);
+            return Err(Error::io(&t, "write", e));
+        }
+        Ok(t)
+    }
+
+    fn parent_dir(path: &Path) -> Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(parent, "create directory", e))?;
+        }
+        Ok(())
+    }
+
+    fn info(&self, key: String, meta: &std::fs::Metadata) -> ObjectInfo {
+        ObjectInfo {
+            key,
+            size: meta.len(),
+            modified: meta.modified().ok(),
+            etag: None,
+        }
+    }
+
+    fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<ObjectInfo>) -> Result<()> {
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(dir, "list", e)),
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let key = format!("{rel}{name}");
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                self.walk(&e.path(), &format!("{key}/"), out)?;
+            } else if meta.is_file() {
+                out.push(self.info(key, &meta));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store for LocalStore {
+    fn root(&self) -> String {
+        self.root.to_string_lossy().into_owned()
+    }
+
+    fn put(&self, key: &str, bytes: Vec<u8>, _meta: PutMeta) -> Result<()> {
+        let path = self.path(key)?;
+        Self::parent_dir(&path)?;
+        let t = self.temp(&bytes)?;
+        std::fs::rename(&t, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&t);
+            Error::io(&path, "rename", e)
+        })
+    }
+
+    fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool> {
+        let path = self.path(key)?;
+        Self::parent_dir(&path)?;
+        let t = self.temp(&bytes)?;
+        // A hard link fails if the name exists: create-if-absent with the content in place.
+        let linked = std::fs::hard_link(&t, &path);
+        let _ = std::fs::remove_file(&t);
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Error::io(&path, "create", e)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.path(key)?;
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, "read", e)),
+        }
+    }
+
+    fn get_range(&self, key: &str, range: Range<u64>, _etag: Option<&str>) -> Result<Vec<u8>> {
+        let path = self.path(key)?;
+        crate::io::input::read_range(&path, range)
+    }
+
+    fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
+        let path = self.path(key)?;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(self.info(key.to_string(), &m))),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, "stat", e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        // Walk from the deepest directory the prefix names, then filter by the rest.
+        let dir = prefix.rfind('/').map_or("", |i| &prefix[..=i]);
+        let start = if dir.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(dir.trim_end_matches('/'))?
+        };
+        let mut out = Vec::new();
+        self.walk(&start, dir, &mut out)?;
+        out.retain(|o| o.key.starts_with(prefix));
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let dir = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(prefix.trim_end_matches('/'))?
+        };
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&dir, "list", e)),
+        };
+        let mut names: Vec<String> = rd
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn download(&self, key: &str, dest: &Path) -> Result<ObjectInfo> {
+        let path = self.path(key)?;
+        std::fs::copy(&path, dest).map_err(|e| Error::io(&path, "copy", e))?;
+        self.head(key)?.ok_or_else(|| {
+            Error::store(
+                self.url(key),
+                "download",
+                StoreFault::NotFound,
+                "the file disappeared while it was copied",
+            )
+        })
+    }
+
+    fn local_root(&self) -> Option<&Path> {
+        Some(&self.root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_store_round_trips_and_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        s.put("run/a/0/0/0.png", vec![1, 2, 3], PutMeta::PNG)
+            .unwrap();
+        s.put("run/a/legend.json", b"{}".to_vec(), PutMeta::JSON)
+            .unwrap();
+        assert_eq!(s.get("run/a/0/0/0.png").unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(s.get("run/missing").unwrap(), None);
+        assert_eq!(s.get_range("run/a/0/0/0.png", 1..3, None).unwrap(), [2, 3]);
+        assert!(s.get_range("run/a/0/0/0.png", 2..4, None).is_err());
+        let keys: Vec<String> = s
+            .list("run/a/")
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(keys, ["run/a/0/0/0.png", "run/a/legend.json"]);
+        assert_eq!(s.list("run/a/l").unwrap().len(), 1);
+        assert_eq!(s.list_dirs("run/").unwrap(), ["a"]);
+        assert_eq!(s.head("run/a/legend.json").unwrap().unwrap().size, 2);
+        assert_eq!(s.head("run/a/missing.json").unwrap(), None);
+        // Nothing is left in the temporary directory.
+        assert_eq!(std::fs::read_dir(tmp_dir(dir.path())).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn put_new_creates_once_with_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        assert!(s.put_new("claims/r", b"one".to_vec()).unwrap());
+        assert!(!s.put_new("claims/r", b"two".to_vec()).unwrap());
+        assert_eq!(s.get("claims/r").unwrap().unwrap(), b"one");
+    }
+
+    #[test]
+    fn concurrent_creators_get_one_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path());
+        let won: usize = std::thread::scope(|scope| {
+            let hs: Vec<_> = (0..8)
+                .map(|i| {
+                    scope.spawn({
+                        let s = &s;
+                        move || s.put_new("c", vec![i]).unwrap()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap() as usize).sum()
+        });
+        assert_eq!(won, 1);
+    }
+
+    #[test]
+    fn keys_cannot_leave_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::new(dir.path().join("out"));
+        for k in ["../x", "/etc/passwd", "a/../../x", ""] {
+            assert!(s.put(k, vec![], PutMeta::PNG).is_err(), "{k}");
+            assert!(s.get(k).is_err(), "{k}");
+        }
+    }
+}

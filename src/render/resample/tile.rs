@@ -1,0 +1,280 @@
+//! Locating a tile's pixels on a field's grid and sampling them: separably on lat/lon grids
+//! (a column's and a row's position computed once), through a lattice of exactly located
+//! points on projected and curvilinear grids, and the full-frame image on the native grid.
+
+use super::{Resample, Sampler};
+use crate::geo::grid::{GridKind, GridPos};
+use crate::geo::tiling::{TileId, Tiling, TILE_SIZE};
+
+/// Longitudes of a tile's pixel columns and latitudes of its pixel rows (pixel centres). Both
+/// tilings are separable, so the (costly) inverse Mercator runs 256 times per tile, not
+/// 65536.
+pub(super) fn pixel_centres(tiling: Tiling, t: TileId) -> (Vec<f64>, Vec<f64>) {
+    let n = TILE_SIZE;
+    let (ox, oy) = ((t.x as usize * n) as f64, (t.y as usize * n) as f64);
+    let lons = (0..n)
+        .map(|px| tiling.pixel_to_lonlat(t.z, ox + px as f64 + 0.5, oy).0)
+        .collect();
+    let lats = (0..n)
+        .map(|py| tiling.pixel_to_lonlat(t.z, ox, oy + py as f64 + 0.5).1)
+        .collect();
+    (lons, lats)
+}
+
+/// Pixels between exactly located lattice points on projected and curvilinear grids.
+const LATTICE: usize = 16;
+/// Largest interpolation error accepted for a lattice block, in grid cells or, where a pixel
+/// covers more than a cell, in pixel footprints.
+const LATTICE_TOLERANCE: f64 = 0.01;
+
+/// One pixel column (or row) of a tile on a lat/lon grid, located once.
+struct Axis {
+    /// Footprint in cells.
+    d: f64,
+    /// Interpolation neighbours and the weight of `b`.
+    a: usize,
+    b: usize,
+    f: f32,
+    /// Nearest cell.
+    near: usize,
+    /// Cells under the footprint (columns unwrapped, rows clamped).
+    span: (i64, i64),
+}
+
+impl Sampler {
+    /// Samples one tile: `TILE_SIZE`² values, row-major from the north-west corner.
+    pub fn tile(&self, tiling: Tiling, t: TileId) -> Vec<f32> {
+        let (lons, lats) = pixel_centres(tiling, t);
+        if let GridKind::LatLon { .. } = self.grid.kind {
+            return self.tile_separable(&lons, &lats);
+        }
+        self.tile_general(&lons, &lats)
+    }
+
+    /// [`Sampler::tile`] on any grid: each pixel located, its footprint from the positions of
+    /// its neighbours.
+    pub(super) fn tile_general(&self, lons: &[f64], lats: &[f64]) -> Vec<f32> {
+        let n = lons.len();
+        let pos = self.positions(lons, lats);
+        let mut out = vec![f32::NAN; n * n];
+        for py in 0..n {
+            for px in 0..n {
+                let Some(p) = pos[py * n + px] else { continue };
+                // Footprint in grid cells from the spacing of neighbouring pixel centres.
+                let nb_x = if px + 1 < n {
+                    pos[py * n + px + 1]
+                } else {
+                    pos[py * n + px - 1]
+                };
+                let nb_y = if py + 1 < n {
+                    pos[(py + 1) * n + px]
+                } else {
+                    pos[(py - 1) * n + px]
+                };
+                let (mut di, mut dj) = (0.0f64, 0.0f64);
+                for q in [nb_x, nb_y].into_iter().flatten() {
+                    let mut d = (q.i - p.i).abs();
+                    if self.wraps && d > self.period / 2.0 {
+                        d = (self.period - d).abs();
+                    }
+                    di = di.max(d);
+                    dj = dj.max((q.j - p.j).abs());
+                }
+                out[py * n + px] = if di > 1.0 || dj > 1.0 {
+                    self.average(p, di, dj)
+                } else {
+                    self.point(p)
+                };
+            }
+        }
+        out
+    }
+
+    /// [`Sampler::tile`] on a lat/lon grid, where a pixel's column depends only on its
+    /// longitude and its row only on its latitude: everything per column (position,
+    /// footprint, interpolation columns and weights, averaging span) and per row is worked
+    /// out once, with the same arithmetic as the general path, so the values are identical.
+    pub(super) fn tile_separable(&self, lons: &[f64], lats: &[f64]) -> Vec<f32> {
+        let n = lons.len();
+        let is: Vec<Option<f64>> = lons.iter().map(|&lon| self.grid.locate_lon(lon)).collect();
+        let js: Vec<Option<f64>> = lats.iter().map(|&lat| self.grid.locate_lat(lat)).collect();
+        // Footprint along an axis: the distance to the next pixel (the previous one for the
+        // last), 0 where that pixel is off the grid.
+        let foot = |v: &[Option<f64>], k: usize, wraps: bool| -> f64 {
+            let nb = if k + 1 < n { v[k + 1] } else { v[k - 1] };
+            match (v[k], nb) {
+                (Some(p), Some(q)) => {
+                    let mut d = (q - p).abs();
+                    if wraps && d > self.period / 2.0 {
+                        d = (self.period - d).abs();
+                    }
+                    d
+                }
+                _ => 0.0,
+            }
+        };
+        let cols: Vec<Option<Axis>> = (0..n)
+            .map(|k| {
+                is[k].map(|i| {
+                    let d = foot(&is, k, self.wraps);
+                    let (i0, f) = (i.floor(), (i - i.floor()) as f32);
+                    let near = self.col(i.round() as i64);
+                    let span = self.col_span(i, d);
+                    Axis {
+                        d,
+                        a: self.col(i0 as i64),
+                        b: self.col(i0 as i64 + 1),
+                        f,
+                        near,
+                        span,
+                    }
+                })
+            })
+            .collect();
+        let rows: Vec<Option<Axis>> = (0..n)
+            .map(|k| {
+                js[k].map(|j| {
+                    let d = foot(&js, k, false);
+                    let (j0, f) = (j.floor(), (j - j.floor()) as f32);
+                    let (lo, hi) = self.row_span(j, d);
+                    Axis {
+                        d,
+                        a: self.row(j0 as i64),
+                        b: self.row(j0 as i64 + 1),
+                        f,
+                        near: self.row(j.round() as i64),
+                        span: (lo as i64, hi as i64),
+                    }
+                })
+            })
+            .collect();
+        let mut out = vec![f32::NAN; n * n];
+        for (py, row) in rows.iter().enumerate() {
+            let Some(r) = row else { continue };
+            let line = &mut out[py * n..(py + 1) * n];
+            for (px, col) in cols.iter().enumerate() {
+                let Some(c) = col else { continue };
+                line[px] = if c.d > 1.0 || r.d > 1.0 {
+                    self.average_spans(c.span, (r.span.0 as usize, r.span.1 as usize))
+                } else {
+                    match self.method {
+                        Resample::Nearest => self.value(c.near, r.near),
+                        Resample::Bilinear => self.bilinear(c.a, c.b, c.f, r.a, r.b, r.f),
+                    }
+                };
+            }
+        }
+        out
+    }
+
+    /// Grid positions of the pixels of a tile whose pixel centres lie at `lons` (columns) ×
+    /// `lats` (rows). Lat/lon grids are separable, so each column and row is located once.
+    /// Other grids are located exactly on a lattice every [`LATTICE`] pixels and
+    /// interpolated in between, as GDAL's approximate transformer does; a block whose centre
+    /// or edge midpoints are off the interpolation by more than [`LATTICE_TOLERANCE`], or
+    /// that touches the grid's edge, is located pixel by pixel.
+    pub(super) fn positions(&self, lons: &[f64], lats: &[f64]) -> Vec<Option<GridPos>> {
+        let n = lons.len();
+        if let GridKind::LatLon { .. } = self.grid.kind {
+            let is: Vec<Option<f64>> = lons.iter().map(|&lon| self.grid.locate_lon(lon)).collect();
+            let js: Vec<Option<f64>> = lats.iter().map(|&lat| self.grid.locate_lat(lat)).collect();
+            let mut pos = Vec::with_capacity(n * n);
+            for j in &js {
+                for i in &is {
+                    pos.push(match (i, j) {
+                        (Some(i), Some(j)) => Some(GridPos { i: *i, j: *j }),
+                        _ => None,
+                    });
+                }
+            }
+            return pos;
+        }
+        let exact = |px: usize, py: usize| self.grid.locate(lons[px], lats[py]);
+        let mut knots: Vec<usize> = (0..n).step_by(LATTICE).collect();
+        if knots.last() != Some(&(n - 1)) {
+            knots.push(n - 1);
+        }
+        let k = knots.len();
+        let lattice: Vec<Option<GridPos>> = knots
+            .iter()
+            .flat_map(|&py| knots.iter().map(move |&px| (px, py)))
+            .map(|(px, py)| exact(px, py))
+            .collect();
+        let (nx, ny) = (self.grid.nx as f64, self.grid.ny as f64);
+        let mut pos = vec![None; n * n];
+        for by in 0..k - 1 {
+            let (y0, y1) = (knots[by], knots[by + 1]);
+            let rows = if by + 2 == k { y0..=y1 } else { y0..=y1 - 1 };
+            for bx in 0..k - 1 {
+                let (x0, x1) = (knots[bx], knots[bx + 1]);
+                let cols = if bx + 2 == k { x0..=x1 } else { x0..=x1 - 1 };
+                let corners = [
+                    lattice[by * k + bx],
+                    lattice[by * k + bx + 1],
+                    lattice[(by + 1) * k + bx],
+                    lattice[(by + 1) * k + bx + 1],
+                ];
+                let interp = |px: usize, py: usize, c: &[GridPos; 4]| {
+                    let fx = (px - x0) as f64 / (x1 - x0) as f64;
+                    let fy = (py - y0) as f64 / (y1 - y0) as f64;
+                    let f = |a: f64, b: f64, c2: f64, d: f64| {
+                        (1.0 - fy) * ((1.0 - fx) * a + fx * b) + fy * ((1.0 - fx) * c2 + fx * d)
+                    };
+                    GridPos {
+                        i: f(c[0].i, c[1].i, c[2].i, c[3].i),
+                        j: f(c[0].j, c[1].j, c[2].j, c[3].j),
+                    }
+                };
+                let usable = match corners {
+                    [Some(a), Some(b), Some(c), Some(d)] => {
+                        let c4 = [a, b, c, d];
+                        let (mx, my) = ((x0 + x1) / 2, (y0 + y1) / 2);
+                        // Tolerance in grid cells, or in pixel footprints where a pixel covers
+                        // several cells (low zooms average over the footprint anyway).
+                        let foot = ((b.i - a.i).hypot(b.j - a.j) / (x1 - x0) as f64).max(1.0);
+                        let tol = LATTICE_TOLERANCE * foot;
+                        // The centre alone is blind to conformal maps (the error terms in x
+                        // and y cancel there), so the edge midpoints are checked too.
+                        let ok = [(mx, my), (mx, y0), (x0, my)].iter().all(|&(px, py)| {
+                            exact(px, py).is_some_and(|m| {
+                                let p = interp(px, py, &c4);
+                                (p.i - m.i).abs() < tol && (p.j - m.j).abs() < tol
+                            })
+                        });
+                        ok.then_some(c4)
+                    }
+                    _ => None,
+                };
+                for py in rows.clone() {
+                    for px in cols.clone() {
+                        pos[py * n + px] = match &usable {
+                            Some(c4) => {
+                                let p = interp(px, py, c4);
+                                (p.i >= -0.5 && p.i <= nx - 0.5 && p.j >= -0.5 && p.j <= ny - 0.5)
+                                    .then_some(p)
+                            }
+                            None => exact(px, py),
+                        };
+                    }
+                }
+            }
+        }
+        pos
+    }
+
+    /// The native grid drawn north-up, one pixel per point (the full-frame image).
+    pub fn full_frame(&self) -> Vec<f32> {
+        let (nx, ny) = (self.grid.nx, self.grid.ny);
+        let flip_rows = self.grid.rows_go_north();
+        let flip_cols = !self.grid.columns_go_east();
+        let mut out = Vec::with_capacity(nx * ny);
+        for r in 0..ny {
+            let j = if flip_rows { ny - 1 - r } else { r };
+            for c in 0..nx {
+                let i = if flip_cols { nx - 1 - c } else { c };
+                out.push(self.value(i, j));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,359 @@
+//! Executing jobs: the one path from a [`Job`] to its tiles, its layer's full-frame image,
+//! legend and TileJSON, and its [`JobResult`] or [`Failure`].
+//!
+//! The worker runs [`execute`] on a job from the queue; `tilecast render` runs the same
+//! function on every job of its own plan ([`crate::run::local`]). Both read fields through a
+//! [`JobInput`], so the outputs, the results and the reasons jobs fail are the same whichever
+//! shape ran them. Progress is published through [`Progress`] counters a caller may poll, and
+//! a caller stops the work through it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::decode::{Field, FieldInfo};
+use crate::error::{Error, Result};
+use crate::geo::tiling::TILE_SIZE;
+use crate::io::store::{PutMeta, Store};
+use crate::render::encode::{data_pixels, indexed_png, rgba_png};
+use crate::render::legend;
+use crate::render::resample::Sampler;
+use crate::run::job::{Job, JobResult, StageSeconds, JOB_VERSION};
+use crate::run::layer::{self, Styling};
+use crate::run::manifest::{self, GridEntry, LayerEntry, LegendUrls, TileJson};
+use crate::run::plan::{SourceRef, TileRange};
+
+/// Counters a caller can poll from another thread to draw a progress bar, and the caller's
+/// way to stop the work: rendering checks [`Progress::stopped`] between tiles.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub tiles_planned: AtomicU64,
+    pub tiles_done: AtomicU64,
+    pub layers_done: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl Progress {
+    /// Asks the work to stop: tiles not yet started are not rendered, and the job ends with
+    /// [`Error::Stopped`] before writing anything more (within a tile's time).
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.stopped() {
+            Err(Error::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn pretty<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    let mut s = serde_json::to_vec_pretty(v).expect("serialisable");
+    s.push(b'\n');
+    s
+}
+
+/// Where a job's fields come from: the worker reads them from its ingest roots (local
+/// files or a bucket), `tilecast render` from the file it planned.
+pub trait JobInput: Sync {
+    /// Reads and decodes one of the job's fields. Errors name the file and the field's index
+    /// in the whole file.
+    fn read(&self, job: &Job, source: &SourceRef) -> Result<InputField>;
+}
+
+/// A decoded field and the seconds spent fetching its bytes (0 when they were local).
+pub struct InputField {
+    pub field: Field,
+    pub fetch_seconds: f64,
+}
+
+/// A job's field made ready to render: sampler, styling and bounds, and the seconds spent
+/// getting there.
+pub struct Prepared {
+    pub info: FieldInfo,
+    pub sampler: Sampler,
+    pub style: Styling,
+    pub bounds: [f64; 4],
+    pub seconds: StageSeconds,
+}
+
+/// Reads the job's fields, combines them (u and v give wind speed) and styles the result.
+/// Depends on the job's layer only, not its tiles: every job of a layer prepares the same.
+pub fn prepare(job: &Job, input: &dyn JobInput) -> Result<Prepared> {
+    let t0 = Instant::now();
+    let mut fetch = 0.0;
+    let mut fields = Vec::with_capacity(job.fields.len());
+    for s in &job.fields {
+        let f = input.read(job, s)?;
+        fetch += f.fetch_seconds;
+        fields.push(f.field);
+    }
+    let first = fields.remove(0);
+    let field = match fields.pop() {
+        Some(v) => layer::wind_speed(first, &v),
+        None => first,
+    };
+    let style = layer::style(&field, &job.settings)?;
+    let bounds = field.grid.bounds();
+    let sampler = Sampler::new(field.grid, field.values, job.settings.resample);
+    Ok(Prepared {
+        info: field.info,
+        sampler,
+        style,
+        bounds,
+        seconds: StageSeconds {
+            fetch,
+            decode: t0.elapsed().as_secs_f64() - fetch,
+            ..Default::default()
+        },
+    })
+}
+
+/// Why a job failed, as recorded in the manifest's `failed[]` and a dead letter's headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The error's message, at most [`MAX_REASON_CHARS`] characters.
+    pub reason: String,
+    /// Retrying cannot help: the job is dead-lettered rather than requeued.
+    pub permanent: bool,
+}
+
+/// Longest failure reason kept: a reason travels in a message header and the manifest.
+pub const MAX_REASON_CHARS: usize = 2000;
+
+impl Failure {
+    pub fn of(e: &Error) -> Failure {
+        Failure {
+            reason: e.to_string().chars().take(MAX_REASON_CHARS).collect(),
+            permanent: e.is_permanent(),
+        }
+    }
+}
+
+/// How a job ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Done(Box<JobResult>),
+    Failed(Failure),
+}
+
+/// Runs a job from its fields to its result: the executor of both shapes of tilecast.
+pub fn execute(job: &Job, input: &dyn JobInput, out: &dyn Store, progress: &Progress) -> Outcome {
+    match prepare(job, input).and_then(|p| execute_prepared(&p, job, out, progress)) {
+        Ok(r) => Outcome::Done(Box::new(r)),
+        Err(e) => Outcome::Failed(Failure::of(&e)),
+    }
+}
+
+/// Runs a job whose layer is already prepared ([`prepare`]); `tilecast render` prepares a
+/// layer once for all its jobs. Every output is stored when this returns: a result vouches
+/// for its outputs.
+pub fn execute_prepared(
+    p: &Prepared,
+    job: &Job,
+    out: &dyn Store,
+    progress: &Progress,
+) -> Result<JobResult> {
+    let mut seconds = p.seconds.clone();
+    let (tiles, mut bytes, s) = render_tiles(p, job, out, progress)?;
+    seconds.render += s.render;
+    seconds.encode += s.encode;
+    seconds.write += s.write;
+    progress.check()?;
+    let entry = if job.meta {
+        let e = render_meta(p, job, out)?;
+        bytes += e.bytes;
+        Some(e)
+    } else {
+        None
+    };
+    let t0 = Instant::now();
+    out.flush()?;
+    progress.check()?;
+    seconds.write += t0.elapsed().as_secs_f64();
+    Ok(JobResult {
+        version: JOB_VERSION,
+        job: job.id.clone(),
+        run: job.run.clone(),
+        layer: job.layer.clone(),
+        tiles,
+        bytes,
+        entry,
+        seconds,
+        outcome: "done".into(),
+    })
+}
+
+/// Renders the job's tiles into `<run>/<layer>/`. Returns (tiles written, bytes, stage
+/// seconds). Tiles with no data at all are not written. Writes may still be in flight on
+/// return: see [`Store::flush`].
+fn render_tiles(
+    p: &Prepared,
+    job: &Job,
+    out: &dyn Store,
+    progress: &Progress,
+) -> Result<(u64, u64, StageSeconds)> {
+    let settings = &job.settings;
+    let (run, layer) = (&job.run, &job.layer);
+    let tiles: Vec<_> = job.tiles.iter().flat_map(TileRange::tiles).collect();
+    let written: Vec<(u64, [f64; 3])> = tiles
+        .par_iter()
+        .map(|&t| {
+            progress.check()?;
+            let t0 = Instant::now();
+            let values = p.sampler.tile(settings.tiling, t);
+            let t1 = Instant::now();
+            progress.tiles_done.fetch_add(1, Ordering::Relaxed);
+            if values.iter().all(|v| v.is_nan()) {
+                return Ok((0, [(t1 - t0).as_secs_f64(), 0.0, 0.0]));
+            }
+            let idx: Vec<u8> = values.iter().map(|&v| p.style.table.index(v)).collect();
+            let colour = indexed_png(TILE_SIZE, TILE_SIZE, &idx, &p.style.table.entries)?;
+            let data = rgba_png(TILE_SIZE, TILE_SIZE, &data_pixels(&values, p.style.data))?;
+            let t2 = Instant::now();
+            let rel = format!("{}/{}/{}.png", t.z, t.x, t.y);
+            let size = colour.len() as u64 + data.len() as u64;
+            out.put_async(&format!("{run}/{layer}/{rel}"), colour, PutMeta::PNG)?;
+            out.put_async(&format!("{run}/{layer}/data/{rel}"), data, PutMeta::PNG)?;
+            let t3 = Instant::now();
+            let secs = [
+                (t1 - t0).as_secs_f64(),
+                (t2 - t1).as_secs_f64(),
+                (t3 - t2).as_secs_f64(),
+            ];
+            Ok((size, secs))
+        })
+        .collect::<Result<_>>()?;
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let mut seconds = StageSeconds::default();
+    for (n, [r, e, wr]) in written {
+        seconds.render += r;
+        seconds.encode += e;
+        seconds.write += wr;
+        if n > 0 {
+            count += 1;
+            bytes += n;
+        }
+    }
+    Ok((count, bytes, seconds))
+}
+
+/// Writes a layer's full-frame image, legend and TileJSON; returns its manifest entry (tile
+/// count and bytes cover these files only; [`manifest::assemble`] adds the tiles).
+fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
+    let (run, settings) = (&job.run, &job.settings);
+    let put = |name: &str, bytes: &[u8]| {
+        let key = format!("{run}/{}/{name}", job.layer);
+        out.put_async(&key, bytes.to_vec(), PutMeta::for_key(&key))
+    };
+    let grid = p.sampler.grid();
+    let full = p.sampler.full_frame();
+    let idx: Vec<u8> = full.iter().map(|&v| p.style.table.index(v)).collect();
+    let full_png = indexed_png(grid.nx, grid.ny, &idx, &p.style.table.entries)?;
+    put("full.png", &full_png)?;
+    let info = &p.info;
+    let legend_png = legend::legend_png(&info.long_name, &info.units, &p.style.table)?;
+    put("legend.png", &legend_png)?;
+    let legend_json = pretty(&legend::legend_json(
+        &info.long_name,
+        &info.units,
+        &p.style.palette,
+        &p.style.table,
+    ));
+    put("legend.json", &legend_json)?;
+    let name = &job.layer;
+    let tiling = settings.tiling;
+    let bounds = p.bounds;
+    let url = |rel: &str| format!("{}{rel}", settings.base_url);
+    let tilejson = TileJson {
+        tilejson: "3.0.0",
+        name: name.clone(),
+        description: format!(
+            "{} ({}) at {}, valid {}",
+            info.long_name,
+            info.units,
+            info.level.label,
+            info.valid_time.as_deref().unwrap_or("unknown")
+        ),
+        version: "1.0.0",
+        scheme: "xyz",
+        tiles: vec![url("{z}/{x}/{y}.png")],
+        minzoom: job.minzoom,
+        maxzoom: job.maxzoom,
+        bounds,
+        center: [
+            center_lon(bounds),
+            (bounds[1] + bounds[3]) / 2.0,
+            job.minzoom as f64,
+        ],
+        attribution: String::new(),
+        crs: tiling.crs().into(),
+        legend: url("legend.png"),
+    };
+    let tilejson_bytes = pretty(&tilejson);
+    put("tilejson.json", &tilejson_bytes)?;
+    let bytes =
+        (full_png.len() + legend_png.len() + legend_json.len() + tilejson_bytes.len()) as u64;
+    let data = p.style.data;
+    Ok(LayerEntry {
+        name: name.clone(),
+        field: job.fields[0].field,
+        derived_from: (job.fields.len() > 1).then(|| job.fields.iter().map(|s| s.field).collect()),
+        variable: info.variable.clone(),
+        long_name: info.long_name.clone(),
+        units: info.units.clone(),
+        standard_name: info.standard_name.clone(),
+        level: info.level.clone(),
+        reference_time: info.reference_time.clone(),
+        valid_time: info.valid_time.clone(),
+        grid: GridEntry {
+            description: info.grid.clone(),
+            nx: grid.nx,
+            ny: grid.ny,
+            definition: serde_json::to_value(&grid.kind).unwrap_or(serde_json::Value::Null),
+        },
+        packing: info.packing.clone(),
+        bounds,
+        tiling: tiling.name().into(),
+        crs: tiling.crs().into(),
+        minzoom: job.minzoom,
+        maxzoom: job.maxzoom,
+        tiles: format!("{name}/{{z}}/{{x}}/{{y}}.png"),
+        data_tiles: format!("{name}/data/{{z}}/{{x}}/{{y}}.png"),
+        scale: data.scale,
+        offset: data.offset,
+        data_encoding: manifest::DataEncoding {
+            formula: "value = offset + scale * (R * 256 + G); A = 0 where missing".into(),
+            scale: data.scale,
+            offset: data.offset,
+            units: info.units.clone(),
+        },
+        palette: p.style.palette.name.clone(),
+        range: [p.style.table.min, p.style.table.max],
+        value_min: p.style.value_range.map(|r| r.0),
+        value_max: p.style.value_range.map(|r| r.1),
+        legend: LegendUrls {
+            png: format!("{name}/legend.png"),
+            json: format!("{name}/legend.json"),
+        },
+        full_image: format!("{name}/full.png"),
+        tilejson: format!("{name}/tilejson.json"),
+        tile_count: 0,
+        bytes,
+    })
+}
+
+fn center_lon(b: [f64; 4]) -> f64 {
+    let mut e = b[2];
+    if e < b[0] {
+        e += 360.0;
+    }
+    crate::geo::grid::norm180((b[0] + e) / 2.0)
+}

@@ -1,0 +1,278 @@
+//! The ledger's state: which jobs of each open run are accounted for, and the manifest of a
+//! run as soon as every job has a result or is dead.
+//!
+//! State is kept in memory and rebuilt from the bookkeeping ([`crate::run::books`]) when a
+//! run is first met, so recording a result costs no store request and a run's records are
+//! read once per ledger process, not once per result: a run of n jobs costs O(n) requests in
+//! all. A run whose jobs stop reporting for a while is re-read from the bookkeeping
+//! ([`Ledger::recheck`]), which covers result messages lost with a broker restart and results
+//! taken by another ledger. The `tilecast ledger` command feeds it from the broker.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::error::Result;
+use crate::io::store::PutMeta;
+use crate::run::books::Books;
+use crate::run::job::JobResult;
+use crate::run::manifest::{assemble, manifest_bytes};
+use crate::run::plan::RunPlan;
+
+/// Threads reading a run's records when it is first met: on a bucket each is a request.
+const READERS: usize = 16;
+
+/// Where a run stands after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// Jobs are still waiting for a result or a death.
+    Open { waiting: usize },
+    /// The manifest was written just now.
+    Completed,
+    /// The manifest was already there.
+    Complete,
+    /// No plan: not a run of this output store.
+    Unknown,
+}
+
+struct OpenRun {
+    plan: RunPlan,
+    /// Jobs of the plan with neither a result nor a death.
+    waiting: HashSet<String>,
+    results: BTreeMap<String, JobResult>,
+    dead: BTreeMap<String, String>,
+    /// When the plan was written, for the age of the oldest open run.
+    planned: Option<SystemTime>,
+    /// When this ledger last learned something about the run.
+    touched: Instant,
+}
+
+impl OpenRun {
+    fn accept_result(&mut self, r: JobResult) {
+        if self.waiting.remove(&r.job) {
+            self.results.insert(r.job.clone(), r);
+        }
+        self.touched = Instant::now();
+    }
+
+    fn accept_dead(&mut self, job: &str, reason: String) {
+        if self.waiting.remove(job) {
+            self.dead.insert(job.to_string(), reason);
+        }
+        self.touched = Instant::now();
+    }
+}
+
+/// The ledger of one output store.
+pub struct Ledger {
+    books: Books,
+    open: HashMap<String, OpenRun>,
+    /// Runs known to have their manifest: never read again.
+    complete: HashSet<String>,
+}
+
+impl Ledger {
+    pub fn new(books: Books) -> Ledger {
+        Ledger {
+            books,
+            open: HashMap::new(),
+            complete: HashSet::new(),
+        }
+    }
+
+    pub fn books(&self) -> &Books {
+        &self.books
+    }
+
+    /// Records a job's result, which its worker stored before publishing it. Costs no store
+    /// request unless the run is new to this ledger, or this result completes it.
+    pub fn record_result(&mut self, r: JobResult) -> Result<RunState> {
+        let run = r.run.clone();
+        match self.load(&run)? {
+            RunState::Open { .. } => {}
+            state => return Ok(state),
+        }
+        self.open.get_mut(&run).expect("loaded").accept_result(r);
+        self.settle(&run)
+    }
+
+    /// Records that a job died and why; the record is stored first (it is the only trace
+    /// of the death). A job that is not in the run's plan is not recorded.
+    pub fn record_dead(&mut self, run: &str, job: &str, reason: &str) -> Result<RunState> {
+        match self.load(run)? {
+            RunState::Open { .. } => {}
+            state => return Ok(state),
+        }
+        let open = self.open.get_mut(run).expect("loaded");
+        if open.waiting.contains(job) {
+            self.books.write_dead(run, job, reason)?;
+            open.accept_dead(job, reason.to_string());
+        }
+        self.settle(run)
+    }
+
+    /// Finds runs this ledger has not met (one listing of the bookkeeping, plus two requests
+    /// per new run), and re-reads the records of open runs nothing was heard of for `idle`.
+    /// Returns the runs that changed state, with their state.
+    pub fn recheck(&mut self, idle: Duration) -> Result<Vec<(String, RunState)>> {
+        let mut changed = Vec::new();
+        for run in self.books.run_dirs()? {
+            if self.complete.contains(&run) || self.open.contains_key(&run) {
+                continue;
+            }
+            let state = self.load(&run)?;
+            if state == RunState::Completed || matches!(state, RunState::Open { .. }) {
+                changed.push((run, state));
+            }
+        }
+        let stale: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, o)| o.touched.elapsed() >= idle)
+            .map(|(run, _)| run.clone())
+            .collect();
+        for run in stale {
+            let before = self.waiting(&run);
+            self.reread(&run)?;
+            let state = self.settle(&run)?;
+            if state == RunState::Completed || self.waiting(&run) != before {
+                changed.push((run, state));
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Open runs, and the age of the oldest (from its plan's time).
+    pub fn open_runs(&self) -> (usize, Duration) {
+        let oldest = self
+            .open
+            .values()
+            .filter_map(|o| o.planned?.elapsed().ok())
+            .max()
+            .unwrap_or_default();
+        (self.open.len(), oldest)
+    }
+
+    fn waiting(&self, run: &str) -> Option<usize> {
+        self.open.get(run).map(|o| o.waiting.len())
+    }
+
+    /// Brings a run into memory if it is not there: its manifest (if any), its plan and the
+    /// records of its jobs.
+    fn load(&mut self, run: &str) -> Result<RunState> {
+        if self.complete.contains(run) {
+            return Ok(RunState::Complete);
+        }
+        if let Some(o) = self.open.get(run) {
+            return Ok(RunState::Open {
+                waiting: o.waiting.len(),
+            });
+        }
+        if self.books.has_manifest(run)? {
+            self.complete.insert(run.to_string());
+            return Ok(RunState::Complete);
+        }
+        let Some(plan) = self.books.read_plan(run)? else {
+            return Ok(RunState::Unknown);
+        };
+        let planned = self.books.plan_time(run)?;
+        let waiting = plan
+            .layers
+            .iter()
+            .flat_map(|l| &l.jobs)
+            .map(|j| j.id.clone())
+            .collect();
+        self.open.insert(
+            run.to_string(),
+            OpenRun {
+                plan,
+                waiting,
+                results: BTreeMap::new(),
+                dead: BTreeMap::new(),
+                planned,
+                touched: Instant::now(),
+            },
+        );
+        self.reread(run)?;
+        self.settle(run)
+    }
+
+    /// Reads the records of the run's waiting jobs that the bookkeeping lists.
+    fn reread(&mut self, run: &str) -> Result<()> {
+        let open = self.open.get_mut(run).expect("loaded");
+        let done = self.books.recorded(run, "results")?;
+        let dead = self.books.recorded(run, "dead")?;
+        let ids: Vec<&String> = open
+            .waiting
+            .iter()
+            .filter(|j| done.contains(*j) || dead.contains(*j))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let books = &self.books;
+        let read = |id: &str| -> Result<Record> {
+            Ok(if let Some(r) = books.read_result(run, id)? {
+                Record::Done(Box::new(r))
+            } else if let Some(reason) = books.read_dead(run, id)? {
+                Record::Dead(reason)
+            } else {
+                Record::Missing
+            })
+        };
+        let per_thread = ids.len().div_ceil(READERS).max(1);
+        let records: Vec<(String, Result<Record>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ids
+                .chunks(per_thread)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|id| (id.to_string(), read(id)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("record reader panicked"))
+                .collect()
+        });
+        for (id, record) in records {
+            match record? {
+                // A record under a job's key names that job and run, or it is not its record.
+                Record::Done(r) if r.job == id && r.run == run => open.accept_result(*r),
+                Record::Done(_) | Record::Missing => {}
+                Record::Dead(reason) => open.accept_dead(&id, reason),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the run's manifest when no job is waiting any more.
+    fn settle(&mut self, run: &str) -> Result<RunState> {
+        let open = self.open.get(run).expect("loaded");
+        if !open.waiting.is_empty() {
+            return Ok(RunState::Open {
+                waiting: open.waiting.len(),
+            });
+        }
+        let m = assemble(&open.plan, &open.results, &open.dead)
+            .expect("every job has a result or is dead");
+        // Every tile was written before its job's result, so the manifest comes last.
+        self.books.store().put(
+            &format!("{run}/manifest.json"),
+            manifest_bytes(&m),
+            PutMeta::JSON,
+        )?;
+        self.open.remove(run);
+        self.complete.insert(run.to_string());
+        Ok(RunState::Completed)
+    }
+}
+
+/// A job's record in the books.
+enum Record {
+    Done(Box<JobResult>),
+    Dead(String),
+    Missing,
+}

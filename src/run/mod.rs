@@ -1,0 +1,14 @@
+//! Runs: which layers a file yields ([`layer`]), how their tiles split into jobs ([`plan`]),
+//! the job message and result record ([`job`]), executing jobs ([`execute`]) — by a worker,
+//! or for a whole file in one process ([`local`]) — the bookkeeping of distributed runs
+//! ([`books`]), the ledger that completes them ([`ledger`]), and the run's manifest
+//! ([`manifest`]).
+
+pub mod books;
+pub mod execute;
+pub mod job;
+pub mod layer;
+pub mod ledger;
+pub mod local;
+pub mod manifest;
+pub mod plan;

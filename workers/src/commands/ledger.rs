@@ -1,0 +1,297 @@
+//! `tilecast ledger`: consumes job results and dead-letter events, hands them to the run
+//! ledger ([`tilecast::run::ledger`]), which writes a run's `manifest.json` as soon as every
+//! job has a result or is dead, and keeps the metrics that outlive workers (outcomes, stage
+//! durations, tiles, queue depths). It runs inside the chunker process or alone.
+//!
+//! The ledger's state is rebuilt from the bookkeeping in the output store, so a restarted
+//! ledger loses nothing; runs nothing was heard of for `--recheck` seconds are re-read, which
+//! covers results whose messages were lost with a broker restart.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+use futures_lite::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use tilecast::io::store::Store;
+use tilecast::run::books::Books;
+use tilecast::run::job::{is_name, Job, JobResult};
+use tilecast::run::ledger::{Ledger, RunState};
+
+use crate::infra::amqp::{self, AmqpArgs, Names};
+use crate::infra::http::{self, Health};
+use crate::infra::metrics::Metrics;
+use crate::infra::signals::shutdown;
+use crate::infra::storage::{blocking, Location, S3Args};
+
+#[derive(Args, Clone)]
+pub struct LedgerArgs {
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
+    /// Output root: where runs and their bookkeeping are (a path, file://path or
+    /// s3://bucket/prefix).
+    #[arg(long, short, env = "TILECAST_OUT")]
+    pub out: String,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Seconds between looks for new runs and polls of queue depths; a run nothing was heard
+    /// of for this long is re-read from the bookkeeping.
+    #[arg(long, env = "TILECAST_LEDGER_RECHECK", default_value_t = 5.0)]
+    pub recheck: f64,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, env = "TILECAST_METRICS_ADDR", default_value = "0.0.0.0:9464")]
+    pub metrics_addr: SocketAddr,
+}
+
+pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let health = Health::new(Arc::new(Metrics::new()));
+        let server = http::serve(args.metrics_addr, health.clone());
+        let store = Location::parse(&args.out)?.open(&args.s3)?;
+        let service = Service::new(store, health.clone(), true);
+        tokio::select! {
+            r = server => r.map(|_| ExitCode::SUCCESS),
+            r = service.serve(args.clone()) => r.map(|_| ExitCode::SUCCESS),
+            _ = shutdown() => Ok(ExitCode::SUCCESS),
+        }
+    })
+}
+
+/// The ledger on the broker: results and dead letters in, manifests and metrics out.
+pub struct Service {
+    ledger: Mutex<Ledger>,
+    health: Arc<Health>,
+    /// Whether this ledger's broker session decides the process's readiness.
+    owns_readiness: bool,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, health: Arc<Health>, owns_readiness: bool) -> Service {
+        Service {
+            ledger: Mutex::new(Ledger::new(Books::new(store))),
+            health,
+            owns_readiness,
+        }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.health.metrics
+    }
+
+    /// Runs forever, reconnecting whenever the broker goes away.
+    pub async fn serve(&self, args: LedgerArgs) -> anyhow::Result<()> {
+        loop {
+            if let Err(e) = self.session(&args).await {
+                if self.owns_readiness {
+                    self.health.set_ready(false);
+                }
+                tracing::warn!(component = "ledger", error = %format!("{e:#}"), "broker session ended; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    async fn session(&self, args: &LedgerArgs) -> anyhow::Result<()> {
+        let conn = amqp::connect(&args.amqp, "ledger").await?;
+        let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
+        ch.basic_qos(64, BasicQosOptions::default()).await?;
+        let mut results = ch
+            .basic_consume(
+                names.results.as_str().into(),
+                "ledger-results".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut dead = ch
+            .basic_consume(
+                names.dead_events.as_str().into(),
+                "ledger-dead".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        if self.owns_readiness {
+            self.health.set_ready(true);
+        }
+        let recheck = Duration::from_secs_f64(args.recheck.max(0.1));
+        let mut tick = tokio::time::interval(recheck);
+        loop {
+            tokio::select! {
+                d = results.next() => {
+                    let d = d.ok_or_else(|| anyhow::anyhow!("results consumer closed"))??;
+                    blocking(|| self.on_result(&d));
+                    d.ack(BasicAckOptions::default()).await?;
+                }
+                d = dead.next() => {
+                    let d = d.ok_or_else(|| anyhow::anyhow!("dead-letter consumer closed"))??;
+                    if blocking(|| self.on_dead(&d)) {
+                        // Its record could not be written: the death is its only trace, so
+                        // the event goes back to the queue, after a pause.
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        d.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+                    } else {
+                        d.ack(BasicAckOptions::default()).await?;
+                    }
+                }
+                _ = tick.tick() => {
+                    blocking(|| self.recheck(recheck));
+                    self.poll_depths(&ch, &names).await?;
+                }
+            }
+        }
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().expect("not poisoned")
+    }
+
+    fn on_result(&self, d: &Delivery) {
+        let r = match JobResult::parse(&d.data) {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics().ledger_rejected.inc();
+                tracing::warn!(component = "ledger", error = %e, "ignoring a malformed result message");
+                return;
+            }
+        };
+        self.metrics().record_result(&r, &r.outcome);
+        let (run, job) = (r.run.clone(), r.job.clone());
+        let state = self.ledger().record_result(r);
+        self.report(&run, Some(&job), state);
+    }
+
+    /// Records a dead letter; true when it should be delivered again (a transient failure
+    /// to record it).
+    fn on_dead(&self, d: &Delivery) -> bool {
+        self.metrics()
+            .job_results
+            .with_label_values(&["dead_lettered"])
+            .inc();
+        // Parsing is pure (nothing the message names is read), and every name is checked
+        // before it becomes part of a bookkeeping key.
+        let job = Job::parse(&d.data).ok();
+        let run = header(d, "x-tilecast-run")
+            .filter(|r| is_name(r))
+            .or_else(|| job.as_ref().map(|j| j.run.clone()));
+        let id = header(d, "x-tilecast-job")
+            .filter(|r| is_name(r))
+            .or_else(|| job.as_ref().map(|j| j.id.clone()));
+        let reason: String = header(d, "x-tilecast-reason")
+            .or_else(|| broker_reason(d))
+            .unwrap_or_else(|| "dead-lettered".into())
+            .chars()
+            .take(tilecast::run::execute::MAX_REASON_CHARS)
+            .collect();
+        let (Some(run), Some(id)) = (run, id) else {
+            self.metrics().ledger_rejected.inc();
+            tracing::warn!(component = "ledger", reason = %reason, "dead letter without a valid run and job: ignored");
+            return false;
+        };
+        tracing::warn!(component = "ledger", run = %run, job = %id, reason = %reason, "job is dead");
+        let state = self.ledger().record_dead(&run, &id, &reason);
+        let again = matches!(&state, Err(e) if !e.is_permanent());
+        self.report(&run, Some(&id), state);
+        again
+    }
+
+    /// Looks for new runs and re-reads quiet ones; updates the run gauges.
+    fn recheck(&self, idle: Duration) {
+        let mut ledger = self.ledger();
+        let swept = ledger.books().sweep_tmp(Duration::from_secs(3600));
+        if swept > 0 {
+            tracing::info!(
+                component = "ledger",
+                files = swept,
+                "removed stale temporary files"
+            );
+        }
+        match ledger.recheck(idle) {
+            Ok(changed) => {
+                drop(ledger);
+                for (run, state) in changed {
+                    self.report(&run, None, Ok(state));
+                }
+            }
+            Err(e) => {
+                drop(ledger);
+                tracing::warn!(component = "ledger", error = %e, "rechecking runs");
+            }
+        }
+        let (open, oldest) = self.ledger().open_runs();
+        self.metrics().runs_open.set(open as i64);
+        self.metrics().oldest_open_run_age.set(oldest.as_secs_f64());
+    }
+
+    /// Logs and counts what an event did to its run.
+    fn report(&self, run: &str, job: Option<&str>, state: tilecast::Result<RunState>) {
+        let job = job.unwrap_or("");
+        match state {
+            Ok(RunState::Completed) => {
+                self.metrics().runs_completed.inc();
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default();
+                self.metrics().last_run_completed.set(now.as_secs_f64());
+                tracing::info!(component = "ledger", run = %run, "run complete: manifest written");
+            }
+            Ok(RunState::Unknown) => {
+                self.metrics().ledger_rejected.inc();
+                tracing::warn!(component = "ledger", run = %run, job = %job, "no plan for this run: event ignored");
+            }
+            Ok(RunState::Open { .. } | RunState::Complete) => {}
+            Err(e) => {
+                // The event stays recorded by its worker (results) or is lost (a death whose
+                // record could not be written); the recheck of quiet runs finds the former.
+                tracing::warn!(component = "ledger", run = %run, job = %job, error = %e,
+                    transient = !e.is_permanent(), "recording an event failed");
+            }
+        }
+    }
+
+    async fn poll_depths(&self, ch: &lapin::Channel, names: &Names) -> anyhow::Result<()> {
+        for (label, q) in [("render", &names.render), ("dead", &names.dead)] {
+            let opts = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            let d = ch
+                .queue_declare(q.as_str().into(), opts, FieldTable::default())
+                .await?;
+            self.metrics()
+                .queue_messages
+                .with_label_values(&[label])
+                .set(d.message_count() as f64);
+        }
+        Ok(())
+    }
+}
+
+fn header(d: &Delivery, key: &str) -> Option<String> {
+    let headers = d.properties.headers().as_ref()?;
+    match headers.inner().get(key)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
+    }
+}
+
+/// The broker's reason for a dead letter (`x-first-death-reason`: rejected, delivery_limit...).
+fn broker_reason(d: &Delivery) -> Option<String> {
+    header(d, "x-first-death-reason").map(|r| match r.as_str() {
+        "delivery_limit" => {
+            "delivery limit reached: the job failed or its worker died on every attempt".to_string()
+        }
+        other => format!("dead-lettered by the broker: {other}"),
+    })
+}

@@ -1,0 +1,9 @@
+//! The subcommands, one module each: `render` and `inspect` (local), `chunker`, `worker`,
+//! `ledger` and `pool` (distributed).
+
+pub mod chunker;
+pub mod inspect;
+pub mod ledger;
+pub mod pool;
+pub mod render;
+pub mod worker;

@@ -1,0 +1,369 @@
+//! `tilecast worker`: take a job, render it, write it, report it, ack, exit.
+//!
+//! One job per process by default (`--max-jobs`), so an orchestrator that starts fresh
+//! workers gets a clean process per job. Rendering runs on a blocking thread (rayon inside)
+//! while the async side keeps the broker's heartbeats flowing. Outcomes and exit codes follow
+//! DESIGN.md: done or already done → ack, exit 0; idle past `--idle-exit` → exit 0; permanent
+//! error → the job goes to the dead-letter exchange with the reason in headers, ack, exit 0;
+//! transient error → nack with requeue, exit 75; SIGTERM → rendering stops between tiles
+//! (within a second), no result is written, the channel closes so the job returns to the
+//! queue, exit 143; past `--job-timeout` → the same stop, the job is requeued, exit 124.
+//!
+//! Job sources are read only under `--ingest` (see [`crate::infra::sources::Roots`]) and outputs
+//! only under `--out`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use futures_lite::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use tilecast::run::execute::{self, Progress};
+use tilecast::run::job::{Job, JobResult, RESULT_TYPE};
+
+use crate::infra::amqp::{self, AmqpArgs};
+use crate::infra::http::{self, Health};
+use crate::infra::metrics::Metrics;
+use crate::infra::sources::{Roots, Sources};
+use crate::infra::storage::{Location, S3Args};
+use std::sync::Arc;
+use tilecast::io::store::Store;
+use tilecast::run::books::Books;
+
+/// Exit code of a transient failure (EX_TEMPFAIL): the job was requeued.
+pub const EXIT_TRANSIENT: u8 = 75;
+/// Exit code after SIGTERM (128 + 15).
+pub const EXIT_SIGTERM: u8 = 143;
+/// Exit code when a job ran past `--job-timeout` (as timeout(1)): the job was requeued.
+pub const EXIT_TIMEOUT: u8 = 124;
+/// How long a stopped render may take to reach its next tile boundary before the process
+/// exits anyway.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+#[derive(Args, Clone)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
+    /// Output root (the chunker's `--out`: a path, file://path or s3://bucket/prefix); jobs
+    /// for another root are refused.
+    #[arg(long, short, env = "TILECAST_OUT")]
+    pub out: String,
+    /// Locations job sources may be read from (the chunker's `--ingest`: directories,
+    /// file://paths or s3://bucket/prefix, comma-separated). A job naming anything else is
+    /// dead-lettered unread.
+    #[arg(long, env = "TILECAST_INGEST", required = true, value_delimiter = ',')]
+    pub ingest: Vec<String>,
+    /// Seconds one job may take; past it rendering stops, the job returns to the queue and
+    /// the worker exits 124. Keep it below the broker's consumer_timeout (30 min) and the
+    /// chart's activeDeadlineSeconds.
+    #[arg(long, env = "TILECAST_JOB_TIMEOUT", default_value_t = 600.0, value_parser = crate::positive_seconds)]
+    pub job_timeout: f64,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// Where NetCDF objects read from a bucket are cached (default: $TMPDIR/tilecast-cache).
+    #[arg(long, env = "TILECAST_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Size of that cache in MB (the file in use is kept whatever its size).
+    #[arg(long, env = "TILECAST_CACHE_MB", default_value_t = 1024)]
+    pub cache_mb: u64,
+    /// Jobs to take before exiting (1: a fresh process per job).
+    #[arg(long, env = "TILECAST_MAX_JOBS", default_value_t = 1)]
+    pub max_jobs: u64,
+    /// Exit 0 after this many seconds without a job.
+    #[arg(long, env = "TILECAST_IDLE_EXIT", default_value_t = 30.0)]
+    pub idle_exit: f64,
+    /// Serve /metrics, /healthz and /readyz here while the worker lives (for debugging;
+    /// the ledger keeps the metrics that outlive workers).
+    #[arg(long, env = "TILECAST_WORKER_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// How one job ended.
+enum Outcome {
+    /// Rendered now, with the result it recorded.
+    Done(Box<JobResult>),
+    /// A result was already recorded (a redelivery): reported again, not rendered.
+    AlreadyDone(Box<JobResult>),
+    Permanent(String),
+    Transient(anyhow::Error),
+}
+
+pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let code = rt.block_on(work(args));
+    // A render that did not stop in time must not keep the process alive.
+    rt.shutdown_background();
+    code
+}
+
+async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let born = Instant::now();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let name = format!("worker-{}", std::process::id());
+    let conn = tokio::select! {
+        c = amqp::connect(&args.amqp, &name) => c?,
+        _ = sigterm.recv() => return Ok(ExitCode::from(EXIT_SIGTERM)),
+    };
+    let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
+    ch.basic_qos(1, BasicQosOptions::default()).await?;
+    let connected = born.elapsed();
+    let health = Health::new(Arc::new(Metrics::new()));
+    if let Some(addr) = args.metrics_addr {
+        let h = health.clone();
+        tokio::spawn(async move {
+            if let Err(e) = http::serve(addr, h).await {
+                tracing::warn!("cannot serve metrics on {addr}: {e:#}");
+            }
+        });
+    }
+    health.set_ready(true);
+    let tag = name.clone();
+    let mut consumer = ch
+        .basic_consume(
+            names.render.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let roots = Roots::new(&args.ingest)?;
+    let out_location = Location::parse(&args.out)?;
+    let out_root = out_location.canonical();
+    let store = out_location.open(&args.s3)?;
+    let books = Arc::new(Books::new(store.clone()));
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("tilecast-cache"));
+    let sources = Arc::new(Sources::new(
+        args.s3.clone(),
+        cache_dir,
+        args.cache_mb.saturating_mul(1 << 20),
+        roots,
+    ));
+    let job_timeout = Duration::from_secs_f64(args.job_timeout);
+    let idle = Duration::from_secs_f64(args.idle_exit.max(0.0));
+    let mut done = 0u64;
+    while done < args.max_jobs {
+        let next = tokio::select! {
+            d = tokio::time::timeout(idle, consumer.next()) => d,
+            _ = sigterm.recv() => {
+                let _ = conn.close(200, "SIGTERM".into()).await;
+                return Ok(ExitCode::from(EXIT_SIGTERM));
+            }
+        };
+        let delivery = match next {
+            Err(_) => {
+                tracing::info!(worker = %name, "no job for {:.1} s; exiting", idle.as_secs_f64());
+                let _ = conn.close(200, "idle".into()).await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(None) => anyhow::bail!("the broker closed the consumer"),
+            Ok(Some(d)) => d.context("receiving a job")?,
+        };
+        let received = born.elapsed();
+        let last = done + 1 == args.max_jobs;
+        let body = delivery.data.clone();
+        let job = Job::parse(&body);
+        let started = Instant::now();
+        let outcome = match &job {
+            Err(e) => Outcome::Permanent(e.to_string()),
+            Ok(job) => {
+                let progress = Arc::new(Progress::default());
+                let job_id = job.id.clone();
+                let (job, root, books, sources, store, p) = (
+                    job.clone(),
+                    out_root.clone(),
+                    books.clone(),
+                    sources.clone(),
+                    store.clone(),
+                    progress.clone(),
+                );
+                let mut task = tokio::task::spawn_blocking(move || {
+                    execute(&job, &root, &books, &sources, store.as_ref(), &p)
+                });
+                tokio::select! {
+                    r = &mut task => r.unwrap_or_else(|e| Outcome::Transient(anyhow::anyhow!("render task failed: {e}"))),
+                    _ = sigterm.recv() => {
+                        // Stop between tiles and write nothing more; leave the job unacked:
+                        // closing returns it to the queue.
+                        progress.request_stop();
+                        let _ = tokio::time::timeout(STOP_GRACE, &mut task).await;
+                        let _ = conn.close(200, "SIGTERM".into()).await;
+                        tracing::warn!(worker = %name, outcome = "stopped", "SIGTERM: job stopped and returned to the queue");
+                        return Ok(ExitCode::from(EXIT_SIGTERM));
+                    }
+                    _ = tokio::time::sleep(job_timeout) => {
+                        progress.request_stop();
+                        let _ = tokio::time::timeout(STOP_GRACE, &mut task).await;
+                        tracing::error!(worker = %name, job = %job_id, outcome = "timeout",
+                            "job still running after --job-timeout {:.0} s: stopped and requeued", job_timeout.as_secs_f64());
+                        return Ok(requeue(&delivery, &conn, EXIT_TIMEOUT).await);
+                    }
+                }
+            }
+        };
+        let id = job
+            .as_ref()
+            .map(|j| j.id.clone())
+            .unwrap_or_else(|_| "?".into());
+        let run = job
+            .as_ref()
+            .map(|j| j.run.clone())
+            .unwrap_or_else(|_| "?".into());
+        let layer = job
+            .as_ref()
+            .map(|j| j.layer.clone())
+            .unwrap_or_else(|_| "?".into());
+        let field = job
+            .as_ref()
+            .map(|j| {
+                j.fields
+                    .iter()
+                    .map(|f| f.field.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_else(|_| "?".into());
+        if last {
+            // No further delivery may arrive once this one is acked: it would come back with
+            // its delivery count raised when this process exits.
+            let _ = ch
+                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                .await;
+        }
+        match outcome {
+            Outcome::Done(r) | Outcome::AlreadyDone(r) => {
+                let what = if r.outcome == "already_done" {
+                    "already done"
+                } else {
+                    "done"
+                };
+                health.metrics.record_result(&r, &r.outcome);
+                let props = amqp::properties(RESULT_TYPE, &r.job, FieldTable::default());
+                amqp::publish_confirmed(&ch, "", &names.results, &serde_json::to_vec(&r)?, props)
+                    .await
+                    .context("publishing the result")?;
+                delivery
+                    .ack(BasicAckOptions::default())
+                    .await
+                    .context("acking the job")?;
+                tracing::info!(
+                    worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = what,
+                    seconds = started.elapsed().as_secs_f64(),
+                    connected_ms = connected.as_secs_f64() * 1e3,
+                    received_ms = received.as_secs_f64() * 1e3,
+                    acked_ms = born.elapsed().as_secs_f64() * 1e3,
+                    "job {what} in {:.3} s", started.elapsed().as_secs_f64()
+                );
+            }
+            Outcome::Permanent(reason) => {
+                health
+                    .metrics
+                    .job_results
+                    .with_label_values(&["dead_lettered"])
+                    .inc();
+                let mut headers = FieldTable::default();
+                headers.insert(
+                    "x-tilecast-reason".into(),
+                    AMQPValue::LongString(LongString::from(reason.as_str())),
+                );
+                headers.insert(
+                    "x-tilecast-job".into(),
+                    AMQPValue::LongString(LongString::from(id.as_str())),
+                );
+                headers.insert(
+                    "x-tilecast-run".into(),
+                    AMQPValue::LongString(LongString::from(run.as_str())),
+                );
+                let props = amqp::properties(tilecast::run::job::JOB_TYPE, &id, headers);
+                amqp::publish_confirmed(&ch, &names.dead_exchange, "", &body, props)
+                    .await
+                    .context("dead-lettering the job")?;
+                delivery.ack(BasicAckOptions::default()).await?;
+                tracing::error!(
+                    worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = "dead_lettered",
+                    reason = %reason, "job failed permanently and was dead-lettered: {reason}"
+                );
+            }
+            Outcome::Transient(e) => {
+                tracing::warn!(
+                    worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = "transient",
+                    "job failed, requeued: {e:#}"
+                );
+                return Ok(requeue(&delivery, &conn, EXIT_TRANSIENT).await);
+            }
+        }
+        done += 1;
+    }
+    let _ = conn.close(200, "done".into()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The job goes back to the queue and the process exits with `code` (75: transient failure;
+/// 124: job timeout).
+async fn requeue(
+    delivery: &lapin::message::Delivery,
+    conn: &lapin::Connection,
+    code: u8,
+) -> ExitCode {
+    let _ = delivery
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        })
+        .await;
+    let _ = conn.close(200, "job requeued".into()).await;
+    ExitCode::from(code)
+}
+
+/// Runs a job to its outcome. Blocking.
+fn execute(
+    job: &Job,
+    out_root: &str,
+    books: &Books,
+    sources: &Sources,
+    out: &dyn Store,
+    progress: &Progress,
+) -> Outcome {
+    let job_root = Location::parse(&job.out).map(|l| l.canonical());
+    if job_root.as_deref().ok() != Some(out_root) {
+        return Outcome::Permanent(format!(
+            "job writes to {}, this worker to {out_root}",
+            job.out
+        ));
+    }
+    match books.read_result(&job.run, &job.id) {
+        Ok(Some(mut r)) => {
+            r.outcome = "already_done".into();
+            return Outcome::AlreadyDone(Box::new(r));
+        }
+        Ok(None) => {}
+        // A result record that does not parse vouches for nothing: render again, rewrite it.
+        Err(e) if e.is_permanent() => {
+            tracing::warn!(run = %job.run, job = %job.id, error = %e, "unreadable result record; rendering the job again");
+        }
+        Err(e) => return Outcome::Transient(e.into()),
+    }
+    let result = match execute::execute(job, sources, out, progress) {
+        execute::Outcome::Done(r) => *r,
+        execute::Outcome::Failed(f) if f.permanent => return Outcome::Permanent(f.reason),
+        execute::Outcome::Failed(f) => return Outcome::Transient(anyhow::anyhow!(f.reason)),
+    };
+    if progress.stopped() {
+        return Outcome::Transient(tilecast::Error::Stopped.into());
+    }
+    // Only after every tile is stored: a result means the job's outputs are all there.
+    match books.write_result(&result) {
+        Ok(()) => Outcome::Done(Box::new(result)),
+        Err(e) => Outcome::Transient(e.into()),
+    }
+}

@@ -1,0 +1,269 @@
+//! RabbitMQ plumbing shared by the chunker, the ledger and the worker: connection settings,
+//! the topology (declared idempotently by every process that needs it), connecting with
+//! backoff, and publishing with confirms.
+//!
+//! Topology, for prefix `p` (default `tilecast`; tests use a unique one each):
+//! - exchange `p.jobs` (direct) → quorum queue `p.render` (routing key `render`) with
+//!   `x-delivery-limit` and dead-letter exchange `p.dead`;
+//! - exchange `p.dead` (fanout) → quorum queue `p.render.dead`, kept for operators, and quorum
+//!   queue `p.dead.events`, which the ledger consumes to learn which jobs died;
+//! - quorum queue `p.results` (default exchange), job results for the ledger.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+
+/// Broker flags common to every queue-facing command.
+#[derive(Args, Clone, Debug)]
+pub struct AmqpArgs {
+    /// AMQP URL of the broker.
+    #[arg(
+        long,
+        env = "TILECAST_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
+    pub amqp_url: String,
+    /// Prefix of every exchange and queue name.
+    #[arg(long, env = "TILECAST_QUEUE_PREFIX", default_value = "tilecast")]
+    pub queue_prefix: String,
+    /// Deliveries of one job before the broker dead-letters it (x-delivery-limit).
+    #[arg(long, env = "TILECAST_DELIVERY_LIMIT", default_value_t = 5)]
+    pub delivery_limit: u32,
+    /// Give up connecting after this many seconds of retries.
+    #[arg(long, env = "TILECAST_CONNECT_TIMEOUT", default_value_t = 60.0)]
+    pub connect_timeout: f64,
+}
+
+/// Names of the topology's exchanges and queues.
+#[derive(Clone, Debug)]
+pub struct Names {
+    pub jobs_exchange: String,
+    pub render: String,
+    pub dead_exchange: String,
+    pub dead: String,
+    pub dead_events: String,
+    pub results: String,
+}
+
+/// Routing key of render jobs on the jobs exchange.
+pub const RENDER_KEY: &str = "render";
+
+impl Names {
+    pub fn new(prefix: &str) -> Names {
+        Names {
+            jobs_exchange: format!("{prefix}.jobs"),
+            render: format!("{prefix}.render"),
+            dead_exchange: format!("{prefix}.dead"),
+            dead: format!("{prefix}.render.dead"),
+            dead_events: format!("{prefix}.dead.events"),
+            results: format!("{prefix}.results"),
+        }
+    }
+}
+
+/// The URL with a heartbeat (so a dead peer is noticed in seconds) unless one is given.
+fn with_heartbeat(url: &str) -> String {
+    if url.contains("heartbeat=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&heartbeat=10")
+    } else {
+        format!("{url}?heartbeat=10")
+    }
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Connects, retrying with exponential backoff (0.1 s doubling to 5 s) until `timeout`.
+pub async fn connect(args: &AmqpArgs, name: &str) -> anyhow::Result<Connection> {
+    let deadline = Instant::now() + Duration::from_secs_f64(args.connect_timeout.max(0.0));
+    let mut delay = Duration::from_millis(100);
+    let url = with_heartbeat(&args.amqp_url);
+    loop {
+        let props = ConnectionProperties::default().with_connection_name(name.into());
+        match Connection::connect(&url, props).await {
+            Ok(c) => return Ok(c),
+            Err(e) if Instant::now() + delay < deadline => {
+                tracing::info!(component = name, broker = %redact(&args.amqp_url), error = %e,
+                    retry_in = ?delay, "broker unreachable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => bail!("cannot connect to {}: {e}", redact(&args.amqp_url)),
+        }
+    }
+}
+
+/// Arguments declaring a quorum queue, plus `extra`.
+pub fn quorum(extra: &[(&str, AMQPValue)]) -> FieldTable {
+    let mut t = FieldTable::default();
+    t.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString(LongString::from("quorum")),
+    );
+    for (k, v) in extra {
+        t.insert(ShortString::from(*k), v.clone());
+    }
+    t
+}
+
+/// Declares the whole topology; safe to repeat.
+pub async fn declare(ch: &Channel, args: &AmqpArgs) -> anyhow::Result<Names> {
+    let n = Names::new(&args.queue_prefix);
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let queue = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.exchange_declare(
+        n.jobs_exchange.as_str().into(),
+        ExchangeKind::Direct,
+        durable,
+        FieldTable::default(),
+    )
+    .await
+    .context("declaring the jobs exchange")?;
+    ch.exchange_declare(
+        n.dead_exchange.as_str().into(),
+        ExchangeKind::Fanout,
+        durable,
+        FieldTable::default(),
+    )
+    .await
+    .context("declaring the dead-letter exchange")?;
+    let render_args = quorum(&[
+        (
+            "x-delivery-limit",
+            AMQPValue::LongInt(args.delivery_limit as i32),
+        ),
+        (
+            "x-dead-letter-exchange",
+            AMQPValue::LongString(LongString::from(n.dead_exchange.as_str())),
+        ),
+    ]);
+    ch.queue_declare(n.render.as_str().into(), queue, render_args)
+        .await
+        .with_context(|| {
+            format!(
+                "declaring {} (an existing queue with other arguments must be deleted first)",
+                n.render
+            )
+        })?;
+    for q in [&n.dead, &n.dead_events, &n.results] {
+        ch.queue_declare(q.as_str().into(), queue, quorum(&[]))
+            .await
+            .with_context(|| format!("declaring {q}"))?;
+    }
+    ch.queue_bind(
+        n.render.as_str().into(),
+        n.jobs_exchange.as_str().into(),
+        RENDER_KEY.into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    for q in [&n.dead, &n.dead_events] {
+        ch.queue_bind(
+            q.as_str().into(),
+            n.dead_exchange.as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    }
+    Ok(n)
+}
+
+/// A channel in confirm mode with the topology declared.
+pub async fn confirm_channel(
+    conn: &Connection,
+    args: &AmqpArgs,
+) -> anyhow::Result<(Channel, Names)> {
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    let names = declare(&ch, args).await?;
+    Ok((ch, names))
+}
+
+/// Persistent JSON message properties.
+pub fn properties(kind: &str, message_id: &str, headers: FieldTable) -> BasicProperties {
+    BasicProperties::default()
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2)
+        .with_type(kind.into())
+        .with_message_id(message_id.into())
+        .with_headers(headers)
+}
+
+/// Publishes `mandatory` and waits for the broker's confirm; an unroutable or nacked message
+/// is an error.
+pub async fn publish_confirmed(
+    ch: &Channel,
+    exchange: &str,
+    key: &str,
+    body: &[u8],
+    props: BasicProperties,
+) -> anyhow::Result<()> {
+    let confirm = ch
+        .basic_publish(
+            exchange.into(),
+            key.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            body,
+            props,
+        )
+        .await?
+        .await?;
+    check_confirm(confirm, exchange, key)
+}
+
+pub fn check_confirm(
+    confirm: lapin::Confirmation,
+    exchange: &str,
+    key: &str,
+) -> anyhow::Result<()> {
+    if confirm.is_nack() {
+        bail!("broker refused a message to {exchange:?}/{key:?}");
+    }
+    if confirm.take_message().is_some() {
+        bail!("message to {exchange:?}/{key:?} was unroutable (is the topology declared?)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("amqp://guest:secret@host:5672/%2f"),
+            "amqp://guest:***@host:5672/%2f"
+        );
+        assert_eq!(super::redact("amqp://host"), "amqp://host");
+    }
+}

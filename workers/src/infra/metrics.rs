@@ -1,0 +1,208 @@
+//! Prometheus metrics of the long-lived parts (chunker, ledger) and, for debugging, of a
+//! worker while it lives. One [`Metrics`] value per process, with its own registry (no
+//! globals), passed to whatever counts. Names follow Prometheus conventions with the
+//! `tilecast_` prefix; labels are bounded (stage, outcome, queue).
+//!
+//! Workers live for seconds, so what matters is counted from the result records the ledger
+//! consumes: outcomes, per-stage durations, tiles and bytes written.
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
+};
+use tilecast::run::job::JobResult;
+
+pub struct Metrics {
+    registry: Registry,
+    pub files_seen: IntCounter,
+    pub files_claimed: IntCounter,
+    pub files_duplicate: IntCounter,
+    pub files_invalid: IntCounter,
+    pub ledger_rejected: IntCounter,
+    pub jobs_published: IntCounter,
+    pub events: IntCounterVec,
+    pub job_results: IntCounterVec,
+    pub stage_seconds: HistogramVec,
+    pub tiles_written: IntCounter,
+    pub bytes_written: IntCounter,
+    pub runs_completed: IntCounter,
+    pub runs_open: IntGauge,
+    pub oldest_open_run_age: Gauge,
+    pub last_run_completed: Gauge,
+    pub queue_messages: GaugeVec,
+    pub broker_up: IntGauge,
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        let job_results = IntCounterVec::new(
+            Opts::new(
+                "tilecast_job_results_total",
+                "Job results recorded, by outcome (done, already_done, dead_lettered).",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(job_results.clone()))
+            .expect("unique metric");
+        let events = IntCounterVec::new(
+            Opts::new(
+                "tilecast_bucket_events_total",
+                "Bucket notification events, by outcome (accepted, ignored, invalid).",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(events.clone())).expect("unique metric");
+        let stage_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "tilecast_stage_duration_seconds",
+                "Time per job spent in each stage, from workers' result records.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["stage"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(stage_seconds.clone()))
+            .expect("unique metric");
+        let queue_messages = GaugeVec::new(
+            Opts::new(
+                "tilecast_queue_messages",
+                "Messages ready in a queue, polled from the broker.",
+            ),
+            &["queue"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(queue_messages.clone()))
+            .expect("unique metric");
+        let gauge = |name: &str, help: &str| {
+            let g = Gauge::new(name, help).expect("valid metric");
+            r.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let int_gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            r.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let build = prometheus::IntGaugeVec::new(
+            Opts::new("tilecast_build_info", "Build information; always 1."),
+            &["version"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(build.clone())).expect("unique metric");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        Metrics {
+            events,
+            files_seen: counter(
+                &r,
+                "tilecast_files_seen_total",
+                "Complete files found in the ingest location.",
+            ),
+            files_claimed: counter(
+                &r,
+                "tilecast_files_claimed_total",
+                "Files claimed and submitted as a new run.",
+            ),
+            files_duplicate: counter(
+                &r,
+                "tilecast_files_duplicate_total",
+                "Files skipped because their content was already submitted.",
+            ),
+            ledger_rejected: counter(
+                &r,
+                "tilecast_ledger_rejected_messages_total",
+                "Result or dead-letter messages the ledger could not use (malformed, or naming no run it knows); acked and logged, never retried.",
+            ),
+            files_invalid: counter(
+                &r,
+                "tilecast_files_invalid_total",
+                "Files that could not be read or are not GRIB2/NetCDF.",
+            ),
+            jobs_published: counter(
+                &r,
+                "tilecast_jobs_published_total",
+                "Jobs published and confirmed by the broker.",
+            ),
+            tiles_written: counter(
+                &r,
+                "tilecast_tiles_written_total",
+                "Tiles written (colour and data tile pairs), from job results.",
+            ),
+            bytes_written: counter(
+                &r,
+                "tilecast_bytes_written_total",
+                "Bytes written by jobs, from job results.",
+            ),
+            runs_completed: counter(
+                &r,
+                "tilecast_runs_completed_total",
+                "Runs whose manifest the ledger wrote.",
+            ),
+            runs_open: int_gauge(
+                "tilecast_runs_open",
+                "Runs planned whose manifest is not written yet.",
+            ),
+            oldest_open_run_age: gauge(
+                "tilecast_oldest_open_run_age_seconds",
+                "Age of the oldest run without a manifest (0 when none).",
+            ),
+            last_run_completed: gauge(
+                "tilecast_last_run_completed_timestamp_seconds",
+                "Unix time the ledger last completed a run.",
+            ),
+            broker_up: int_gauge(
+                "tilecast_broker_up",
+                "1 while connected to the broker with the topology declared.",
+            ),
+            job_results,
+            stage_seconds,
+            queue_messages,
+            registry: r,
+        }
+    }
+
+    /// Counts a result record received by the ledger.
+    pub fn record_result(&self, r: &JobResult, outcome: &str) {
+        self.job_results.with_label_values(&[outcome]).inc();
+        if outcome != "done" {
+            return;
+        }
+        self.tiles_written.inc_by(r.tiles);
+        self.bytes_written.inc_by(r.bytes);
+        let s = &r.seconds;
+        for (stage, v) in [
+            ("fetch", s.fetch),
+            ("decode", s.decode),
+            ("render", s.render),
+            ("encode", s.encode),
+            ("write", s.write),
+        ] {
+            self.stage_seconds.with_label_values(&[stage]).observe(v);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding");
+        String::from_utf8(buf).expect("utf-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

@@ -1,0 +1,498 @@
+//! Input and output locations: a local path, `file://path`, or `s3://bucket/prefix`.
+//!
+//! Local roots are [`LocalStore`]s from the core library. Buckets are [`S3Store`]s: the
+//! `object_store` S3 client, configured from the standard AWS environment variables
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, ...) plus
+//! [`S3Args`] for S3-compatible servers (MinIO, Ceph): an endpoint and path-style addressing.
+//!
+//! The core library is synchronous (rayon), so the store is too: each call runs on a small
+//! runtime of its own and the caller's thread waits for it (inside a Tokio worker it says so
+//! with `block_in_place`, so the caller's runtime keeps its other tasks going). Server errors,
+//! timeouts and throttling are retried with exponential backoff up to `--s3-retry-timeout`;
+//! after that the error is *transient*, which a worker turns into a requeue, never a result.
+
+use std::future::Future;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use clap::Args;
+use futures_lite::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    Attribute, Attributes, BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectMeta,
+    ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig,
+};
+use tilecast::error::StoreFault;
+use tilecast::io::store::{LocalStore, ObjectInfo, PutMeta, Store};
+use tilecast::{Error, Result};
+
+/// Settings for S3-compatible object storage (credentials and region come from the standard
+/// AWS environment variables).
+#[derive(Args, Clone, Debug, Default)]
+pub struct S3Args {
+    /// Endpoint of an S3-compatible server, e.g. `http://minio:9000` (default: AWS S3, or
+    /// `AWS_ENDPOINT_URL`).
+    #[arg(long, env = "TILECAST_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key` (MinIO, Ceph).
+    #[arg(long, env = "TILECAST_S3_PATH_STYLE")]
+    pub s3_path_style: bool,
+    /// Seconds to keep retrying a failing request (server errors, timeouts, throttling)
+    /// before giving up on it as a transient failure.
+    #[arg(long, env = "TILECAST_S3_RETRY_TIMEOUT", default_value_t = 120.0)]
+    pub s3_retry_timeout: f64,
+}
+
+/// Where something is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Local(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl Location {
+    pub fn parse(s: &str) -> anyhow::Result<Location> {
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            anyhow::ensure!(!bucket.is_empty(), "{s}: no bucket name after s3://");
+            return Ok(Location::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
+        }
+        let path = s.strip_prefix("file://").unwrap_or(s);
+        // An empty path would silently mean the current directory.
+        anyhow::ensure!(
+            !path.trim().is_empty(),
+            "{s:?}: an empty location (give a directory, file://path or s3://bucket/prefix)"
+        );
+        if s.starts_with("file://") {
+            return Ok(Location::Local(PathBuf::from(path)));
+        }
+        anyhow::ensure!(
+            !s.contains("://"),
+            "{s}: unsupported location (use a path, file://path or s3://bucket/prefix)"
+        );
+        Ok(Location::Local(PathBuf::from(s)))
+    }
+
+    /// The canonical spelling: an absolute path, or `s3://bucket/prefix`.
+    pub fn canonical(&self) -> String {
+        match self {
+            Location::Local(p) => std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .to_string_lossy()
+                .into_owned(),
+            Location::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}"),
+            Location::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+        }
+    }
+
+    /// Opens the location as a store rooted at it.
+    pub fn open(&self, s3: &S3Args) -> anyhow::Result<Arc<dyn Store>> {
+        Ok(match self {
+            Location::Local(p) => Arc::new(LocalStore::new(p.clone())),
+            Location::S3 { bucket, prefix } => Arc::new(S3Store::new(bucket, prefix, s3)?),
+        })
+    }
+}
+
+/// The runtime S3 requests run on, shared by every store of the process and never dropped
+/// (dropping a runtime inside another one's task would panic).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tilecast-s3")
+            .enable_all()
+            .build()
+            .expect("starting the S3 client runtime")
+    })
+}
+
+/// Runs `f` on the store runtime and waits for it from any thread.
+fn block<F>(f: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime().spawn(async move {
+        let _ = tx.send(f.await);
+    });
+    blocking(move || rx.recv().expect("the S3 runtime dropped a request"))
+}
+
+/// Runs blocking work; inside a multi-threaded Tokio runtime it says so (`block_in_place`),
+/// so the runtime moves its other tasks to another thread meanwhile.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// Uploads in flight at once per store: enough to hide request latency, few enough to bound
+/// the memory of the bytes waiting.
+const UPLOADS_IN_FLIGHT: usize = 32;
+
+/// An object-store error as a core-library one, by its variant: missing objects, failed
+/// preconditions, invalid paths and unsupported operations are permanent; everything else
+/// (after the client's own retries) may succeed later. The client's error is kept as the
+/// source. (A byte range past the end comes back as a generic error: [`S3Store::get_range`]
+/// tells it apart by the object's size.)
+fn store_error(url: String, op: &'static str, e: object_store::Error) -> Error {
+    use object_store::Error as E;
+    let fault = match &e {
+        E::NotFound { .. } => StoreFault::NotFound,
+        E::Precondition { .. } => StoreFault::Replaced,
+        E::InvalidPath { .. } | E::NotSupported { .. } | E::NotImplemented { .. } => {
+            StoreFault::Refused
+        }
+        _ => StoreFault::Unavailable,
+    };
+    Error::Store {
+        url,
+        op,
+        fault,
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// A bucket, or a prefix in one.
+pub struct S3Store {
+    client: Arc<AmazonS3>,
+    bucket: String,
+    prefix: String,
+    /// Writes started by `put_async`, awaited by `flush`.
+    pending: std::sync::Mutex<Vec<tokio::task::JoinHandle<Result<()>>>>,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl S3Store {
+    pub fn new(bucket: &str, prefix: &str, args: &S3Args) -> anyhow::Result<S3Store> {
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_conditional_put(S3ConditionalPut::ETagMatch)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    init_backoff: Duration::from_millis(100),
+                    max_backoff: Duration::from_secs(5),
+                    base: 2.0,
+                },
+                max_retries: usize::MAX,
+                retry_timeout: Duration::from_secs_f64(args.s3_retry_timeout.max(0.0)),
+            })
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(60)),
+            );
+        if let Some(ep) = &args.s3_endpoint {
+            b = b
+                .with_endpoint(ep.trim_end_matches('/'))
+                .with_allow_http(ep.starts_with("http://"));
+        }
+        if args.s3_path_style {
+            b = b.with_virtual_hosted_style_request(false);
+        }
+        let client = b
+            .build()
+            .map_err(|e| anyhow::anyhow!("s3://{bucket}: {e}"))?;
+        Ok(S3Store {
+            client: Arc::new(client),
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            pending: Default::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(UPLOADS_IN_FLIGHT)),
+        })
+    }
+
+    fn path(&self, key: &str) -> ObjectPath {
+        if self.prefix.is_empty() {
+            ObjectPath::from(key)
+        } else {
+            ObjectPath::from(format!("{}/{key}", self.prefix))
+        }
+    }
+
+    /// The key of an object relative to this store's prefix.
+    fn key_of(&self, p: &ObjectPath) -> String {
+        let full = p.as_ref();
+        if self.prefix.is_empty() {
+            full.to_string()
+        } else {
+            full.strip_prefix(&self.prefix)
+                .map(|k| k.trim_start_matches('/'))
+                .unwrap_or(full)
+                .to_string()
+        }
+    }
+
+    fn info(&self, m: &ObjectMeta) -> ObjectInfo {
+        ObjectInfo {
+            key: self.key_of(&m.location),
+            size: m.size,
+            modified: Some(m.last_modified.into()),
+            etag: m.e_tag.clone(),
+        }
+    }
+
+    fn error(&self, key: &str, op: &'static str, e: object_store::Error) -> Error {
+        store_error(self.url(key), op, e)
+    }
+
+    fn put_options(meta: PutMeta) -> PutOptions {
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, meta.content_type.into());
+        if let Some(cc) = meta.cache_control {
+            attributes.insert(Attribute::CacheControl, cc.into());
+        }
+        PutOptions {
+            attributes,
+            ..Default::default()
+        }
+    }
+}
+
+impl Store for S3Store {
+    fn root(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    fn put(&self, key: &str, bytes: Vec<u8>, meta: PutMeta) -> Result<()> {
+        let (client, path, opts) = (self.client.clone(), self.path(key), Self::put_options(meta));
+        block(async move { client.put_opts(&path, bytes.into(), opts).await })
+            .map(|_| ())
+            .map_err(|e| self.error(key, "put", e))
+    }
+
+    fn put_async(&self, key: &str, bytes: Vec<u8>, meta: PutMeta) -> Result<()> {
+        let slots = self.slots.clone();
+        let permit = block(async move { slots.acquire_owned().await })
+            .expect("the upload semaphore is never closed");
+        let (client, path, opts) = (self.client.clone(), self.path(key), Self::put_options(meta));
+        let url = self.url(key);
+        let upload = runtime().spawn(async move {
+            let _permit = permit;
+            client
+                .put_opts(&path, bytes.into(), opts)
+                .await
+                .map(|_| ())
+                .map_err(|e| store_error(url, "put", e))
+        });
+        let mut pending = self.pending.lock().expect("not poisoned");
+        pending.push(upload);
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        let handles = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+        let root = self.root();
+        block(async move {
+            let mut first = None;
+            for h in handles {
+                let r = match h.await {
+                    Ok(r) => r,
+                    Err(e) => Err(Error::Store {
+                        url: root.clone(),
+                        op: "put",
+                        fault: StoreFault::Unavailable,
+                        message: format!("upload task failed: {e}"),
+                        source: Some(Box::new(e)),
+                    }),
+                };
+                if let Err(e) = r {
+                    first.get_or_insert(e);
+                }
+            }
+            first.map_or(Ok(()), Err)
+        })
+    }
+
+    fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Self::put_options(PutMeta::PRIVATE)
+        };
+        match block(async move { client.put_opts(&path, bytes.into(), opts).await }) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(self.error(key, "create", e)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        match block(async move { client.get(&path).await?.bytes().await }) {
+            Ok(b) => Ok(Some(b.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(key, "get", e)),
+        }
+    }
+
+    fn get_range(&self, key: &str, range: Range<u64>, etag: Option<&str>) -> Result<Vec<u8>> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        let want = range.end.saturating_sub(range.start);
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(range.start..range.end)),
+            if_match: etag.map(str::to_string),
+            ..Default::default()
+        };
+        let shorter = |got: u64| {
+            Error::store(
+                self.url(key),
+                "get",
+                StoreFault::OutOfRange,
+                format!(
+                    "byte range {}..{} is past the end of the object ({got} bytes)",
+                    range.start, range.end
+                ),
+            )
+        };
+        let bytes = match block(async move { client.get_opts(&path, opts).await?.bytes().await }) {
+            Ok(b) => b,
+            Err(object_store::Error::Precondition { path, source }) => {
+                return Err(Error::Store {
+                    url: self.url(key),
+                    op: "get",
+                    fault: StoreFault::Replaced,
+                    message: "the object was replaced after its jobs were planned".into(),
+                    source: Some(Box::new(object_store::Error::Precondition { path, source })),
+                })
+            }
+            Err(e) => {
+                // A range the object cannot satisfy is an HTTP 416, which the client reports
+                // as a generic error: the object's size tells it from an outage.
+                let e = self.error(key, "get", e);
+                return match self.head(key) {
+                    Ok(Some(info)) if info.size < range.end => Err(shorter(info.size)),
+                    _ => Err(e),
+                };
+            }
+        };
+        if bytes.len() as u64 != want {
+            return Err(shorter(range.start + bytes.len() as u64));
+        }
+        Ok(bytes.to_vec())
+    }
+
+    fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        match block(async move { client.head(&path).await }) {
+            Ok(m) => Ok(Some(self.info(&m))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(key, "head", e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        // object_store lists whole path segments: list the directory part, filter the rest.
+        let dir = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+        let (client, base) = (self.client.clone(), self.path(dir));
+        let root = dir.is_empty() && self.prefix.is_empty();
+        let metas = block(async move {
+            let mut s = client.list(if root { None } else { Some(&base) });
+            let mut out = Vec::new();
+            while let Some(m) = s.next().await {
+                out.push(m?);
+            }
+            Ok::<_, object_store::Error>(out)
+        })
+        .map_err(|e| self.error(prefix, "list", e))?;
+        let mut out: Vec<ObjectInfo> = metas
+            .iter()
+            .map(|m| self.info(m))
+            .filter(|o| o.key.starts_with(prefix))
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let dir = prefix.trim_end_matches('/');
+        let (client, base) = (self.client.clone(), self.path(dir));
+        let root = dir.is_empty() && self.prefix.is_empty();
+        let r = block(async move {
+            client
+                .list_with_delimiter(if root { None } else { Some(&base) })
+                .await
+        })
+        .map_err(|e| self.error(prefix, "list", e))?;
+        let mut names: Vec<String> = r
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Streams the object into `dest` (for NetCDF, which needs a whole file, and for the
+    /// chunker, which hashes and indexes a file once).
+    fn download(&self, key: &str, dest: &Path) -> Result<ObjectInfo> {
+        let (client, path, dest_owned) = (self.client.clone(), self.path(key), dest.to_path_buf());
+        let local = |e: std::io::Error| object_store::Error::Generic {
+            store: "local file",
+            source: Box::new(e),
+        };
+        let r = block(async move {
+            use tokio::io::AsyncWriteExt;
+            let got = client.get(&path).await?;
+            let meta = got.meta.clone();
+            let mut stream = got.into_stream();
+            let mut f = tokio::fs::File::create(&dest_owned).await.map_err(local)?;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                f.write_all(chunk.as_ref()).await.map_err(local)?;
+            }
+            f.flush().await.map_err(local)?;
+            Ok::<ObjectMeta, object_store::Error>(meta)
+        });
+        r.map(|m| self.info(&m))
+            .map_err(|e| self.error(key, "download", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse() {
+        assert_eq!(
+            Location::parse("s3://b/p/q/").unwrap(),
+            Location::S3 {
+                bucket: "b".into(),
+                prefix: "p/q".into()
+            }
+        );
+        assert_eq!(
+            Location::parse("s3://b").unwrap().canonical(),
+            "s3://b".to_string()
+        );
+        assert_eq!(
+            Location::parse("file:///data/in").unwrap(),
+            Location::Local("/data/in".into())
+        );
+        assert_eq!(
+            Location::parse("out").unwrap(),
+            Location::Local("out".into())
+        );
+        assert!(Location::parse("s3:///x").is_err());
+        assert!(Location::parse("gs://b/x").is_err());
+    }
+}
