@@ -1,7 +1,9 @@
 //! Hostile bytes never panic: real GRIB2 and NetCDF files with random bytes overwritten,
 //! truncated or duplicated are opened, inventoried and every field decoded; each attempt
-//! must return (a field or an error), never unwind. Deterministic (seeded) so a failure
-//! reproduces.
+//! must return (a field or an error), never unwind. And the two views of each mutated file
+//! agree on what they read: the dataset (`Dataset::open`) and the streamed inventory the
+//! chunker plans from list the same entries, each a field or the same error text. Deterministic
+//! (seeded) so a failure reproduces; a failing mutated file is kept.
 
 mod common;
 
@@ -60,8 +62,20 @@ fn exercise(path: &Path) {
     }
 }
 
+/// Copies a failing input out of the test's directory, which is removed as the test unwinds.
+fn keep(path: &Path) -> String {
+    let kept = std::env::temp_dir().join(format!(
+        "tilecast-robustness-{}",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    match std::fs::copy(path, &kept) {
+        Ok(_) => format!("mutated copy kept at {}", kept.display()),
+        Err(e) => format!("mutated copy not kept: {e}"),
+    }
+}
+
 #[test]
-fn mutated_files_never_panic() {
+fn mutated_files_never_panic_and_both_views_agree() {
     let files = [
         "grib2/pygrib__ngm.grb",
         "grib2/cfgrib__step_60m.grib",
@@ -85,11 +99,16 @@ fn mutated_files_never_panic() {
             ));
             std::fs::write(&path, &bytes).unwrap();
             let r = catch_unwind(AssertUnwindSafe(|| exercise(&path)));
-            assert!(
-                r.is_ok(),
-                "{rel}: round {round} panicked (mutated copy kept at {})",
-                path.display()
-            );
+            if r.is_err() {
+                panic!("{rel}: round {round} panicked ({})", keep(&path));
+            }
+            let r = catch_unwind(AssertUnwindSafe(|| common::views::agree(&path)));
+            if r.is_err() {
+                panic!(
+                    "{rel}: round {round}: the dataset and the inventory disagree ({})",
+                    keep(&path)
+                );
+            }
             tried += 1;
         }
     }

@@ -7,6 +7,7 @@
 //! pre-validated input and are isolated with `catch_unwind`, so a decoder bug on a hostile
 //! file becomes that field's error.
 
+use std::io::{Cursor, Read, Seek};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -18,9 +19,10 @@ use gribberish::sections::data_representation::DataRepresentationSection;
 use super::grib_aec;
 use super::grib_grid::{self, GridError};
 use super::grib_image;
-use super::grib_index::{self, FieldSections, IndexProblem};
+use super::grib_index::FieldSections;
 use super::grib_jpeg;
 use super::grib_meta;
+use super::grib_split::{Piece, Problem, Splitter, WholeMessage};
 use super::grib_unpack::{self, Scaling};
 use super::{iso, Entry, Field, FieldInfo, FieldSource, WindComponent};
 use crate::error::{Error, Result};
@@ -29,6 +31,8 @@ use crate::error::{Error, Result};
 pub struct GribFile {
     path: PathBuf,
     bytes: Vec<u8>,
+    /// File offset of `bytes`.
+    base: usize,
     /// File index of the first field in `bytes`.
     first: usize,
     sections: Vec<Option<FieldSections>>,
@@ -41,39 +45,93 @@ impl GribFile {
     }
 
     /// A file's bytes from offset `base`, whose first field is field `first` of the file:
-    /// indices, offsets and messages in the inventory are the file's.
+    /// indices, offsets and messages in the inventory are the file's. The messages are found
+    /// by [`split_file`], as the streamed inventory finds them.
     pub fn new_at(path: &Path, bytes: Vec<u8>, base: usize, first: usize) -> GribFile {
-        let index = grib_index::index_at(&bytes, base);
-        let mut sections = Vec::with_capacity(index.len());
-        let mut entries = Vec::with_capacity(index.len());
-        for (local, e) in index.into_iter().enumerate() {
-            let k = first + local;
-            let info = match &e.sections {
-                Ok(s) => describe(path, &bytes, k, &e, s),
-                Err(IndexProblem::Edition(ed)) => Err(Error::Unsupported {
-                    path: path.to_owned(),
-                    field: k,
-                    what: "GRIB edition",
-                    template: ed.to_string(),
-                    detail: format!(" (message at byte {})", e.message_offset),
-                }),
-                Err(IndexProblem::Corrupt(reason)) => Err(Error::CorruptField {
-                    path: path.to_owned(),
-                    field: k,
-                    what: "message structure",
-                    reason: reason.clone(),
-                }),
-            };
-            sections.push(e.sections.ok());
-            entries.push(Entry { index: k, info });
+        let (mut sections, mut entries) = (Vec::new(), Vec::new());
+        let size = bytes.len() as u64;
+        let split = split_file(
+            path,
+            Cursor::new(&bytes[..]),
+            (size, base as u64),
+            first,
+            |part| {
+                let shift = part.base - base;
+                sections.extend(
+                    part.sections
+                        .into_iter()
+                        .map(|s| s.map(|s| s.shifted(shift))),
+                );
+                entries.extend(part.entries);
+            },
+        );
+        if let Err(e) = split {
+            // Reading memory cannot fail; kept as an error entry all the same.
+            let index = first + entries.len();
+            let info = Err(Error::CorruptField {
+                path: path.to_owned(),
+                field: index,
+                what: "message structure",
+                reason: e.to_string(),
+            });
+            entries.push(Entry { index, info });
+            sections.push(None);
         }
         GribFile {
             path: path.to_owned(),
             bytes,
+            base,
             first,
             sections,
             entries,
         }
+    }
+
+    /// One piece of a file (see [`Splitter`]) whose first field is field `first` of the
+    /// file: its fields, or the one entry saying why it has none.
+    fn from_piece(path: &Path, piece: Piece, first: usize) -> GribFile {
+        let Piece {
+            offset,
+            length,
+            content,
+        } = piece;
+        let (bytes, sections, entries) = match content {
+            Ok(WholeMessage { bytes, fields }) => {
+                let entries = fields
+                    .iter()
+                    .enumerate()
+                    .map(|(sub, s)| {
+                        let k = first + sub;
+                        let source = FieldSource::Grib2 {
+                            offset,
+                            length,
+                            sub_field: sub,
+                        };
+                        let info = describe(path, &bytes, k, source, s);
+                        Entry { index: k, info }
+                    })
+                    .collect();
+                (bytes, fields.into_iter().map(Some).collect(), entries)
+            }
+            Err(problem) => {
+                let info = Err(problem.into_error(path, first, offset, length));
+                let entry = Entry { index: first, info };
+                (Vec::new(), vec![None], vec![entry])
+            }
+        };
+        GribFile {
+            path: path.to_owned(),
+            bytes,
+            base: offset as usize,
+            first,
+            sections,
+            entries,
+        }
+    }
+
+    /// The entries, given away (the grids of [`GribFile::grid`] are gone with the bytes).
+    pub fn into_entries(self) -> Vec<Entry> {
+        self.entries
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -179,6 +237,39 @@ impl GribFile {
     }
 }
 
+/// The one loop both views of a GRIB2 file run: splits the `size` bytes `r` yields (byte
+/// `base` of the file on) with a [`Splitter`] and hands each piece to `take` as a
+/// [`GribFile`] whose fields are numbered in file order from `first` on. Past
+/// [`crate::limits::MAX_FIELDS_PER_FILE`] entries, one over-limit entry ends the list (a
+/// file of repeated "GRIB" headers must not list millions of errors). An I/O error ends it
+/// too, and is returned.
+pub fn split_file<R: Read + Seek>(
+    path: &Path,
+    r: R,
+    (size, base): (u64, u64),
+    first: usize,
+    mut take: impl FnMut(GribFile),
+) -> std::io::Result<()> {
+    let max_message = crate::limits::get().max_message_bytes();
+    let mut next = first;
+    for piece in Splitter::new(r, size, base, max_message) {
+        let mut piece = piece?;
+        let adds = piece.content.as_ref().map_or(1, |m| m.fields.len());
+        let declared = (next - first + adds) as u64;
+        let over = declared > crate::limits::MAX_FIELDS_PER_FILE;
+        if over {
+            piece.content = Err(Problem::TooManyFields { declared });
+        }
+        let part = GribFile::from_piece(path, piece, next);
+        next += part.entries.len();
+        take(part);
+        if over {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn grid_of(path: &Path, k: usize, s3: &[u8]) -> Result<(crate::geo::grid::Grid, String)> {
     grib_grid::parse(s3).map_err(|e| match e {
         GridError::Unsupported { template, detail } => Error::Unsupported {
@@ -211,7 +302,7 @@ fn describe(
     path: &Path,
     bytes: &[u8],
     k: usize,
-    e: &grib_index::IndexEntry,
+    source: FieldSource,
     s: &FieldSections,
 ) -> Result<FieldInfo> {
     let sec = |r: (usize, usize)| &bytes[r.0..r.1];
@@ -267,11 +358,7 @@ fn describe(
                 grib_unpack::packing_name(packing_template)
             ),
         },
-        source: FieldSource::Grib2 {
-            offset: e.message_offset as u64,
-            length: e.message_length as u64,
-            sub_field: e.sub_field,
-        },
+        source,
         wind_component,
     })
 }
@@ -315,54 +402,10 @@ fn parameter_names(
         Ok(Some((abbrev, name, unit))) if !abbrev.trim().is_empty() => (
             abbrev.trim().to_lowercase(),
             name.trim().to_string(),
-            spaced_units(unit.trim()),
+            grib_meta::spaced_units(unit.trim()),
         ),
         _ => fallback(),
     }
-}
-
-/// gribberish writes units run together in lower case ("kgm-2s-1", "pa"); users and legends
-/// expect WMO/UDUNITS spelling ("kg m-2 s-1", "Pa"). Splits into known symbols with optional
-/// exponents; returns the input unchanged when it does not parse that way.
-fn spaced_units(u: &str) -> String {
-    const SYMBOLS: &[(&str, &str)] = &[
-        ("gpm", "gpm"),
-        ("dbz", "dBZ"),
-        ("deg", "deg"),
-        ("kg", "kg"),
-        ("pa", "Pa"),
-        ("km", "km"),
-        ("mm", "mm"),
-        ("hpa", "hPa"),
-        ("k", "K"),
-        ("m", "m"),
-        ("s", "s"),
-        ("w", "W"),
-        ("j", "J"),
-        ("n", "N"),
-        ("g", "g"),
-        ("%", "%"),
-        ("1", "1"),
-    ];
-    let lower = u.to_lowercase();
-    if lower.is_empty() || lower.contains(' ') || lower.contains('/') {
-        return u.to_string();
-    }
-    let mut rest = lower.as_str();
-    let mut parts: Vec<String> = Vec::new();
-    while !rest.is_empty() {
-        let Some((sym, shown)) = SYMBOLS.iter().find(|(s, _)| rest.starts_with(s)) else {
-            return u.to_string();
-        };
-        rest = &rest[sym.len()..];
-        let exp_len = rest
-            .char_indices()
-            .take_while(|(k, c)| c.is_ascii_digit() || (*k == 0 && *c == '-'))
-            .count();
-        parts.push(format!("{shown}{}", &rest[..exp_len]));
-        rest = &rest[exp_len..];
-    }
-    parts.join(" ")
 }
 
 /// PNG through gribberish, once the image header agrees with the field.
@@ -418,22 +461,4 @@ fn expand(bits: &[u8], packed: &[f32], points: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::spaced_units;
-
-    #[test]
-    fn units_are_spelled_the_wmo_way() {
-        assert_eq!(spaced_units("kgm-2s-1"), "kg m-2 s-1");
-        assert_eq!(spaced_units("pa"), "Pa");
-        assert_eq!(spaced_units("K"), "K");
-        assert_eq!(spaced_units("ms-1"), "m s-1");
-        assert_eq!(spaced_units("%"), "%");
-        assert_eq!(spaced_units("gpm"), "gpm");
-        assert_eq!(spaced_units("Wm-2"), "W m-2");
-        assert_eq!(spaced_units("(0 - 1)"), "(0 - 1)");
-        assert_eq!(spaced_units("numeric"), "numeric");
-    }
 }

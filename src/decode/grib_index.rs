@@ -1,14 +1,16 @@
-//! Splits a GRIB2 byte stream into fields without decoding any values.
+//! Splits one GRIB2 message into fields without decoding any values.
 //!
-//! A GRIB2 file is a sequence of messages, possibly with other bytes between them (WMO bulletin
-//! headers). Inside a message, sections 2 to 7 may repeat: every section 7 closes one field,
-//! using the most recent sections 1 to 6 (WMO Manual on Codes, FM 92 GRIB, regulation 92.1.3).
-//! This module finds those fields and the byte ranges of their sections. It checks every
-//! length against the bytes present and never panics, so hostile input yields an error entry.
+//! Inside a message, sections 2 to 7 may repeat: every section 7 closes one field, using the
+//! most recent sections 1 to 6 (WMO Manual on Codes, FM 92 GRIB, regulation 92.1.3). This
+//! module finds those fields and the byte ranges of their sections; finding the messages of
+//! a file is [`super::grib_split`]'s job. It checks every length against the bytes present
+//! and never panics, so hostile input yields an error.
 
-use crate::decode::bytes::{u32_at, u64_at, u8_at};
+use crate::decode::bytes::{u32_at, u8_at};
+use crate::limits::MAX_FIELDS_PER_FILE;
 
-/// Byte ranges (absolute offsets into the file) of the sections that define one field.
+/// Byte ranges of the sections that define one field, relative to the bytes the message was
+/// split from (see [`FieldSections::shifted`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldSections {
     pub discipline: u8,
@@ -23,125 +25,31 @@ pub struct FieldSections {
     pub s7: (usize, usize),
 }
 
-/// One entry of the file's inventory: a field, or the reason a message yielded none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexEntry {
-    /// Offset of the message's "GRIB" and the message's declared length.
-    pub message_offset: usize,
-    pub message_length: usize,
-    /// Position of the field within its message (0 for single-field messages).
-    pub sub_field: usize,
-    pub sections: Result<FieldSections, IndexProblem>,
-}
-
-/// Why a message could not be split into fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IndexProblem {
-    /// GRIB edition 1 or another edition: recognised but not decoded.
-    Edition(u8),
-    /// Broken structure; the string says what and where.
-    Corrupt(String),
-}
-
-/// Lists every field of every message in `data`, in file order (see [`index_at`]).
-///
-/// A message whose declared length runs past the end of the data, or whose sections do not
-/// chain to "7777", becomes one entry with a [`IndexProblem::Corrupt`]; scanning resumes after
-/// its magic so a later, intact message is still found.
-#[cfg(test)]
-pub fn index(data: &[u8]) -> Vec<IndexEntry> {
-    index_at(data, 0)
-}
-
-/// [`index`] of bytes that start at offset `base` of the file: offsets in entries and
-/// messages are absolute.
-pub fn index_at(data: &[u8], base: usize) -> Vec<IndexEntry> {
-    let mut entries = Vec::new();
-    let mut pos = 0;
-    while let Some(start) = find_magic(data, pos) {
-        let edition = u8_at(data, start + 7).unwrap_or(0);
-        let abs = base + start;
-        let declared = match edition {
-            2 => u64_at(data, start + 8).map(|v| v as usize),
-            // GRIB1: 3-byte length at octets 5-7; enough to skip the message.
-            1 => data
-                .get(start + 4..start + 7)
-                .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]) as usize),
-            _ => None,
-        };
-        let Some(length) = declared.filter(|&l| l >= 16) else {
-            entries.push(problem(
-                abs,
-                0,
-                IndexProblem::Corrupt(format!(
-                    "message at byte {abs}: edition {edition} with no valid length"
-                )),
-            ));
-            pos = start + 4;
-            continue;
-        };
-        let end = start.saturating_add(length);
-        if end > data.len() {
-            entries.push(problem(abs, length, IndexProblem::Corrupt(format!(
-                "message at byte {abs} declares {length} bytes but only {} remain (truncated file?)",
-                data.len() - start
-            ))));
-            pos = start + 4;
-            continue;
-        }
-        if edition != 2 {
-            entries.push(problem(abs, length, IndexProblem::Edition(edition)));
-            pos = end;
-            continue;
-        }
-        match split_message(data, start, end, base) {
-            Ok(fields) => {
-                for (sub, sections) in fields.into_iter().enumerate() {
-                    entries.push(IndexEntry {
-                        message_offset: abs,
-                        message_length: length,
-                        sub_field: sub,
-                        sections: Ok(sections),
-                    });
-                }
-                pos = end;
-            }
-            Err(reason) => {
-                entries.push(problem(abs, length, IndexProblem::Corrupt(reason)));
-                pos = start + 4;
-            }
+impl FieldSections {
+    /// The same ranges, `by` bytes further on (a message's ranges inside a larger buffer).
+    pub fn shifted(self, by: usize) -> FieldSections {
+        let r = |(a, b): (usize, usize)| (a + by, b + by);
+        FieldSections {
+            discipline: self.discipline,
+            s1: r(self.s1),
+            s2: self.s2.map(r),
+            s3: r(self.s3),
+            s4: r(self.s4),
+            s5: r(self.s5),
+            s6: r(self.s6),
+            s7: r(self.s7),
         }
     }
-    entries
 }
 
-fn problem(offset: usize, length: usize, p: IndexProblem) -> IndexEntry {
-    IndexEntry {
-        message_offset: offset,
-        message_length: length,
-        sub_field: 0,
-        sections: Err(p),
-    }
-}
-
-fn find_magic(data: &[u8], from: usize) -> Option<usize> {
-    data.get(from..)?
-        .windows(4)
-        .position(|w| w == b"GRIB")
-        .map(|p| p + from)
-}
-
-/// Walks sections 1..8 of one edition-2 message occupying `data[start..end]`. Section ranges
-/// are relative to `data`; messages name absolute offsets (`base` + position).
-fn split_message(
-    data: &[u8],
-    start: usize,
-    end: usize,
-    base: usize,
-) -> Result<Vec<FieldSections>, String> {
-    let (start_abs, abs) = (base + start, |p: usize| base + p);
+/// The fields of one edition-2 message `msg` (from its "GRIB" to its "7777", which the
+/// caller has checked), found at byte `offset` of the file. Section ranges are relative to
+/// `msg`; error messages name byte offsets in the file.
+pub fn split_message(msg: &[u8], offset: u64) -> Result<Vec<FieldSections>, String> {
+    let (start_abs, abs) = (offset, |p: usize| offset + p as u64);
+    let (data, start, end) = (msg, 0, msg.len());
     let discipline = u8_at(data, start + 6).unwrap_or(255);
-    if data.get(end - 4..end) != Some(b"7777") {
+    if end < 20 || data.get(end - 4..end) != Some(b"7777") {
         return Err(format!(
             "message at byte {start_abs} does not end with \"7777\""
         ));
@@ -151,8 +59,9 @@ fn split_message(
     let mut bitmap: Option<(usize, usize)> = None;
     let mut fields = Vec::new();
     while pos < end - 4 {
-        let len = u32_at(data, pos).ok_or("section header past end")? as usize;
-        let num = u8_at(data, pos + 4).ok_or("section header past end")?;
+        // `pos + 5 <= end - 4`: the section header is present.
+        let len = u32_at(data, pos).unwrap_or(0) as usize;
+        let num = u8_at(data, pos + 4).unwrap_or(0);
         if len < 5 || pos + len > end - 4 {
             return Err(format!(
                 "message at byte {start_abs}: section {num} at byte {} has length {len}, \
@@ -201,6 +110,11 @@ fn split_message(
                     s6: need(6)?,
                     s7: range,
                 });
+                if fields.len() as u64 > MAX_FIELDS_PER_FILE {
+                    return Err(format!(
+                        "message at byte {start_abs} holds more than {MAX_FIELDS_PER_FILE} fields"
+                    ));
+                }
             }
             _ => {
                 return Err(format!(
@@ -217,18 +131,19 @@ fn split_message(
     Ok(fields)
 }
 
+/// Builders of synthetic messages for the unit tests of this module and of `grib_split`.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn section(num: u8, body: &[u8]) -> Vec<u8> {
+pub(super) mod build {
+    /// One section: 4-byte length, section number, body.
+    pub fn section(num: u8, body: &[u8]) -> Vec<u8> {
         let mut s = ((body.len() + 5) as u32).to_be_bytes().to_vec();
         s.push(num);
         s.extend_from_slice(body);
         s
     }
 
-    fn message(sections: &[Vec<u8>]) -> Vec<u8> {
+    /// An edition-2 message: section 0, `sections`, "7777".
+    pub fn message(sections: &[Vec<u8>]) -> Vec<u8> {
         let body: Vec<u8> = sections.concat();
         let total = 16 + body.len() + 4;
         let mut m = b"GRIB\0\0\x00\x02".to_vec();
@@ -237,6 +152,24 @@ mod tests {
         m.extend_from_slice(b"7777");
         m
     }
+
+    /// A minimal one-field message (its sections are structurally valid, not decodable).
+    pub fn one_field() -> Vec<u8> {
+        message(&[
+            section(1, &[0; 16]),
+            section(3, &[0; 9]),
+            section(4, &[1; 4]),
+            section(5, &[0; 6]),
+            section(6, &[255]),
+            section(7, &[1, 2]),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::{message, one_field, section};
+    use super::*;
 
     #[test]
     fn repeated_sections_make_one_field_each() {
@@ -252,34 +185,32 @@ mod tests {
             section(6, &[254]),
             section(7, &[3, 4]),
         ]);
-        let mut data = b"WMO HEADER junk".to_vec();
-        data.extend_from_slice(&m);
-        let entries = index(&data);
-        assert_eq!(entries.len(), 2);
-        let (a, b) = (
-            entries[0].sections.clone().unwrap(),
-            entries[1].sections.clone().unwrap(),
-        );
+        let fields = split_message(&m, 15).unwrap();
+        assert_eq!(fields.len(), 2);
+        let (a, b) = (&fields[0], &fields[1]);
+        assert_eq!(a.s1, (16, 37), "ranges are relative to the message");
         assert_eq!(a.s3, b.s3);
         assert_ne!(a.s4, b.s4);
         assert_eq!(a.s6, b.s6, "254 points back to the first bitmap");
-        assert_eq!(entries[1].sub_field, 1);
+        assert_eq!(a.clone().shifted(15).s1, (31, 52));
     }
 
     #[test]
-    fn truncated_message_is_reported_not_panicked() {
-        let m = message(&[
-            section(1, &[0; 16]),
-            section(3, &[0; 9]),
-            section(4, &[1; 4]),
-            section(5, &[0; 6]),
-            section(6, &[255]),
-            section(7, &[1, 2]),
-        ]);
-        for cut in 0..m.len() {
-            let entries = index(&m[..cut]);
-            assert!(entries.iter().all(|e| e.sections.is_err()), "cut {cut}");
+    fn broken_sections_are_errors_naming_file_offsets() {
+        let mut m = one_field();
+        // Section 3 (at message byte 37) claims to run past "7777".
+        m[37..41].copy_from_slice(&1000u32.to_be_bytes());
+        let e = split_message(&m, 100).unwrap_err();
+        assert!(
+            e.contains("message at byte 100") && e.contains("byte 137"),
+            "{e}"
+        );
+        let no_data = message(&[section(1, &[0; 16]), section(3, &[0; 9])]);
+        let e = split_message(&no_data, 0).unwrap_err();
+        assert!(e.contains("no data section"), "{e}");
+        assert!(split_message(&one_field(), 0).is_ok());
+        for cut in 0..one_field().len() {
+            assert!(split_message(&one_field()[..cut], 0).is_err(), "cut {cut}");
         }
-        assert!(index(&m)[0].sections.is_ok());
     }
 }

@@ -3,7 +3,8 @@
 //! Read from the raw octets rather than through a decoder library so every product template
 //! of the 4.0-4.15 family (the same layout up to octet 34) and the chemical templates
 //! 4.40-4.43 (two extra octets) share one careful reader, and an unknown template degrades to
-//! "no level" instead of failing the field.
+//! "no level" instead of failing the field. Also the spelling of the units gribberish's
+//! parameter tables give.
 
 use chrono::{Duration, Months, NaiveDate, NaiveDateTime};
 
@@ -203,6 +204,50 @@ fn describe_level(first: Option<(u8, Option<f64>)>, second: Option<(u8, Option<f
     }
 }
 
+/// gribberish writes units run together in lower case ("kgm-2s-1", "pa"); users and legends
+/// expect WMO/UDUNITS spelling ("kg m-2 s-1", "Pa"). Splits into known symbols with optional
+/// exponents; returns the input unchanged when it does not parse that way.
+pub fn spaced_units(u: &str) -> String {
+    const SYMBOLS: &[(&str, &str)] = &[
+        ("gpm", "gpm"),
+        ("dbz", "dBZ"),
+        ("deg", "deg"),
+        ("kg", "kg"),
+        ("pa", "Pa"),
+        ("km", "km"),
+        ("mm", "mm"),
+        ("hpa", "hPa"),
+        ("k", "K"),
+        ("m", "m"),
+        ("s", "s"),
+        ("w", "W"),
+        ("j", "J"),
+        ("n", "N"),
+        ("g", "g"),
+        ("%", "%"),
+        ("1", "1"),
+    ];
+    let lower = u.to_lowercase();
+    if lower.is_empty() || lower.contains(' ') || lower.contains('/') {
+        return u.to_string();
+    }
+    let mut rest = lower.as_str();
+    let mut parts: Vec<String> = Vec::new();
+    while !rest.is_empty() {
+        let Some((sym, shown)) = SYMBOLS.iter().find(|(s, _)| rest.starts_with(s)) else {
+            return u.to_string();
+        };
+        rest = &rest[sym.len()..];
+        let exp_len = rest
+            .char_indices()
+            .take_while(|(k, c)| c.is_ascii_digit() || (*k == 0 && *c == '-'))
+            .count();
+        parts.push(format!("{shown}{}", &rest[..exp_len]));
+        rest = &rest[exp_len..];
+    }
+    parts.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +283,18 @@ mod tests {
             "2026-02-28 12:00:00"
         );
         assert!(add_step(t, 1, i64::MAX / 2).is_none());
+    }
+
+    #[test]
+    fn units_are_spelled_the_wmo_way() {
+        assert_eq!(spaced_units("kgm-2s-1"), "kg m-2 s-1");
+        assert_eq!(spaced_units("pa"), "Pa");
+        assert_eq!(spaced_units("K"), "K");
+        assert_eq!(spaced_units("ms-1"), "m s-1");
+        assert_eq!(spaced_units("%"), "%");
+        assert_eq!(spaced_units("gpm"), "gpm");
+        assert_eq!(spaced_units("Wm-2"), "W m-2");
+        assert_eq!(spaced_units("(0 - 1)"), "(0 - 1)");
+        assert_eq!(spaced_units("numeric"), "numeric");
     }
 }

@@ -14,6 +14,7 @@ mod grib_image;
 pub(crate) mod grib_index;
 mod grib_jpeg;
 mod grib_meta;
+mod grib_split;
 mod grib_unpack;
 mod inventory;
 mod netcdf;
@@ -159,10 +160,13 @@ impl Dataset {
             f.take(size.saturating_sub(head.len() as u64))
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io(path, "read", e))?;
-            if !bytes.windows(4).any(|w| w == b"GRIB") {
-                return Err(unknown_format(path, bytes.is_empty()));
+            let empty = bytes.is_empty();
+            let file = grib::GribFile::new(path, bytes);
+            // No "GRIB" marker at all: every marker is at least one entry.
+            if file.entries().is_empty() {
+                return Err(unknown_format(path, empty));
             }
-            Inner::Grib(grib::GribFile::new(path, bytes))
+            Inner::Grib(file)
         };
         let format = match inner {
             Inner::Grib(_) => Format::Grib2,

@@ -2,6 +2,8 @@
 //! reference oracles (Python: ecCodes, netCDF4; GDAL command-line tools).
 #![allow(dead_code)]
 
+pub mod views;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
