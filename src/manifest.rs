@@ -1,6 +1,6 @@
 //! The run manifest (`manifest.json`, version 1) and per-layer TileJSON documents.
 //!
-//! These are contracts other programs read (see DESIGN.md): field names only ever gain
+//! These are contracts other programs read (see docs/ARCHITECTURE.md): field names only ever gain
 //! members within a version. Nothing time-dependent goes in, so identical inputs and settings
 //! give byte-identical manifests.
 
