@@ -3,7 +3,7 @@
 //! One job per process by default (`--max-jobs`), so an orchestrator that starts fresh
 //! workers gets a clean process per job. Rendering runs on a blocking thread (rayon inside)
 //! while the async side keeps the broker's heartbeats flowing. Outcomes and exit codes follow
-//! DESIGN.md: done or already done → ack, exit 0; idle past `--idle-exit` → exit 0; permanent
+//! docs/ARCHITECTURE.md: done or already done → ack, exit 0; idle past `--idle-exit` → exit 0; permanent
 //! error → the job goes to the dead-letter exchange with the reason in headers, ack, exit 0;
 //! transient error → nack with requeue, exit 75; SIGTERM → rendering stops between tiles
 //! (within a second), no result is written, the channel closes so the job returns to the
