@@ -229,6 +229,10 @@ impl JobResult {
     /// Parses a result message and checks the names it would be recorded under. Pure.
     pub fn parse(body: &[u8]) -> Result<JobResult, JobError> {
         check_size(body)?;
+        let v: VersionOnly = serde_json::from_slice(body)?;
+        if v.version != JOB_VERSION {
+            return Err(JobError::Version(v.version));
+        }
         let r: JobResult = serde_json::from_slice(body)?;
         if !is_name(&r.job) || !is_name(&r.run) || !is_name(&r.layer) {
             return Err(JobError::Invalid {
@@ -334,6 +338,17 @@ mod tests {
         assert!(e.to_string().contains("not a built-in palette"), "{e}");
         let huge = vec![b' '; crate::limits::MAX_MESSAGE_BYTES + 1];
         assert!(matches!(Job::parse(&huge), Err(JobError::Invalid { .. })));
+    }
+
+    #[test]
+    fn results_of_another_version_are_refused() {
+        let r = serde_json::json!({"version": 2, "job": "a", "run": "b", "layer": "c",
+            "tiles": 0, "bytes": 0, "entry": null});
+        let body = serde_json::to_vec(&r).unwrap();
+        assert!(matches!(JobResult::parse(&body), Err(JobError::Version(2))));
+        let mut r = r;
+        r["version"] = serde_json::json!(JOB_VERSION);
+        assert!(JobResult::parse(&serde_json::to_vec(&r).unwrap()).is_ok());
     }
 
     #[test]

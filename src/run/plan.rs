@@ -195,6 +195,21 @@ pub fn plan_run(
     let max_tiles = crate::limits::get().max_tiles;
     let mut planned_tiles = 0u64;
     for spec in layer::plan(ds.entries()) {
+        if !crate::run::job::is_name(&spec.name) {
+            // Its jobs could not be sent: the name is a path segment and a message member.
+            failed.push(FailedField {
+                field: spec.sources[0],
+                error: format!(
+                    "{}: field {}: layer name {:?} is not usable ({})",
+                    ds.path().display(),
+                    spec.sources[0],
+                    spec.name.chars().take(64).collect::<String>(),
+                    crate::run::job::NAME_RULE
+                ),
+                layer: Some(spec.name),
+            });
+            continue;
+        }
         let grid = match ds.grid(spec.sources[0]) {
             Ok(g) => g,
             Err(e) => {

@@ -249,13 +249,21 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 };
                 health.metrics.record_result(&r, &r.outcome);
                 let props = amqp::properties(RESULT_TYPE, &r.job, FieldTable::default());
-                amqp::publish_confirmed(&ch, "", &names.results, &serde_json::to_vec(&r)?, props)
+                let body = serde_json::to_vec(&r)?;
+                if let Err(e) = amqp::publish_confirmed(&ch, "", &names.results, &body, props)
                     .await
-                    .context("publishing the result")?;
-                delivery
-                    .ack(BasicAckOptions::default())
-                    .await
-                    .context("acking the job")?;
+                    .context("publishing the result")
+                {
+                    return Ok(broker_lost(&conn, &id, e).await);
+                }
+                if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                    return Ok(broker_lost(
+                        &conn,
+                        &id,
+                        anyhow::Error::new(e).context("acking the job"),
+                    )
+                    .await);
+                }
                 tracing::info!(
                     worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = what,
                     seconds = started.elapsed().as_secs_f64(),
@@ -285,10 +293,20 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     AMQPValue::LongString(LongString::from(run.as_str())),
                 );
                 let props = amqp::properties(tilecast::run::job::JOB_TYPE, &id, headers);
-                amqp::publish_confirmed(&ch, &names.dead_exchange, "", &body, props)
+                if let Err(e) = amqp::publish_confirmed(&ch, &names.dead_exchange, "", &body, props)
                     .await
-                    .context("dead-lettering the job")?;
-                delivery.ack(BasicAckOptions::default()).await?;
+                    .context("dead-lettering the job")
+                {
+                    return Ok(broker_lost(&conn, &id, e).await);
+                }
+                if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                    return Ok(broker_lost(
+                        &conn,
+                        &id,
+                        anyhow::Error::new(e).context("acking the job"),
+                    )
+                    .await);
+                }
                 tracing::error!(
                     worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = "dead_lettered",
                     reason = %reason, "job failed permanently and was dead-lettered: {reason}"
@@ -306,6 +324,15 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     }
     let _ = conn.close(200, "done".into()).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The broker failed while a job was being reported: the unacked job returns to the queue
+/// when the connection closes (a redelivery finds its result and reports it again), and the
+/// process exits 75.
+async fn broker_lost(conn: &lapin::Connection, job: &str, e: anyhow::Error) -> ExitCode {
+    tracing::warn!(job = %job, outcome = "transient", error = %format!("{e:#}"), "broker failed while reporting the job; it returns to the queue");
+    let _ = conn.close(200, "broker error".into()).await;
+    ExitCode::from(EXIT_TRANSIENT)
 }
 
 /// The job goes back to the queue and the process exits with `code` (75: transient failure;
