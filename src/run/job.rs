@@ -103,11 +103,7 @@ impl Job {
     /// Parses and validates a message body. Pure: nothing the message names is opened or
     /// read, so parsing a hostile message costs at most its own size.
     pub fn parse(body: &[u8]) -> Result<Job, JobError> {
-        check_size(body)?;
-        let v: VersionOnly = serde_json::from_slice(body)?;
-        if v.version != JOB_VERSION {
-            return Err(JobError::Version(v.version));
-        }
+        check_envelope(body)?;
         let job: Job = serde_json::from_slice(body)?;
         job.validate()?;
         Ok(job)
@@ -176,6 +172,17 @@ pub fn is_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
 }
 
+/// The size and the version of a message, checked before its shape: a future version is
+/// reported as such rather than as a shape mismatch.
+fn check_envelope(body: &[u8]) -> Result<(), JobError> {
+    check_size(body)?;
+    let v: VersionOnly = serde_json::from_slice(body)?;
+    if v.version != JOB_VERSION {
+        return Err(JobError::Version(v.version));
+    }
+    Ok(())
+}
+
 fn check_size(body: &[u8]) -> Result<(), JobError> {
     if body.len() > crate::limits::MAX_MESSAGE_BYTES {
         return Err(JobError::Invalid {
@@ -228,11 +235,7 @@ fn done() -> String {
 impl JobResult {
     /// Parses a result message and checks the names it would be recorded under. Pure.
     pub fn parse(body: &[u8]) -> Result<JobResult, JobError> {
-        check_size(body)?;
-        let v: VersionOnly = serde_json::from_slice(body)?;
-        if v.version != JOB_VERSION {
-            return Err(JobError::Version(v.version));
-        }
+        check_envelope(body)?;
         let r: JobResult = serde_json::from_slice(body)?;
         if !is_name(&r.job) || !is_name(&r.run) || !is_name(&r.layer) {
             return Err(JobError::Invalid {

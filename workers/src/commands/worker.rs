@@ -249,20 +249,10 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 };
                 health.metrics.record_result(&r, &r.outcome);
                 let props = amqp::properties(RESULT_TYPE, &r.job, FieldTable::default());
-                let body = serde_json::to_vec(&r)?;
-                if let Err(e) = amqp::publish_confirmed(&ch, "", &names.results, &body, props)
-                    .await
-                    .context("publishing the result")
-                {
-                    return Ok(broker_lost(&conn, &id, e).await);
-                }
-                if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
-                    return Ok(broker_lost(
-                        &conn,
-                        &id,
-                        anyhow::Error::new(e).context("acking the job"),
-                    )
-                    .await);
+                let report = serde_json::to_vec(&r)?;
+                let sent = publish_then_ack(&ch, "", &names.results, &report, props, &delivery);
+                if let Err(e) = sent.await {
+                    return Ok(broker_lost(&conn, &id, e.context("reporting the result")).await);
                 }
                 tracing::info!(
                     worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = what,
@@ -293,19 +283,9 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     AMQPValue::LongString(LongString::from(run.as_str())),
                 );
                 let props = amqp::properties(tilecast::run::job::JOB_TYPE, &id, headers);
-                if let Err(e) = amqp::publish_confirmed(&ch, &names.dead_exchange, "", &body, props)
-                    .await
-                    .context("dead-lettering the job")
-                {
-                    return Ok(broker_lost(&conn, &id, e).await);
-                }
-                if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
-                    return Ok(broker_lost(
-                        &conn,
-                        &id,
-                        anyhow::Error::new(e).context("acking the job"),
-                    )
-                    .await);
+                let sent = publish_then_ack(&ch, &names.dead_exchange, "", &body, props, &delivery);
+                if let Err(e) = sent.await {
+                    return Ok(broker_lost(&conn, &id, e.context("dead-lettering the job")).await);
                 }
                 tracing::error!(
                     worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = "dead_lettered",
@@ -324,6 +304,23 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     }
     let _ = conn.close(200, "done".into()).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Publishes `body` with confirms, then acks the job it reports.
+async fn publish_then_ack(
+    ch: &lapin::Channel,
+    exchange: &str,
+    key: &str,
+    body: &[u8],
+    props: lapin::BasicProperties,
+    delivery: &lapin::message::Delivery,
+) -> anyhow::Result<()> {
+    amqp::publish_confirmed(ch, exchange, key, body, props).await?;
+    delivery
+        .ack(BasicAckOptions::default())
+        .await
+        .context("acking the job")?;
+    Ok(())
 }
 
 /// The broker failed while a job was being reported: the unacked job returns to the queue
