@@ -153,8 +153,8 @@ impl Books {
                 "the claim exists but is not listed yet",
             ));
         };
-        // An empty or unreadable record (claims of tilecast 0.1 session 1 were empty files)
-        // is an owner long gone: taken over.
+        // A claim whose record is empty or does not parse names no owner that could still be
+        // working: it is taken over like an expired one.
         let held = self
             .get_json::<ClaimRecord>(&current)
             .or_else(|e| if e.is_permanent() { Ok(None) } else { Err(e) })?
