@@ -7,7 +7,8 @@ use crate::error::Result;
 use crate::geo::grid::{Grid, GridKind};
 use crate::geo::tiling::Tiling;
 use crate::render::encode::DataScale;
-use crate::render::palette::{canonical_units, ColourTable, Palette};
+use crate::render::palette::{ColourTable, Palette};
+use crate::render::units;
 use crate::settings::RenderSettings;
 
 /// What one layer is made from.
@@ -152,13 +153,16 @@ pub fn style(field: &Field, settings: &RenderSettings) -> Result<Styling> {
         }
     };
     let value_range = value_range(&field.values);
-    let units_match = palette
-        .units
-        .as_deref()
-        .is_some_and(|u| canonical_units(u) == canonical_units(&field.info.units));
-    let (min, max) = match (settings.range, palette.default_range, value_range) {
+    // The palette's range in the field's units: a temperature in °C gets the same colours
+    // as one in K.
+    let palette_range = palette.default_range.and_then(|[a, b]| {
+        let from = palette.units.as_deref()?;
+        let to = &field.info.units;
+        Some((units::convert(a, from, to)?, units::convert(b, from, to)?))
+    });
+    let (min, max) = match (settings.range, palette_range, value_range) {
         (Some(r), _, _) => r,
-        (None, Some([a, b]), _) if units_match => (a, b),
+        (None, Some(r), _) => r,
         (None, _, Some((a, b))) if b > a => (a, b),
         (None, _, Some((a, _))) => (a - 0.5, a + 0.5),
         (None, _, None) => (0.0, 1.0),
@@ -195,4 +199,59 @@ pub fn zooms(settings: &RenderSettings, tiling: Tiling, grid: &Grid, bounds: [f6
     settings
         .zoom
         .unwrap_or_else(|| (0, tiling.native_zoom(spacing_deg(grid, bounds))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Dataset;
+
+    fn t2m() -> Field {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/global_t2m.grib2");
+        Dataset::open(&path).unwrap().decode(0).unwrap()
+    }
+
+    /// The same temperatures in K, °C and °F get the same colours: the palette's range is
+    /// converted to the field's units, never replaced by the data's range.
+    #[test]
+    fn a_temperature_gets_the_same_colours_in_any_unit() {
+        let kelvin = t2m();
+        assert_eq!(kelvin.info.units, "K");
+        let settings = RenderSettings::default();
+        let k = style(&kelvin, &settings).unwrap();
+        assert_eq!(k.palette.name, "temperature");
+        assert_eq!((k.table.min, k.table.max), (223.15, 323.15));
+        for (units, to) in [
+            ("degC", (|v: f64| v - 273.15) as fn(f64) -> f64),
+            ("Celsius", |v| v - 273.15),
+            ("degF", |v| (v - 273.15) * 9.0 / 5.0 + 32.0),
+        ] {
+            let mut f = kelvin.clone();
+            f.info.units = units.into();
+            f.values = kelvin.values.iter().map(|&v| to(v as f64) as f32).collect();
+            let s = style(&f, &settings).unwrap();
+            assert_eq!(s.palette.name, "temperature", "{units}");
+            let differ = kelvin
+                .values
+                .iter()
+                .zip(&f.values)
+                .filter(|(a, b)| {
+                    let (i, j) = (k.table.index(**a), s.table.index(**b));
+                    i.abs_diff(j) > 1
+                })
+                .count();
+            assert_eq!(differ, 0, "{units}: range {} {}", s.table.min, s.table.max);
+        }
+    }
+
+    /// A unit that is not the palette's quantity falls back to the data's range.
+    #[test]
+    fn a_unit_of_another_quantity_uses_the_data_range() {
+        let mut f = t2m();
+        f.info.units = "Pa".into();
+        let s = style(&f, &RenderSettings::default()).unwrap();
+        let (lo, hi) = s.value_range.unwrap();
+        assert_eq!((s.table.min, s.table.max), (lo, hi));
+    }
 }
