@@ -216,6 +216,32 @@ HAND = [
         ],
     },
     {
+        "name": "wind_component",
+        "description": "Eastward or northward wind component, -40..+40 m/s, "
+                       "diverging around 0: blue westward/southward, near-white "
+                       "calm, red eastward/northward.",
+        "units": "m s-1",
+        "default_range": [-40.0, 40.0],
+        "variables": ["u", "v", "ugrd", "vgrd", "10u", "10v", "u10", "v10",
+                      "100u", "100v", "u100", "v100", "uas", "vas", "ua", "va",
+                      "eastward_wind", "northward_wind", "x_wind", "y_wind"],
+        "table_units": "m s-1",
+        "to_range_units": None,
+        "table": [
+            (-40, "#053061"),
+            (-30, "#2166ac"),
+            (-20, "#4393c3"),
+            (-10, "#92c5de"),
+            (-3, "#d1e5f0"),
+            (0, "#f7f7f7"),
+            (3, "#fddbc7"),
+            (10, "#f4a582"),
+            (20, "#d6604d"),
+            (30, "#b2182b"),
+            (40, "#67001f"),
+        ],
+    },
+    {
         "name": "pressure",
         "description": "Mean sea level pressure, 960..1040 hPa, diverging "
                        "around 1013.25 hPa: purple/blue lows, near-white "

@@ -31,6 +31,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../palettes/precipitation.json"),
     ),
     ("wind_speed", include_str!("../../palettes/wind_speed.json")),
+    (
+        "wind_component",
+        include_str!("../../palettes/wind_component.json"),
+    ),
     ("pressure", include_str!("../../palettes/pressure.json")),
     (
         "relative_humidity",
@@ -452,8 +456,10 @@ mod tests {
         assert_eq!(Palette::for_variable(&["TMP"]).name, "temperature");
         assert_eq!(
             Palette::for_variable(&["x_wind_10m", "x_wind"]).name,
-            "viridis"
+            "wind_component"
         );
+        assert_eq!(Palette::for_variable(&["UGRD"]).name, "wind_component");
+        assert_eq!(Palette::for_variable(&["cape"]).name, "viridis");
     }
 
     #[test]
