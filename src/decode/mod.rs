@@ -19,6 +19,7 @@ mod grib_unpack;
 mod inventory;
 mod netcdf;
 mod netcdf_check;
+mod netcdf_grid;
 
 use std::path::{Path, PathBuf};
 

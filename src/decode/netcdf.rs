@@ -13,9 +13,9 @@ use netcdf::{AttributeValue, Extent};
 
 use super::cf::{self, Attr, Axis, TimeAxis, Unpack, VarMeta};
 use super::netcdf_check;
+use super::netcdf_grid::grid_of;
 use super::{iso, Entry, Field, FieldInfo, FieldSource, Level, WindComponent};
 use crate::error::{Error, Result};
-use crate::geo::curvilinear::Curvilinear;
 use crate::geo::grid::{Grid, GridKind};
 
 /// An open NetCDF file. The C library is not thread-safe, so reads are serialised.
@@ -265,7 +265,7 @@ fn variable_named<'f>(file: &'f netcdf::File, name: &str) -> Option<netcdf::Vari
 
 /// All values of a variable, if it has at most `--max-field-points` values: its shape is
 /// declared, and the buffer is allocated before anything is read.
-fn read_1d(file: &netcdf::File, name: &str) -> Option<Vec<f64>> {
+pub(super) fn read_1d(file: &netcdf::File, name: &str) -> Option<Vec<f64>> {
     let v = variable_named(file, name)?;
     let len = v
         .dimensions()
@@ -424,154 +424,4 @@ fn grid_text(g: &Grid) -> String {
 fn time_value(coords: &mut Coords, c: &VarMeta, i: usize) -> Option<chrono::NaiveDateTime> {
     let axis = TimeAxis::parse(c.text("units")?, c.text("calendar"))?;
     axis.at(*coords.get(&c.name)?.get(i)?)
-}
-
-/// Evenly spaced within a small tolerance: returns (first, step).
-fn regular(vals: &[f64]) -> Option<(f64, f64)> {
-    if vals.len() < 2 || vals.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let step = (vals[vals.len() - 1] - vals[0]) / (vals.len() - 1) as f64;
-    if step == 0.0 {
-        return None;
-    }
-    let ok = vals
-        .iter()
-        .enumerate()
-        .all(|(k, v)| (v - (vals[0] + k as f64 * step)).abs() <= step.abs() * 1e-3);
-    ok.then_some((vals[0], step))
-}
-
-fn grid_of(
-    path: &Path,
-    file: &netcdf::File,
-    vars: &[VarMeta],
-    v: &VarMeta,
-    index: usize,
-) -> Result<Grid> {
-    let unsupported = |detail: String| Error::Unsupported {
-        path: path.to_owned(),
-        field: index,
-        what: "grid",
-        template: format!("of variable {}", v.name),
-        detail: format!(": {detail}"),
-    };
-    let n = v.dims.len();
-    let (ydim, ny) = v.dims[n - 2].clone();
-    let (xdim, nx) = v.dims[n - 1].clone();
-    let find = |n: &str| vars.iter().find(|c| c.name == n);
-    let axis_of_dim = |d: &str| find(d).filter(|c| c.dims.len() == 1).and_then(cf::axis_of);
-    let (ax, ay) = (axis_of_dim(&xdim), axis_of_dim(&ydim));
-
-    // 1. Regular lat/lon coordinate variables.
-    if ax == Some(Axis::Lon) && ay == Some(Axis::Lat) {
-        let lon = read_1d(file, &xdim).unwrap_or_default();
-        let lat = read_1d(file, &ydim).unwrap_or_default();
-        if let (Some((lon0, dlon)), Some((lat0, dlat))) = (regular(&lon), regular(&lat)) {
-            return Ok(Grid {
-                nx,
-                ny,
-                kind: GridKind::LatLon {
-                    lon0,
-                    lat0,
-                    dlon,
-                    dlat,
-                },
-            });
-        }
-        if lon.len() == nx && lat.len() == ny {
-            let mut lon2 = Vec::with_capacity(nx * ny);
-            let mut lat2 = Vec::with_capacity(nx * ny);
-            for la in &lat {
-                for lo in &lon {
-                    lon2.push(*lo);
-                    lat2.push(*la);
-                }
-            }
-            return Ok(Grid {
-                nx,
-                ny,
-                kind: GridKind::Curvilinear(Box::new(Curvilinear::new(nx, ny, lon2, lat2))),
-            });
-        }
-    }
-    // 2. Projected x/y with a grid mapping.
-    if let Some(gm) = v
-        .text("grid_mapping")
-        .and_then(|g| find(g.split(':').next().unwrap_or(g).trim()))
-    {
-        match cf::projection_of(gm) {
-            Ok(Some(projection)) => {
-                let factor = |d: &str| match find(d)
-                    .and_then(|c| c.text("units"))
-                    .map(|u| u.trim().to_lowercase())
-                {
-                    Some(u) if u == "km" || u == "kilometres" || u == "kilometers" => 1000.0,
-                    _ => 1.0,
-                };
-                let x = read_1d(file, &xdim).unwrap_or_default();
-                let y = read_1d(file, &ydim).unwrap_or_default();
-                if let (Some((x0, dx)), Some((y0, dy))) = (regular(&x), regular(&y)) {
-                    let (fx, fy) = (factor(&xdim), factor(&ydim));
-                    let fe = gm.number("false_easting").unwrap_or(0.0);
-                    let fn_ = gm.number("false_northing").unwrap_or(0.0);
-                    return Ok(Grid {
-                        nx,
-                        ny,
-                        kind: GridKind::Projected {
-                            projection,
-                            x0: x0 * fx - fe,
-                            y0: y0 * fy - fn_,
-                            dx: dx * fx,
-                            dy: dy * fy,
-                        },
-                    });
-                }
-            }
-            Ok(None) => {}
-            Err(reason) => {
-                if !has_2d_latlon(vars, v) {
-                    return Err(unsupported(reason));
-                }
-            }
-        }
-    }
-    // 3. 2-D latitude/longitude auxiliary coordinates.
-    let aux: Vec<&VarMeta> = v
-        .text("coordinates")
-        .unwrap_or("")
-        .split_whitespace()
-        .filter_map(find)
-        .chain(vars.iter().filter(|c| c.dims.len() == 2))
-        .filter(|c| c.dims.len() == 2 && c.dims[0].0 == ydim && c.dims[1].0 == xdim)
-        .collect();
-    let lat = aux.iter().find(|c| cf::axis_of(c) == Some(Axis::Lat));
-    let lon = aux.iter().find(|c| cf::axis_of(c) == Some(Axis::Lon));
-    if let (Some(lat), Some(lon)) = (lat, lon) {
-        let la = read_1d(file, &lat.name).unwrap_or_default();
-        let lo = read_1d(file, &lon.name).unwrap_or_default();
-        if la.len() == nx * ny && lo.len() == nx * ny {
-            return Ok(Grid {
-                nx,
-                ny,
-                kind: GridKind::Curvilinear(Box::new(Curvilinear::new(nx, ny, lo, la))),
-            });
-        }
-    }
-    Err(unsupported(format!(
-        "no lat/lon coordinates or usable grid mapping for dimensions ({ydim}, {xdim})"
-    )))
-}
-
-fn has_2d_latlon(vars: &[VarMeta], v: &VarMeta) -> bool {
-    v.text("coordinates")
-        .unwrap_or("")
-        .split_whitespace()
-        .any(|n| {
-            vars.iter().any(|c| {
-                c.name == n
-                    && c.dims.len() == 2
-                    && matches!(cf::axis_of(c), Some(Axis::Lat | Axis::Lon))
-            })
-        })
 }

@@ -1,0 +1,139 @@
+//! CF grid mappings: the projection and earth shape a `grid_mapping` variable describes
+//! (Lambert conformal, polar stereographic, Mercator, latitude-longitude), or why it cannot
+//! be used.
+
+use super::{Attr, VarMeta};
+use crate::geo::projection::{Earth, Projection};
+
+/// The projection of a CF grid-mapping variable, or why it cannot be used.
+pub fn projection_of(gm: &VarMeta) -> Result<Option<Projection>, String> {
+    let name = gm.lower("grid_mapping_name");
+    let earth = earth_of(gm);
+    let num = |k: &str| gm.number(k);
+    let lon0 = num("longitude_of_central_meridian")
+        .or(num("straight_vertical_longitude_from_pole"))
+        .or(num("longitude_of_projection_origin"))
+        .unwrap_or(0.0);
+    match name.as_str() {
+        "latitude_longitude" => Ok(None),
+        "lambert_conformal_conic" => {
+            let sp = gm
+                .attr("standard_parallel")
+                .map(Attr::numbers)
+                .unwrap_or_default();
+            let lat0 = num("latitude_of_projection_origin")
+                .ok_or("latitude_of_projection_origin missing")?;
+            let lat1 = *sp.first().ok_or("standard_parallel missing")?;
+            let lat2 = *sp.get(1).unwrap_or(&lat1);
+            Ok(Some(Projection::LambertConformal {
+                earth,
+                lon0,
+                lat0,
+                lat1,
+                lat2,
+            }))
+        }
+        "polar_stereographic" => {
+            let origin = num("latitude_of_projection_origin").unwrap_or(90.0);
+            let south = origin < 0.0;
+            let lat_ts = match (
+                num("standard_parallel"),
+                num("scale_factor_at_projection_origin"),
+            ) {
+                (Some(sp), _) => sp,
+                (None, Some(k0)) => {
+                    lat_ts_for_scale(&earth, k0)
+                        .ok_or("scale_factor_at_projection_origin out of range")?
+                        * if south { -1.0 } else { 1.0 }
+                }
+                (None, None) => {
+                    if south {
+                        -90.0
+                    } else {
+                        90.0
+                    }
+                }
+            };
+            Ok(Some(Projection::PolarStereographic {
+                earth,
+                lon0,
+                lat_ts,
+                south,
+            }))
+        }
+        "mercator" => {
+            let lat_ts = match (
+                num("standard_parallel"),
+                num("scale_factor_at_projection_origin"),
+            ) {
+                (Some(sp), _) => sp,
+                (None, Some(k0)) if k0 > 0.0 && k0 <= 1.0 => k0.acos().to_degrees(),
+                _ => 0.0,
+            };
+            Ok(Some(Projection::Mercator {
+                earth,
+                lon0,
+                lat_ts,
+            }))
+        }
+        "" => Err("grid mapping without grid_mapping_name".into()),
+        other => Err(format!("grid mapping {other}")),
+    }
+}
+
+/// Latitude of true scale giving a polar stereographic scale factor `k0` at the pole.
+fn lat_ts_for_scale(earth: &Earth, k0: f64) -> Option<f64> {
+    if !(0.5..=1.0).contains(&k0) {
+        return None;
+    }
+    if (k0 - 1.0).abs() < 1e-12 {
+        return Some(90.0);
+    }
+    // k0 decreases monotonically as the true-scale latitude moves away from the pole.
+    let scale = |lat: f64| {
+        let p = Projection::PolarStereographic {
+            earth: *earth,
+            lon0: 0.0,
+            lat_ts: lat,
+            south: false,
+        };
+        let q = Projection::PolarStereographic {
+            earth: *earth,
+            lon0: 0.0,
+            lat_ts: 90.0,
+            south: false,
+        };
+        let a = p.forward(0.0, 89.0).map(|(x, y)| x.hypot(y))?;
+        let b = q.forward(0.0, 89.0).map(|(x, y)| x.hypot(y))?;
+        Some(a / b)
+    };
+    let (mut lo, mut hi) = (0.0f64, 90.0f64);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if scale(mid)? < k0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(0.5 * (lo + hi))
+}
+
+fn earth_of(gm: &VarMeta) -> Earth {
+    if let Some(r) = gm.number("earth_radius") {
+        return Earth::sphere(r);
+    }
+    let a = gm.number("semi_major_axis");
+    match (
+        a,
+        gm.number("semi_minor_axis"),
+        gm.number("inverse_flattening"),
+    ) {
+        (Some(a), Some(b), _) => Earth::ellipsoid(a, b),
+        (Some(a), None, Some(f)) if f > 0.0 => Earth { a, inv_f: Some(f) },
+        (Some(a), _, _) => Earth::sphere(a),
+        // CF's default when a mapping gives no figure: a sphere (GDAL uses WGS84; the
+        // difference is below a pixel at the zooms such grids render to).
+        _ => Earth::sphere(6_371_229.0),
+    }
+}

@@ -1,0 +1,161 @@
+//! The horizontal grid of a NetCDF field: regular 1-D latitude/longitude coordinates, a
+//! projected grid from its CF `grid_mapping` and 1-D x/y coordinates, or 2-D (curvilinear)
+//! latitude/longitude arrays.
+
+use std::path::Path;
+
+use super::cf::{self, Axis, VarMeta};
+use super::netcdf::read_1d;
+use crate::error::{Error, Result};
+use crate::geo::curvilinear::Curvilinear;
+use crate::geo::grid::{Grid, GridKind};
+
+/// Evenly spaced within a small tolerance: returns (first, step).
+fn regular(vals: &[f64]) -> Option<(f64, f64)> {
+    if vals.len() < 2 || vals.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let step = (vals[vals.len() - 1] - vals[0]) / (vals.len() - 1) as f64;
+    if step == 0.0 {
+        return None;
+    }
+    let ok = vals
+        .iter()
+        .enumerate()
+        .all(|(k, v)| (v - (vals[0] + k as f64 * step)).abs() <= step.abs() * 1e-3);
+    ok.then_some((vals[0], step))
+}
+
+pub(super) fn grid_of(
+    path: &Path,
+    file: &netcdf::File,
+    vars: &[VarMeta],
+    v: &VarMeta,
+    index: usize,
+) -> Result<Grid> {
+    let unsupported = |detail: String| Error::Unsupported {
+        path: path.to_owned(),
+        field: index,
+        what: "grid",
+        template: format!("of variable {}", v.name),
+        detail: format!(": {detail}"),
+    };
+    let n = v.dims.len();
+    let (ydim, ny) = v.dims[n - 2].clone();
+    let (xdim, nx) = v.dims[n - 1].clone();
+    let find = |n: &str| vars.iter().find(|c| c.name == n);
+    let axis_of_dim = |d: &str| find(d).filter(|c| c.dims.len() == 1).and_then(cf::axis_of);
+    let (ax, ay) = (axis_of_dim(&xdim), axis_of_dim(&ydim));
+
+    // 1. Regular lat/lon coordinate variables.
+    if ax == Some(Axis::Lon) && ay == Some(Axis::Lat) {
+        let lon = read_1d(file, &xdim).unwrap_or_default();
+        let lat = read_1d(file, &ydim).unwrap_or_default();
+        if let (Some((lon0, dlon)), Some((lat0, dlat))) = (regular(&lon), regular(&lat)) {
+            return Ok(Grid {
+                nx,
+                ny,
+                kind: GridKind::LatLon {
+                    lon0,
+                    lat0,
+                    dlon,
+                    dlat,
+                },
+            });
+        }
+        if lon.len() == nx && lat.len() == ny {
+            let mut lon2 = Vec::with_capacity(nx * ny);
+            let mut lat2 = Vec::with_capacity(nx * ny);
+            for la in &lat {
+                for lo in &lon {
+                    lon2.push(*lo);
+                    lat2.push(*la);
+                }
+            }
+            return Ok(Grid {
+                nx,
+                ny,
+                kind: GridKind::Curvilinear(Box::new(Curvilinear::new(nx, ny, lon2, lat2))),
+            });
+        }
+    }
+    // 2. Projected x/y with a grid mapping.
+    if let Some(gm) = v
+        .text("grid_mapping")
+        .and_then(|g| find(g.split(':').next().unwrap_or(g).trim()))
+    {
+        match cf::projection_of(gm) {
+            Ok(Some(projection)) => {
+                let factor = |d: &str| match find(d)
+                    .and_then(|c| c.text("units"))
+                    .map(|u| u.trim().to_lowercase())
+                {
+                    Some(u) if u == "km" || u == "kilometres" || u == "kilometers" => 1000.0,
+                    _ => 1.0,
+                };
+                let x = read_1d(file, &xdim).unwrap_or_default();
+                let y = read_1d(file, &ydim).unwrap_or_default();
+                if let (Some((x0, dx)), Some((y0, dy))) = (regular(&x), regular(&y)) {
+                    let (fx, fy) = (factor(&xdim), factor(&ydim));
+                    let fe = gm.number("false_easting").unwrap_or(0.0);
+                    let fn_ = gm.number("false_northing").unwrap_or(0.0);
+                    return Ok(Grid {
+                        nx,
+                        ny,
+                        kind: GridKind::Projected {
+                            projection,
+                            x0: x0 * fx - fe,
+                            y0: y0 * fy - fn_,
+                            dx: dx * fx,
+                            dy: dy * fy,
+                        },
+                    });
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                if !has_2d_latlon(vars, v) {
+                    return Err(unsupported(reason));
+                }
+            }
+        }
+    }
+    // 3. 2-D latitude/longitude auxiliary coordinates.
+    let aux: Vec<&VarMeta> = v
+        .text("coordinates")
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(find)
+        .chain(vars.iter().filter(|c| c.dims.len() == 2))
+        .filter(|c| c.dims.len() == 2 && c.dims[0].0 == ydim && c.dims[1].0 == xdim)
+        .collect();
+    let lat = aux.iter().find(|c| cf::axis_of(c) == Some(Axis::Lat));
+    let lon = aux.iter().find(|c| cf::axis_of(c) == Some(Axis::Lon));
+    if let (Some(lat), Some(lon)) = (lat, lon) {
+        let la = read_1d(file, &lat.name).unwrap_or_default();
+        let lo = read_1d(file, &lon.name).unwrap_or_default();
+        if la.len() == nx * ny && lo.len() == nx * ny {
+            return Ok(Grid {
+                nx,
+                ny,
+                kind: GridKind::Curvilinear(Box::new(Curvilinear::new(nx, ny, lo, la))),
+            });
+        }
+    }
+    Err(unsupported(format!(
+        "no lat/lon coordinates or usable grid mapping for dimensions ({ydim}, {xdim})"
+    )))
+}
+
+fn has_2d_latlon(vars: &[VarMeta], v: &VarMeta) -> bool {
+    v.text("coordinates")
+        .unwrap_or("")
+        .split_whitespace()
+        .any(|n| {
+            vars.iter().any(|c| {
+                c.name == n
+                    && c.dims.len() == 2
+                    && matches!(cf::axis_of(c), Some(Axis::Lat | Axis::Lon))
+            })
+        })
+}
