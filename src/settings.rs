@@ -1,4 +1,7 @@
 //! Render settings: validated once, hashed into the run id, recorded in the manifest.
+//!
+//! Only what changes rendered bytes belongs here. Where the outputs are published (the base
+//! URL) is not a render setting: see [`crate::run::publish`].
 
 use serde::{Deserialize, Serialize};
 
@@ -20,9 +23,6 @@ pub struct RenderSettings {
     pub palette: Option<PaletteSpec>,
     /// Colour range; `None` uses the palette's default range or the data range.
     pub range: Option<(f64, f64)>,
-    /// Prefix for URLs in TileJSON documents (empty: relative URLs).
-    #[serde(default)]
-    pub base_url: String,
 }
 
 /// Highest zoom accepted: 2^24 tiles across is far beyond any weather grid.
@@ -42,12 +42,6 @@ impl RenderSettings {
         }
         if let Some(p) = &self.palette {
             p.palette()?;
-        }
-        if self.base_url.len() > 2048 {
-            return Err(Error::Settings(format!(
-                "a base URL of {} bytes (at most 2048)",
-                self.base_url.len()
-            )));
         }
         Ok(())
     }

@@ -35,6 +35,7 @@ fn compare(file: &Path, source: &str, tiling: Tiling, z: u8) -> Stats {
     let report = render_file(
         file,
         &settings,
+        None,
         &LocalStore::new(out.path()),
         &Progress::default(),
     )

@@ -65,6 +65,7 @@ fn temperature_images_show_the_expected_pattern_and_match_the_legend() {
     let report = render_file(
         &file,
         &settings,
+        None,
         &LocalStore::new(out.path()),
         &Progress::default(),
     )

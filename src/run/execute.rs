@@ -1,5 +1,5 @@
 //! Executing jobs: the one path from a [`Job`] to its tiles, its layer's full-frame image,
-//! legend and TileJSON, and its [`JobResult`] or [`Failure`].
+//! legend and TileJSON documents, and its [`JobResult`] or [`Failure`].
 //!
 //! The worker runs [`execute`] on a job from the queue; `tilecast render` runs the same
 //! function on every job of its own plan ([`crate::run::local`]). Both read fields through a
@@ -21,8 +21,9 @@ use crate::render::legend;
 use crate::render::resample::Sampler;
 use crate::run::job::{Job, JobResult, StageSeconds, JOB_VERSION};
 use crate::run::layer::{self, Styling};
-use crate::run::manifest::{self, GridEntry, LayerEntry, LegendUrls, TileJson};
+use crate::run::manifest::{GridEntry, LayerEntry, LegendUrls};
 use crate::run::plan::{SourceRef, TileRange};
+use crate::run::publish::{DataEncoding, LayerDocs};
 
 /// Counters a caller can poll from another thread to draw a progress bar, and the caller's
 /// way to stop the work: rendering checks [`Progress::stopped`] between tiles.
@@ -245,8 +246,9 @@ fn render_tiles(
     Ok((count, bytes, seconds))
 }
 
-/// Writes a layer's full-frame image, legend and TileJSON; returns its manifest entry (tile
-/// count and bytes cover these files only; [`manifest::assemble`] adds the tiles).
+/// Writes a layer's full-frame image, legend and both TileJSON documents; returns its
+/// manifest entry (tile count and bytes cover these files only;
+/// [`crate::run::manifest::assemble`] adds the tiles).
 fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
     let (run, settings) = (&job.run, &job.settings);
     let put = |name: &str, bytes: &[u8]| {
@@ -271,36 +273,28 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
     let name = &job.layer;
     let tiling = settings.tiling;
     let bounds = p.bounds;
-    let url = |rel: &str| format!("{}{rel}", settings.base_url);
-    let tilejson = TileJson {
-        tilejson: "3.0.0",
-        name: name.clone(),
-        description: format!(
-            "{} ({}) at {}, valid {}",
-            info.long_name,
-            info.units,
-            info.level.label,
-            info.valid_time.as_deref().unwrap_or("unknown")
-        ),
-        version: "1.0.0",
-        scheme: "xyz",
-        tiles: vec![url("{z}/{x}/{y}.png")],
+    let range = [p.style.table.min, p.style.table.max];
+    let data_encoding = DataEncoding::of(p.style.data, &info.units);
+    let (colour_tj, data_tj) = LayerDocs {
+        run,
+        layer: name,
+        base_url: job.base_url.as_ref(),
+        tiling,
         minzoom: job.minzoom,
         maxzoom: job.maxzoom,
         bounds,
-        center: [
-            center_lon(bounds),
-            (bounds[1] + bounds[3]) / 2.0,
-            job.minzoom as f64,
-        ],
-        attribution: String::new(),
-        crs: tiling.crs().into(),
-        legend: url("legend.png"),
-    };
-    let tilejson_bytes = pretty(&tilejson);
-    put("tilejson.json", &tilejson_bytes)?;
+        info,
+        range,
+        data: &data_encoding,
+    }
+    .tilejsons();
+    let colour_tj = pretty(&colour_tj);
+    put("tilejson.json", &colour_tj)?;
+    let data_tj = pretty(&data_tj);
+    put("data/tilejson.json", &data_tj)?;
     let bytes =
-        (full_png.len() + legend_png.len() + legend_json.len() + tilejson_bytes.len()) as u64;
+        (full_png.len() + legend_png.len() + legend_json.len() + colour_tj.len() + data_tj.len())
+            as u64;
     let data = p.style.data;
     Ok(LayerEntry {
         name: name.clone(),
@@ -329,14 +323,9 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         data_tiles: format!("{name}/data/{{z}}/{{x}}/{{y}}.png"),
         scale: data.scale,
         offset: data.offset,
-        data_encoding: manifest::DataEncoding {
-            formula: "value = offset + scale * (R * 256 + G); A = 0 where missing".into(),
-            scale: data.scale,
-            offset: data.offset,
-            units: info.units.clone(),
-        },
+        data_encoding,
         palette: p.style.palette.name.clone(),
-        range: [p.style.table.min, p.style.table.max],
+        range,
         value_min: p.style.value_range.map(|r| r.0),
         value_max: p.style.value_range.map(|r| r.1),
         legend: LegendUrls {
@@ -345,15 +334,8 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         },
         full_image: format!("{name}/full.png"),
         tilejson: format!("{name}/tilejson.json"),
+        data_tilejson: Some(format!("{name}/data/tilejson.json")),
         tile_count: 0,
         bytes,
     })
-}
-
-fn center_lon(b: [f64; 4]) -> f64 {
-    let mut e = b[2];
-    if e < b[0] {
-        e += 360.0;
-    }
-    crate::geo::grid::norm180((b[0] + e) / 2.0)
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::run::manifest::LayerEntry;
 use crate::run::plan::{JobPart, LayerPlan, RunPlan, SourceRef, TileRange};
+use crate::run::publish::BaseUrl;
 use crate::settings::RenderSettings;
 
 pub const JOB_VERSION: u32 = 1;
@@ -43,6 +44,10 @@ pub struct Job {
     pub tiles: Vec<TileRange>,
     pub meta: bool,
     pub settings: RenderSettings,
+    /// The public URL of the output root, for the TileJSON documents a meta job writes;
+    /// optional (absent: relative URLs) and in no job id. Validated when parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<BaseUrl>,
     /// Output root: the run is written under `<out>/<run>/`.
     pub out: String,
 }
@@ -92,6 +97,7 @@ impl Job {
             tiles: part.tiles.clone(),
             meta: part.meta,
             settings: plan.settings.clone(),
+            base_url: plan.base_url.clone(),
             out: out.to_string(),
         }
     }
@@ -282,6 +288,7 @@ mod tests {
             }],
             meta: true,
             settings: RenderSettings::default(),
+            base_url: None,
             out: "/out".into(),
         }
     }
@@ -341,6 +348,24 @@ mod tests {
         assert!(e.to_string().contains("not a built-in palette"), "{e}");
         let huge = vec![b' '; crate::limits::MAX_MESSAGE_BYTES + 1];
         assert!(matches!(Job::parse(&huge), Err(JobError::Invalid { .. })));
+    }
+
+    #[test]
+    fn base_urls_are_optional_and_validated() {
+        let mut j = job();
+        let text = String::from_utf8(j.to_json()).unwrap();
+        assert!(!text.contains("base_url"), "{text}");
+        j.base_url = Some(BaseUrl::parse("https://tiles.example/w").unwrap());
+        assert_eq!(Job::parse(&j.to_json()).unwrap(), j);
+        let mut v: serde_json::Value = serde_json::from_slice(&j.to_json()).unwrap();
+        v["base_url"] = serde_json::json!("javascript:alert(1)");
+        let e = Job::parse(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("http:// or https://"), "{e}");
+        // Messages of older chunkers carry `settings.base_url`: ignored, like any unknown
+        // member, so the job renders with relative URLs.
+        let mut v: serde_json::Value = serde_json::from_slice(&job().to_json()).unwrap();
+        v["settings"]["base_url"] = serde_json::json!("https://old.example/");
+        assert_eq!(Job::parse(&serde_json::to_vec(&v).unwrap()).unwrap(), job());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::run::execute::{
 use crate::run::job::Job;
 use crate::run::manifest::{assemble, manifest_bytes, FailedField};
 use crate::run::plan::{self, RunPlan, SourceRef, TileRange};
+use crate::run::publish::BaseUrl;
 use crate::settings::RenderSettings;
 
 /// What one run produced.
@@ -65,15 +66,18 @@ pub fn plan_file(
     Ok((ds, plan))
 }
 
-/// Renders one local file into `<out>/<run>/`, in this process.
+/// Renders one local file into `<out>/<run>/`, in this process. `base_url` is the public URL
+/// of `out` for the TileJSON documents (`None`: relative URLs); it changes no other byte.
 pub fn render_file(
     path: &Path,
     settings: &RenderSettings,
+    base_url: Option<&BaseUrl>,
     out: &dyn Store,
     progress: &Progress,
 ) -> Result<RunReport> {
     let start = Instant::now();
-    let (ds, plan) = plan_file(path, settings, plan::DEFAULT_JOB_TILES)?;
+    let (ds, mut plan) = plan_file(path, settings, plan::DEFAULT_JOB_TILES)?;
+    plan.base_url = base_url.cloned();
     let jobs = Job::from_plan(&plan, out.url("").trim_end_matches('/'));
     let planned: usize = jobs.iter().flat_map(|j| &j.tiles).map(TileRange::len).sum();
     progress

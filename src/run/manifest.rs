@@ -1,8 +1,9 @@
-//! The run manifest (`manifest.json`, version 1) and per-layer TileJSON documents.
+//! The run manifest (`manifest.json`, version 1); the per-layer TileJSON documents are made
+//! in [`crate::run::publish`].
 //!
 //! These are contracts other programs read (see docs/ARCHITECTURE.md): field names only ever gain
-//! members within a version. Nothing time-dependent goes in, so identical inputs and settings
-//! give byte-identical manifests.
+//! members within a version. Nothing time-dependent goes in, so identical inputs, settings and
+//! base URL give byte-identical manifests.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::decode::Level;
 use crate::run::job::JobResult;
 use crate::run::plan::RunPlan;
+use crate::run::publish::BaseUrl;
+pub use crate::run::publish::DataEncoding;
 use crate::settings::RenderSettings;
 
 pub const MANIFEST_VERSION: u32 = 1;
@@ -22,6 +25,10 @@ pub struct Manifest {
     pub run: String,
     pub source: Source,
     pub settings: RenderSettings,
+    /// The public URL of the output root the TileJSON documents were written for (`null`:
+    /// their URLs are relative).
+    #[serde(default)]
+    pub base_url: Option<BaseUrl>,
     pub layers: Vec<LayerEntry>,
     pub failed: Vec<FailedField>,
 }
@@ -50,14 +57,6 @@ pub struct GridEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataEncoding {
-    pub formula: String,
-    pub scale: f64,
-    pub offset: f64,
-    pub units: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LegendUrls {
     pub png: String,
     pub json: String,
@@ -79,7 +78,8 @@ pub struct LayerEntry {
     pub valid_time: Option<String>,
     pub grid: GridEntry,
     pub packing: String,
-    /// [west, south, east, north] degrees; west > east across the antimeridian.
+    /// The data's true extent, [west, south, east, north] degrees; west > east across the
+    /// antimeridian (the TileJSON documents carry bounds every client accepts instead).
     pub bounds: [f64; 4],
     pub tiling: String,
     pub crs: String,
@@ -96,28 +96,13 @@ pub struct LayerEntry {
     pub value_max: Option<f64>,
     pub legend: LegendUrls,
     pub full_image: String,
+    /// The colour tiles' TileJSON.
     pub tilejson: String,
+    /// The data tiles' TileJSON (absent from entries written by workers older than it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_tilejson: Option<String>,
     pub tile_count: u64,
     pub bytes: u64,
-}
-
-/// TileJSON 3.0.0 for a layer's colour tiles.
-#[derive(Debug, Clone, Serialize)]
-pub struct TileJson {
-    pub tilejson: &'static str,
-    pub name: String,
-    pub description: String,
-    pub version: &'static str,
-    pub scheme: &'static str,
-    pub tiles: Vec<String>,
-    pub minzoom: u8,
-    pub maxzoom: u8,
-    pub bounds: [f64; 4],
-    pub center: [f64; 3],
-    pub attribution: String,
-    /// Not part of TileJSON: the tile matrix set, since geographic tiles are not Web Mercator.
-    pub crs: String,
-    pub legend: String,
 }
 
 /// The manifest of a run once every job has a result or is dead (`None` before that).
@@ -155,6 +140,7 @@ pub fn assemble(
         run: plan.run.clone(),
         source: plan.source.clone(),
         settings: plan.settings.clone(),
+        base_url: plan.base_url.clone(),
         layers,
         failed,
     })

@@ -1,8 +1,8 @@
 //! Runs: which layers a file yields ([`layer`]), how their tiles split into jobs ([`plan`]),
 //! the job message and result record ([`job`]), executing jobs ([`execute`]) — by a worker,
 //! or for a whole file in one process ([`local`]) — the bookkeeping of distributed runs
-//! ([`books`]), the ledger that completes them ([`ledger`]), and the run's manifest
-//! ([`manifest`]).
+//! ([`books`]), the ledger that completes them ([`ledger`]), the run's manifest
+//! ([`manifest`]), and the public URLs and TileJSON documents of its layers ([`publish`]).
 
 pub mod books;
 pub mod execute;
@@ -12,3 +12,4 @@ pub mod ledger;
 pub mod local;
 pub mod manifest;
 pub mod plan;
+pub mod publish;

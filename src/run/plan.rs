@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::geo::tiling::{TileId, Tiling};
 use crate::run::layer;
 use crate::run::manifest::{FailedField, Source};
+use crate::run::publish::BaseUrl;
 use crate::settings::RenderSettings;
 
 pub const PLAN_VERSION: u32 = 1;
@@ -68,8 +69,8 @@ impl TileRange {
 pub struct JobPart {
     pub id: String,
     pub tiles: Vec<TileRange>,
-    /// This job also writes the layer's full-frame image, legend and TileJSON, and returns
-    /// the layer's manifest entry.
+    /// This job also writes the layer's full-frame image, legend and TileJSON documents, and
+    /// returns the layer's manifest entry.
     pub meta: bool,
 }
 
@@ -95,6 +96,11 @@ pub struct RunPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_etag: Option<String>,
     pub settings: RenderSettings,
+    /// The public URL of the output root, for the TileJSON documents: publication metadata,
+    /// in no run id or job id. The caller sets it after planning ([`plan_run`] leaves it
+    /// `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<BaseUrl>,
     pub layers: Vec<LayerPlan>,
     /// Fields the inventory already knows cannot be rendered.
     pub failed: Vec<FailedField>,
@@ -274,6 +280,7 @@ pub fn plan_run(
         source_uri,
         source_etag: None,
         settings: settings.clone(),
+        base_url: None,
         layers,
         failed,
     })

@@ -514,7 +514,13 @@ fn assert_manifest_complete(out: &Bucket, manifest: &str) {
             l["tile_count"].as_u64().unwrap(),
             "{manifest}: layer {name} lists more tiles than exist"
         );
-        for f in ["legend.png", "legend.json", "tilejson.json", "full.png"] {
+        for f in [
+            "legend.png",
+            "legend.json",
+            "tilejson.json",
+            "data/tilejson.json",
+            "full.png",
+        ] {
             assert!(
                 present.contains_key(&format!("{run}/{name}/{f}")),
                 "{manifest}: {name}/{f} missing"

@@ -122,6 +122,7 @@ fn render_writes_the_documented_layout_and_a_wind_speed_layer() {
         let name = l["name"].as_str().unwrap();
         for f in [
             "tilejson.json",
+            "data/tilejson.json",
             "legend.png",
             "legend.json",
             "full.png",

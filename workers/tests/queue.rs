@@ -14,14 +14,17 @@ use common::*;
 #[test]
 fn end_to_end_outputs_equal_local_render() {
     let mut c = Cluster::new("e2e");
-    c.chunker(&["--zoom", "0-3"]);
+    // The base URL travels in the job messages: the workers' TileJSON documents must be the
+    // local render's.
+    let flags = ["--zoom", "0-3", "--base-url", "https://tiles.example/wx"];
+    c.chunker(&flags);
     c.pool(2, &["--idle-exit", "30"]);
     let files = sample_files();
     for f in &files {
         c.drop_file(f, f.file_name().unwrap().to_str().unwrap());
     }
     c.wait_manifests(files.len(), Duration::from_secs(120));
-    assert_same_as_local(&c, &files, &["--zoom", "0-3"]);
+    assert_same_as_local(&c, &files, &flags);
     let d = c.depths();
     assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
 }

@@ -18,6 +18,7 @@ use tilecast::render::palette::PaletteSpec;
 use tilecast::render::resample::Resample;
 use tilecast::run::execute::Progress;
 use tilecast::run::local::render_file;
+use tilecast::run::publish::BaseUrl;
 use tilecast::settings::{parse_range, parse_zoom, RenderSettings};
 
 use crate::infra::storage::{Location, S3Args};
@@ -36,6 +37,8 @@ pub struct RenderArgs {
     s3: S3Args,
     #[command(flatten)]
     flags: RenderFlags,
+    #[command(flatten)]
+    publish: PublishFlags,
     /// Worker threads (default: one per core).
     #[arg(long, env = "TILECAST_THREADS")]
     threads: Option<usize>,
@@ -75,9 +78,37 @@ pub struct RenderFlags {
     /// Colour range `MIN:MAX` in the field's units (default: the palette's, else the data's).
     #[arg(long, env = "TILECAST_RANGE", value_parser = parse_range, allow_hyphen_values = true)]
     range: Option<(f64, f64)>,
-    /// URL prefix written into TileJSON tile URLs (default: relative URLs).
-    #[arg(long, env = "TILECAST_BASE_URL", default_value = "")]
-    base_url: String,
+}
+
+/// Where the outputs are published (shared by `render` and `chunker`): changes the TileJSON
+/// documents and the manifest, never a tile, a run id or a job id.
+#[derive(Args, Clone)]
+pub struct PublishFlags {
+    /// Public URL of the output root, an absolute http:// or https:// URL such as
+    /// https://tiles.example.com/weather: TileJSON tile and legend URLs become
+    /// `URL/<run>/<layer>/...`. Default (or empty): tile URLs relative to each TileJSON,
+    /// usable only by clients that resolve them against the TileJSON's own URL.
+    #[arg(long, env = "TILECAST_BASE_URL", value_name = "URL", value_parser = check_base_url)]
+    base_url: Option<String>,
+}
+
+/// Accepts an empty value (no base URL: an unset chart value) or a valid base URL.
+fn check_base_url(s: &str) -> Result<String, String> {
+    if !s.is_empty() {
+        BaseUrl::parse(s)?;
+    }
+    Ok(s.to_string())
+}
+
+impl PublishFlags {
+    /// The validated base URL, `None` when absent or empty.
+    pub fn base_url(&self) -> anyhow::Result<Option<BaseUrl>> {
+        let given = self.base_url.as_deref().filter(|s| !s.is_empty());
+        given
+            .map(BaseUrl::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--base-url: {e}"))
+    }
 }
 
 impl RenderFlags {
@@ -99,7 +130,6 @@ impl RenderFlags {
                 .map(PaletteSpec::from_arg)
                 .transpose()?,
             range: self.range,
-            base_url: self.base_url.clone(),
         };
         s.validate()?;
         Ok(s)
@@ -192,24 +222,26 @@ fn expand(items: &[String], s3: &S3Args) -> anyhow::Result<Vec<Input>> {
 fn render_input(
     input: &Input,
     settings: &RenderSettings,
+    base_url: Option<&BaseUrl>,
     out: &dyn Store,
     progress: &Progress,
 ) -> anyhow::Result<tilecast::run::local::RunReport> {
     match input {
-        Input::File(p) => Ok(render_file(p, settings, out, progress)?),
+        Input::File(p) => Ok(render_file(p, settings, base_url, out, progress)?),
         Input::Object { store, key } => {
             let dir = tempfile::Builder::new()
                 .prefix("tilecast-fetch-")
                 .tempdir()?;
             let path = dir.path().join(key.rsplit('/').next().unwrap_or("object"));
             store.download(key, &path)?;
-            Ok(render_file(&path, settings, out, progress)?)
+            Ok(render_file(&path, settings, base_url, out, progress)?)
         }
     }
 }
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let settings = args.flags.settings()?;
+    let base_url = args.publish.base_url()?;
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(thread_count(n)?)
@@ -256,7 +288,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             if progress.stopped() {
                 break;
             }
-            match render_input(f, &settings, out.as_ref(), &progress) {
+            match render_input(f, &settings, base_url.as_ref(), out.as_ref(), &progress) {
                 Ok(r) => {
                     rendered += 1;
                     fields += r.fields;

@@ -33,12 +33,13 @@ use futures_lite::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use tilecast::io::store::{ObjectInfo, Store};
+use tilecast::run::publish::BaseUrl;
 use tilecast::settings::RenderSettings;
 
 mod submit;
 
 use crate::commands::ledger::{LedgerArgs, Service as LedgerService};
-use crate::commands::render::RenderFlags;
+use crate::commands::render::{PublishFlags, RenderFlags};
 use crate::infra::amqp::{self, AmqpArgs};
 use crate::infra::http::{self, Health};
 use crate::infra::metrics::Metrics;
@@ -61,6 +62,8 @@ pub struct ChunkerArgs {
     pub s3: S3Args,
     #[command(flatten)]
     pub render: RenderFlags,
+    #[command(flatten)]
+    pub publish: PublishFlags,
     /// Tiles per job (about a second of one core at the default).
     #[arg(long, env = "TILECAST_JOB_TILES", default_value_t = tilecast::run::plan::DEFAULT_JOB_TILES)]
     pub job_tiles: usize,
@@ -106,6 +109,7 @@ pub struct ChunkerArgs {
 
 pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
     let settings = args.render.settings()?;
+    let base_url = args.publish.base_url()?;
     let ingest_location = Location::parse(&args.ingest)?;
     let out_location = Location::parse(&args.out)?;
     if let Location::Local(p) = &out_location {
@@ -143,6 +147,7 @@ pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
             ingest,
             books: Books::new(out),
             settings,
+            base_url,
             args: args.clone(),
             health: health.clone(),
         };
@@ -254,6 +259,8 @@ struct Watcher {
     ingest: Arc<dyn Store>,
     books: Books,
     settings: RenderSettings,
+    /// Public URL of the output root, put in the plans this chunker makes.
+    base_url: Option<BaseUrl>,
     args: ChunkerArgs,
     health: Arc<Health>,
 }

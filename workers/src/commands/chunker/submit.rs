@@ -120,6 +120,7 @@ impl Watcher {
             },
         };
         let plan = match existing {
+            // A resumed plan keeps the base URL it was made with: some of its jobs may be out.
             Some(p) => p,
             None => {
                 let (settings, job_tiles) = (self.settings.clone(), self.args.job_tiles);
@@ -137,6 +138,10 @@ impl Watcher {
                         later(e.into())
                     }
                 })?;
+                let p = RunPlan {
+                    base_url: self.base_url.clone(),
+                    ..p
+                };
                 self.books.write_plan(&p).map_err(books)?;
                 p
             }
