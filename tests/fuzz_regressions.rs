@@ -89,6 +89,14 @@ fn replay(path: &Path) {
     }
 }
 
+/// Why `Dataset::open` refuses the fixture `name` (it must refuse it).
+fn refused(name: &str) -> String {
+    Dataset::open(&fixtures().join(name))
+        .err()
+        .expect("refused")
+        .to_string()
+}
+
 #[test]
 fn every_kept_input_returns() {
     let mut n = 0;
@@ -160,8 +168,7 @@ fn declared_grid_beyond_the_field_budget_is_refused_before_allocating() {
 #[test]
 fn classic_header_declaring_more_than_the_file_holds_is_refused_before_the_c_library() {
     // libnetcdf allocated a 3 GB name for this 4.6 kB file before reading it.
-    let path = fixtures().join("netcdf-classic-header-3gb-name.nc");
-    let e = Dataset::open(&path).err().expect("refused").to_string();
+    let e = refused("netcdf-classic-header-3gb-name.nc");
     assert!(e.contains("netcdf-classic-header-3gb-name.nc"), "{e}");
     assert!(
         e.contains("declares 3132799") && e.contains("bytes, the file has"),
@@ -186,8 +193,7 @@ fn netcdf_variable_beyond_the_field_budget_is_an_entry_error() {
 #[test]
 fn non_utf8_names_are_refused_before_the_netcdf_crate_panics_on_them() {
     // The netcdf crate `expect`s UTF-8 variable names.
-    let path = fixtures().join("netcdf-non-utf8-variable-name.nc");
-    let e = Dataset::open(&path).err().expect("refused").to_string();
+    let e = refused("netcdf-non-utf8-variable-name.nc");
     assert!(
         e.contains("name at byte") && e.contains("is not UTF-8"),
         "{e}"
@@ -197,8 +203,7 @@ fn non_utf8_names_are_refused_before_the_netcdf_crate_panics_on_them() {
 #[test]
 fn records_declared_beyond_the_end_of_a_classic_file_are_refused() {
     // 3.2 kB declaring 983,046 records: listing that many fields timed out.
-    let path = fixtures().join("netcdf-983046-records-in-4kb.nc");
-    let e = Dataset::open(&path).err().expect("refused").to_string();
+    let e = refused("netcdf-983046-records-in-4kb.nc");
     assert!(
         e.contains("983046 records of") && e.contains("beyond the end"),
         "{e}"
