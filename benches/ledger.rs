@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tilecast::io::store::{LocalStore, ObjectInfo, PutMeta, Store};
+use tilecast::io::store::{LocalStore, ObjectInfo, PutMeta, Store, Versioned};
 use tilecast::run::books::Books;
 use tilecast::run::execute::{execute, Outcome, Progress};
 use tilecast::run::job::{Job, JobResult};
@@ -57,6 +57,24 @@ impl Store for Counting {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.count(0);
         self.inner.get(key)
+    }
+    fn get_versioned(&self, key: &str) -> Result<Option<Versioned>> {
+        self.count(0);
+        self.inner.get_versioned(key)
+    }
+    fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        meta: PutMeta,
+        expected: Option<&str>,
+    ) -> Result<bool> {
+        self.count(1);
+        self.inner.put_if(key, bytes, meta, expected)
+    }
+    fn delete(&self, key: &str) -> Result<()> {
+        self.count(1);
+        self.inner.delete(key)
     }
     fn get_range(&self, key: &str, range: Range<u64>, etag: Option<&str>) -> Result<Vec<u8>> {
         self.count(0);

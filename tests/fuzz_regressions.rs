@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use tilecast::decode::{inventory, Catalog, Dataset};
+use tilecast::decode::{inventory, Dataset, FileFields};
 
 fn fixtures() -> PathBuf {
     common::root().join("tests/fixtures/fuzz")

@@ -10,7 +10,7 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use tilecast::decode::{inventory, Catalog, Dataset};
+use tilecast::decode::{inventory, Dataset, FileFields};
 
 struct Rng(u64);
 

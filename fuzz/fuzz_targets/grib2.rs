@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::{Mutex, Once};
 
 use libfuzzer_sys::fuzz_target;
-use tilecast::decode::{inventory, Catalog, Dataset};
+use tilecast::decode::{inventory, FileFields, Dataset};
 
 fn contain_gribberish_panics() {
     static ONCE: Once = Once::new();

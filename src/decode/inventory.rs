@@ -5,7 +5,7 @@
 //! split into messages by the same code as a [`Dataset`] (`grib_split`), so both list the
 //! same entries and errors; a NetCDF file is opened through the C library, which reads
 //! metadata only. Decoding values needs a [`Dataset`](super::Dataset); planning needs only
-//! a [`Catalog`].
+//! a [`FileFields`].
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::geo::grid::Grid;
 
 /// What planning needs of a file.
-pub trait Catalog {
+pub trait FileFields {
     fn path(&self) -> &Path;
     fn format(&self) -> Format;
     fn entries(&self) -> &[Entry];
@@ -24,7 +24,7 @@ pub trait Catalog {
     fn grid(&self, index: usize) -> Result<Grid>;
 }
 
-impl Catalog for Dataset {
+impl FileFields for Dataset {
     fn path(&self) -> &Path {
         Dataset::path(self)
     }
@@ -51,7 +51,7 @@ pub enum Inventory {
     },
 }
 
-impl Catalog for Inventory {
+impl FileFields for Inventory {
     fn path(&self) -> &Path {
         match self {
             Inventory::NetCdf(ds) => ds.path(),

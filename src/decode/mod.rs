@@ -323,7 +323,7 @@ pub(crate) fn clone_error(e: &Error, field: usize) -> Error {
     }
 }
 
-pub use inventory::{inventory, Catalog, Inventory};
+pub use inventory::{inventory, FileFields, Inventory};
 
 /// The error for a file that is neither GRIB2 nor NetCDF.
 pub(crate) fn unknown_format(path: &Path, empty: bool) -> Error {

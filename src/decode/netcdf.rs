@@ -368,11 +368,13 @@ fn describe(
         long_name,
         units: v.text("units").unwrap_or("").trim().to_string(),
         standard_name,
+        // A field with no vertical coordinate is taken to be at the surface, as GRIB's
+        // surface level (code table 4.5, type 1) is named.
         level: level.unwrap_or(Level {
-            kind: "single".into(),
+            kind: "surface".into(),
             value: None,
             units: None,
-            label: "single".into(),
+            label: "sfc".into(),
         }),
         reference_time: reference.map(iso),
         valid_time: valid.map(iso),

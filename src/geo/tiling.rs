@@ -38,6 +38,13 @@ impl Tiling {
         }
     }
 
+    /// The tiling [`Tiling::name`] names.
+    pub fn from_name(name: &str) -> Option<Tiling> {
+        [Tiling::WebMercator, Tiling::Geographic]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+
     pub fn crs(self) -> &'static str {
         match self {
             Tiling::WebMercator => "EPSG:3857",

@@ -10,6 +10,10 @@
 //! <run>/submitted           every job was confirmed by the broker
 //! <run>/results/<job>.json  a job's result (written by the worker after its tiles)
 //! <run>/dead/<job>.json     a dead-lettered job and why (written by the ledger)
+//! active/<run>              a `tilecast render` of this run is in progress
+//! pruning/<run>             a prune is removing this run (run::catalog::prune)
+//! ranges/<series>.json      the colour range every step of a series shares
+//! locks/<hash of key>       lock files of conditional writes (local directories only)
 //! ```
 //!
 //! Keeping this state in the output store rather than in a process makes every part
@@ -298,7 +302,12 @@ impl Books {
             .store
             .list_dirs(&format!("{ROOT}/"))?
             .into_iter()
-            .filter(|r| !matches!(r.as_str(), "claims" | "ingest" | "tmp"))
+            .filter(|r| {
+                !matches!(
+                    r.as_str(),
+                    "claims" | "ingest" | "tmp" | "locks" | "active" | "pruning" | "ranges"
+                )
+            })
             .collect())
     }
 }

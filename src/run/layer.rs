@@ -19,20 +19,20 @@ pub struct LayerSpec {
     pub sources: Vec<usize>,
 }
 
-/// Lowercase ASCII letters, digits, `.` and `-`; anything else becomes `-`.
+/// Lowercase ASCII letters, digits, `.`, `-` and `_`; anything else becomes `-`.
 fn slug(s: &str) -> String {
     let s: String = s
         .chars()
         .map(|c| {
             let c = c.to_ascii_lowercase();
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
                 c
             } else {
                 '-'
             }
         })
         .collect();
-    let s = s.trim_matches('-').to_string();
+    let s = s.trim_matches(['-', '_']).to_string();
     if s.is_empty() {
         "x".into()
     } else {

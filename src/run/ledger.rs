@@ -258,7 +258,9 @@ impl Ledger {
         }
         let m = assemble(&open.plan, &open.results, &open.dead)
             .expect("every job has a result or is dead");
-        // Every tile was written before its job's result, so the manifest comes last.
+        // Every tile was written before its job's result, so the catalog entry and then the
+        // manifest come last: a ledger stopped in between settles the run again.
+        crate::run::catalog::record_run(self.books.store().as_ref(), &m)?;
         self.books.store().put(
             &format!("{run}/manifest.json"),
             manifest_bytes(&m),

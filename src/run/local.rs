@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::decode::{inventory, Catalog, Inventory};
+use crate::decode::{inventory, FileFields, Inventory};
 use crate::error::Result;
 use crate::io::store::{PutMeta, Store};
+use crate::run::catalog::{self, prune};
 use crate::run::execute::{
     execute_prepared, prepare, Failure, InputField, JobInput, Outcome, Progress,
 };
@@ -78,6 +79,8 @@ pub fn render_file(
     let start = Instant::now();
     let (ds, mut plan) = plan_file(path, settings, plan::DEFAULT_JOB_TILES)?;
     plan.base_url = base_url.cloned();
+    // Keeps `tilecast prune` off this run while its tiles are being (re)written.
+    let _active = Active::mark(out, &plan.run)?;
     let jobs = Job::from_plan(&plan, out.url("").trim_end_matches('/'));
     let planned: usize = jobs.iter().flat_map(|j| &j.tiles).map(TileRange::len).sum();
     progress
@@ -119,13 +122,9 @@ pub fn render_file(
     let m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
     let json = manifest_bytes(&m);
     let bytes = json.len() as u64;
+    catalog::record_run(out, &m)?;
     // Written last: a reader that finds the manifest finds every tile it lists.
     out.put(&format!("{}/manifest.json", plan.run), json, PutMeta::JSON)?;
-    if let Some(root) = out.local_root() {
-        // Leave no empty bookkeeping directories behind a local render.
-        let _ = std::fs::remove_dir(crate::io::store::tmp_dir(root));
-        let _ = std::fs::remove_dir(root.join(".tilecast"));
-    }
     Ok(RunReport {
         location: out.url(&plan.run),
         run: plan.run.clone(),
@@ -158,5 +157,37 @@ fn run_layer(
                 Err(e) => Outcome::Failed(Failure::of(&e)),
             })
             .collect(),
+    }
+}
+
+/// The active marker of a render in progress ([`prune::active_key`]), removed when the render
+/// ends, whichever way it ends.
+struct Active<'a> {
+    out: &'a dyn Store,
+    key: String,
+}
+
+impl<'a> Active<'a> {
+    fn mark(out: &'a dyn Store, run: &str) -> Result<Active<'a>> {
+        let key = prune::active_key(run);
+        let marker = prune::ActiveMarker {
+            pid: std::process::id(),
+            started: catalog::rfc3339(std::time::SystemTime::now()),
+        };
+        let bytes = serde_json::to_vec(&marker).expect("serialisable");
+        out.put(&key, bytes, PutMeta::PRIVATE)?;
+        Ok(Active { out, key })
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        let _ = self.out.delete(&self.key);
+        if let Some(root) = self.out.local_root() {
+            // Leave no empty bookkeeping directories behind a local render.
+            for d in ["active", "tmp", ""] {
+                let _ = std::fs::remove_dir(root.join(".tilecast").join(d));
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use std::path::Path;
 
-use crate::decode::{Catalog, FieldSource, Format};
+use crate::decode::{FieldSource, FileFields, Format};
 use crate::error::{Error, Result};
 use crate::geo::tiling::{TileId, Tiling};
 use crate::run::layer;
@@ -178,7 +178,7 @@ pub fn job_id(
 
 /// Plans a run over a file's catalog.
 pub fn plan_run(
-    ds: &dyn Catalog,
+    ds: &dyn FileFields,
     source: Source,
     source_uri: String,
     settings: &RenderSettings,

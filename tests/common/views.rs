@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use tilecast::decode::{inventory, Catalog, Dataset};
+use tilecast::decode::{inventory, Dataset, FileFields};
 
 /// One entry as both views list it: `Ok` with the field's metadata as JSON, or the error text.
 pub type Line = Result<serde_json::Value, String>;
@@ -30,7 +30,7 @@ pub fn agree(path: &Path) -> Result<Vec<Line>, String> {
             b.err().map(|e| e.to_string())
         ),
     };
-    let (a, b) = (Catalog::entries(&full), streamed.entries());
+    let (a, b) = (FileFields::entries(&full), streamed.entries());
     assert_eq!(a.len(), b.len(), "{name}: entry count");
     let mut lines = Vec::new();
     for (k, (x, y)) in a.iter().zip(b).enumerate() {
@@ -40,7 +40,7 @@ pub fn agree(path: &Path) -> Result<Vec<Line>, String> {
                 let (i, j) = (to_json(i), to_json(j));
                 assert_eq!(i, j, "{name}: field {k} metadata");
                 assert_eq!(
-                    line(Catalog::grid(&full, k)),
+                    line(FileFields::grid(&full, k)),
                     line(streamed.grid(k)),
                     "{name}: field {k} grid"
                 );

@@ -7,7 +7,7 @@
 mod commands;
 mod infra;
 
-use commands::{chunker, inspect, ledger, pool, render, worker};
+use commands::{chunker, inspect, ledger, pool, prune, render, worker};
 use infra::logging;
 
 use std::process::ExitCode;
@@ -76,6 +76,8 @@ enum Command {
     Ledger(ledger::LedgerArgs),
     /// Keep N one-shot workers running, starting a new one whenever one exits.
     Pool(pool::PoolArgs),
+    /// Remove old runs from an output root: from the catalog first, then their objects.
+    Prune(prune::PruneArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => worker::run(args),
         Command::Ledger(args) => ledger::run(args),
         Command::Pool(args) => pool::run(args),
+        Command::Prune(args) => prune::run(args),
     };
     match result {
         Ok(code) => code,

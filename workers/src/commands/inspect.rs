@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use tilecast::decode::{inventory, Catalog};
+use tilecast::decode::{inventory, FileFields};
 
 #[derive(Args)]
 pub struct InspectArgs {

@@ -21,9 +21,11 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use tilecast::io::store::Store;
 use tilecast::run::books::Books;
+use tilecast::run::catalog::prune::{prune, Rule};
 use tilecast::run::job::{is_name, Job, JobResult};
 use tilecast::run::ledger::{Ledger, RunState};
 
+use crate::commands::prune::RetentionArgs;
 use crate::infra::amqp::{self, AmqpArgs, Names};
 use crate::infra::http::{self, Health};
 use crate::infra::metrics::Metrics;
@@ -47,6 +49,8 @@ pub struct LedgerArgs {
     /// Address for /metrics, /healthz and /readyz.
     #[arg(long, env = "TILECAST_METRICS_ADDR", default_value = "0.0.0.0:9464")]
     pub metrics_addr: SocketAddr,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
@@ -58,7 +62,7 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
         let health = Health::new(Arc::new(Metrics::new()));
         let server = http::serve(args.metrics_addr, health.clone());
         let store = Location::parse(&args.out)?.open(&args.s3)?;
-        let service = Service::new(store, health.clone(), true);
+        let service = Service::new(store, health.clone(), true, args.retention.rule());
         tokio::select! {
             r = server => r.map(|_| ExitCode::SUCCESS),
             r = service.serve(args.clone()) => r.map(|_| ExitCode::SUCCESS),
@@ -73,14 +77,36 @@ pub struct Service {
     health: Arc<Health>,
     /// Whether this ledger's broker session decides the process's readiness.
     owns_readiness: bool,
+    /// Runs to remove after each completed run (`--prune-keep`, `--prune-older-than`).
+    retention: Option<Rule>,
 }
 
 impl Service {
-    pub fn new(store: Arc<dyn Store>, health: Arc<Health>, owns_readiness: bool) -> Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        health: Arc<Health>,
+        owns_readiness: bool,
+        retention: Option<Rule>,
+    ) -> Service {
         Service {
             ledger: Mutex::new(Ledger::new(Books::new(store))),
             health,
             owns_readiness,
+            retention,
+        }
+    }
+
+    /// Applies the retention rule after a run completed.
+    fn retain(&self) {
+        let Some(rule) = self.retention else { return };
+        let store = self.ledger().books().store().clone();
+        match prune(store.as_ref(), rule, SystemTime::now(), false) {
+            Ok(p) if !p.runs.is_empty() => {
+                tracing::info!(component = "ledger", runs = %p.runs.join(","), objects = p.objects,
+                    "pruned old runs");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(component = "ledger", error = %e, "pruning old runs"),
         }
     }
 
@@ -244,6 +270,7 @@ impl Service {
                     .unwrap_or_default();
                 self.metrics().last_run_completed.set(now.as_secs_f64());
                 tracing::info!(component = "ledger", run = %run, "run complete: manifest written");
+                self.retain();
             }
             Ok(RunState::Unknown) => {
                 self.metrics().ledger_rejected.inc();

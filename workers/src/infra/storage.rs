@@ -23,10 +23,10 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path as ObjectPath;
 use object_store::{
     Attribute, Attributes, BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectMeta,
-    ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig,
+    ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig, UpdateVersion,
 };
 use tilecast::error::StoreFault;
-use tilecast::io::store::{LocalStore, ObjectInfo, PutMeta, Store};
+use tilecast::io::store::{LocalStore, ObjectInfo, PutMeta, Store, Versioned};
 use tilecast::{Error, Result};
 
 /// Settings for S3-compatible object storage (credentials and region come from the standard
@@ -341,6 +341,65 @@ impl Store for S3Store {
             Ok(b) => Ok(Some(b.to_vec())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.error(key, "get", e)),
+        }
+    }
+
+    fn get_versioned(&self, key: &str) -> Result<Option<Versioned>> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        let got = block(async move {
+            let r = client.get(&path).await?;
+            let etag = r.meta.e_tag.clone();
+            Ok::<_, object_store::Error>((r.bytes().await?, etag))
+        });
+        match got {
+            Ok((b, Some(version))) => Ok(Some(Versioned {
+                bytes: b.to_vec(),
+                version,
+            })),
+            Ok((_, None)) => Err(Error::store(
+                self.url(key),
+                "get",
+                StoreFault::Refused,
+                "the store gave the object no ETag, so it cannot be updated conditionally",
+            )),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(key, "get", e)),
+        }
+    }
+
+    fn put_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        meta: PutMeta,
+        expected: Option<&str>,
+    ) -> Result<bool> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        let mode = match expected {
+            None => PutMode::Create,
+            Some(e) => PutMode::Update(UpdateVersion {
+                e_tag: Some(e.to_string()),
+                version: None,
+            }),
+        };
+        let opts = PutOptions {
+            mode,
+            ..Self::put_options(meta)
+        };
+        match block(async move { client.put_opts(&path, bytes.into(), opts).await }) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. })
+            | Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.error(key, "put", e)),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        let (client, path) = (self.client.clone(), self.path(key));
+        match block(async move { client.delete(&path).await }) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error(key, "delete", e)),
         }
     }
 

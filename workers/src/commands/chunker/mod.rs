@@ -105,6 +105,8 @@ pub struct ChunkerArgs {
     /// Seconds between ledger rechecks of open runs and polls of queue depths.
     #[arg(long, env = "TILECAST_LEDGER_RECHECK", default_value_t = 5.0)]
     pub recheck: f64,
+    #[command(flatten)]
+    pub retention: crate::commands::prune::RetentionArgs,
     /// Address for /metrics, /healthz and /readyz.
     #[arg(long, env = "TILECAST_METRICS_ADDR", default_value = "0.0.0.0:9464")]
     pub metrics_addr: SocketAddr,
@@ -138,9 +140,15 @@ pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
                 s3: args.s3.clone(),
                 recheck: args.recheck,
                 metrics_addr: args.metrics_addr,
+                retention: args.retention.clone(),
             };
             let (h, store) = (health.clone(), out.clone());
-            tokio::spawn(async move { LedgerService::new(store, h, false).serve(l.clone()).await });
+            let rule = args.retention.rule();
+            tokio::spawn(async move {
+                LedgerService::new(store, h, false, rule)
+                    .serve(l.clone())
+                    .await
+            });
         }
         let watcher = Watcher {
             instance: args.instance.clone().unwrap_or_else(host_name),

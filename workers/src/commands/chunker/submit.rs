@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lapin::types::FieldTable;
-use tilecast::decode::{inventory, Catalog};
+use tilecast::decode::{inventory, FileFields};
 use tilecast::run::job::{Job, JOB_TYPE};
 use tilecast::run::plan::{plan_run, run_id, sha256_file, source_of, RunPlan};
 use tilecast::settings::RenderSettings;
