@@ -37,6 +37,18 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The one run directory (the one with a manifest) of an output directory.
+fn run_dir(out: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("manifest.json").is_file())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
 /// Every file under `dir`, relative, with its bytes, sorted.
 fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -100,12 +112,7 @@ fn render_writes_the_documented_layout_and_a_wind_speed_layer() {
             .args(["--zoom", "0-2", "--resample", "nearest"]),
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let run = std::fs::read_dir(out.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = run_dir(out.path());
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["version"], 1);
@@ -303,12 +310,7 @@ fn unsupported_fields_are_listed_and_the_rest_renders() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("field 1") && err.contains("3.40"), "{err}");
-    let run = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = run_dir(&out);
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["layers"].as_array().unwrap().len(), 1);
@@ -415,12 +417,7 @@ fn help_everywhere_and_flags_from_environment() {
             .env("TILECAST_TILING", "geographic"),
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let run = std::fs::read_dir(out.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = run_dir(out.path());
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["layers"][0]["tiling"], "geographic");

@@ -415,7 +415,7 @@ fn a_palette_file_travels_by_value() {
     let run = std::fs::read_dir(&out)
         .unwrap()
         .flatten()
-        .find(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .find(|e| e.path().join("manifest.json").is_file())
         .unwrap()
         .path();
     let m: serde_json::Value =
