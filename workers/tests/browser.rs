@@ -4,8 +4,8 @@
 //!
 //! Three real samples, a global lat/lon grid, HRRR's Lambert grid and the AQM Alaska
 //! polar-stereographic grid across the antimeridian, are rendered with `--base-url` pointing at
-//! that server. Each colour TileJSON is shown in Mercator and globe projection, and each data
-//! TileJSON as a `raster-dem` source with a `color-relief` layer. Where the grid is comes from
+//! that server. Each colour TileJSON, and each data TileJSON as a `raster-dem` source with a
+//! `color-relief` layer, is shown in Mercator and globe projection. Where the grid is comes from
 //! the grid itself (tilecast's decoder and geometry, not its tiles): data probes are points
 //! well inside the grid with values all around, background probes are points well outside it
 //! or amid missing values. Each screenshot must show, at every visible data probe, the palette
@@ -70,9 +70,15 @@ fn require_tools() {
         "node ({}) does not run: {HOW}",
         node().display()
     );
+    let lock = read_json(&package().join("package-lock.json"));
     for m in ["maplibre-gl", "playwright-core"] {
         let p = package().join("node_modules").join(m).join("package.json");
         assert!(p.exists(), "{} missing: {HOW}", p.display());
+        let (installed, locked) = (
+            read_json(&p)["version"].clone(),
+            &lock["packages"][format!("node_modules/{m}")]["version"],
+        );
+        assert_eq!(&installed, locked, "{m} is not the locked version: {HOW}");
     }
 }
 
@@ -237,7 +243,7 @@ fn read_json(p: &Path) -> Value {
 }
 
 /// The cases of one sample rendered into `out` with `base` as its base URL: the colour
-/// TileJSON in Mercator and globe projection and the data TileJSON with `color-relief`.
+/// TileJSON, and the data TileJSON with `color-relief`, each in Mercator and globe projection.
 fn sample_cases(s: &Sample, out: &Path, base: &str) -> (Vec<Value>, Field) {
     let m = render(&s.file, out, Some(base));
     let run = m["run"].as_str().unwrap();
@@ -288,17 +294,13 @@ fn sample_cases(s: &Sample, out: &Path, base: &str) -> (Vec<Value>, Field) {
         .enumerate()
         .map(|(k, c)| json!([lo + (hi - lo) * k as f64 / (RELIEF.len() - 1) as f64, c]))
         .collect();
-    let name = format!("{}-data-relief", s.name);
-    let mut relief = case(
-        name,
-        "color-relief",
-        url("data_tilejson"),
-        "mercator",
-        s.zoom,
-    );
-    relief["palette"] = json!(ramp);
-    relief["ramp"] = json!(ramp);
-    cases.push(relief);
+    for (projection, zoom) in [("mercator", s.zoom), ("globe", s.globe_zoom)] {
+        let name = format!("{}-relief-{projection}", s.name);
+        let mut relief = case(name, "color-relief", url("data_tilejson"), projection, zoom);
+        relief["palette"] = json!(ramp);
+        relief["ramp"] = json!(ramp);
+        cases.push(relief);
+    }
     (cases, field)
 }
 
