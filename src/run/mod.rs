@@ -2,10 +2,12 @@
 //! the job message and result record ([`job`]), executing jobs ([`execute`]) — by a worker,
 //! or for a whole file in one process ([`local`]) — the bookkeeping of distributed runs
 //! ([`books`]), the ledger that completes them ([`ledger`]), the run's manifest
-//! ([`manifest`]), and the public URLs and TileJSON documents of its layers ([`publish`]).
+//! ([`manifest`]), the public URLs and TileJSON documents of its layers ([`publish`]), and
+//! their whole-field images for WeatherLayers GL-style clients ([`images`]).
 
 pub mod books;
 pub mod execute;
+pub mod images;
 pub mod job;
 pub mod layer;
 pub mod ledger;
