@@ -23,6 +23,29 @@ pub struct RenderSettings {
     pub palette: Option<PaletteSpec>,
     /// Colour range; `None` uses the palette's default range or the data range.
     pub range: Option<(f64, f64)>,
+    /// Whole-field images beside the tiles. Left out of the JSON when off, so runs without
+    /// images keep the run ids and job ids they had before the setting existed.
+    #[serde(default, skip_serializing_if = "Images::is_none")]
+    pub images: Images,
+}
+
+/// Whole-field images a run writes per layer besides its tiles
+/// ([`crate::run::images`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Images {
+    /// None (the default).
+    #[default]
+    None,
+    /// An equirectangular (plate carrée) 8-bit image of each layer's whole field, and a
+    /// two-channel u/v image per wind pair, as WeatherLayers GL reads them.
+    Equirect,
+}
+
+impl Images {
+    pub fn is_none(&self) -> bool {
+        *self == Images::None
+    }
 }
 
 /// Highest zoom accepted: 2^24 tiles across is far beyond any weather grid.
@@ -109,6 +132,24 @@ mod tests {
         assert!(parse_zoom("a-b").is_err());
         assert_eq!(parse_range("-40:40.5"), Ok((-40.0, 40.5)));
         assert!(parse_range("5").is_err());
+    }
+
+    /// Images off leaves the settings' JSON, and so every run id and job id, as it was before
+    /// the setting existed; on, it is part of both.
+    #[test]
+    fn images_off_is_left_out_of_the_settings_json() {
+        let off = RenderSettings::default();
+        let json = serde_json::to_string(&off).unwrap();
+        assert!(!json.contains("images"), "{json}");
+        let back: RenderSettings = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, off);
+        let on = RenderSettings {
+            images: Images::Equirect,
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&on).unwrap();
+        assert!(json.contains(r#""images":"equirect""#), "{json}");
+        assert_eq!(serde_json::from_str::<RenderSettings>(&json).unwrap(), on);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use super::grib_jpeg;
 use super::grib_meta;
 use super::grib_split::{Piece, Problem, Splitter, WholeMessage};
 use super::grib_unpack::{self, Scaling};
-use super::{iso, Entry, Field, FieldInfo, FieldSource, WindComponent};
+use super::{iso, Entry, Field, FieldInfo, FieldSource, WindComponent, WindFrame};
 use crate::error::{Error, Result};
 
 /// A GRIB2 file held in memory with its inventory.
@@ -335,6 +335,15 @@ fn describe(
         (0, 2, 3) => Some(WindComponent::V),
         _ => None,
     };
+    let wind_frame = wind_component
+        .and(grib_grid::components_relative_to_grid(sec(s.s3)))
+        .map(|grid| {
+            if grid {
+                WindFrame::Grid
+            } else {
+                WindFrame::Earth
+            }
+        });
     let precision = Scaling::read(s5).map(|sc| sc.precision());
     Ok(FieldInfo {
         index: k,
@@ -360,6 +369,7 @@ fn describe(
         },
         source,
         wind_component,
+        wind_frame,
     })
 }
 

@@ -274,6 +274,19 @@ fn projected(template: u16, t: &[u8], name: &str) -> Result<(Grid, String), Grid
     ))
 }
 
+/// Whether vector components are resolved along the grid's x and y axes rather than east
+/// and north: the resolution and component flags (flag table 3.3, bit 5 = 0x08; octet 55 of
+/// template 3.0, octet 47 of 3.10, 3.20 and 3.30). `None` for other templates or a section
+/// too short to say.
+pub fn components_relative_to_grid(s3: &[u8]) -> Option<bool> {
+    let off = match template_number(s3)? {
+        0 => 14 + 40,
+        10 | 20 | 30 => 14 + 32,
+        _ => return None,
+    };
+    u8_at(s3, off).map(|flags| flags & 0x08 != 0)
+}
+
 /// Whether odd rows run in the opposite direction (flag table 3.4 bit 4, "boustrophedon").
 pub fn alternate_rows(s3: &[u8]) -> bool {
     let off = match template_number(s3) {
@@ -283,4 +296,63 @@ pub fn alternate_rows(s3: &[u8]) -> bool {
         _ => return false,
     };
     u8_at(s3, off).is_some_and(|m| m & 0x10 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Dataset, WindFrame};
+
+    fn sample(name: &str) -> Vec<u8> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data");
+        std::fs::read(dir.join(name)).unwrap()
+    }
+
+    /// Byte offsets of section 3 of each message (sections 1 to 7 follow the 16-byte
+    /// section 0, each starting with its length and number).
+    fn section3_offsets(file: &[u8]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut msg = 0;
+        while msg + 16 <= file.len() {
+            let total = u64::from_be_bytes(file[msg + 8..msg + 16].try_into().unwrap()) as usize;
+            let mut at = msg + 16;
+            while at + 5 <= msg + total - 4 {
+                let len = u32_at(file, at).unwrap() as usize;
+                if file[at + 4] == 3 {
+                    out.push(at);
+                }
+                at += len;
+            }
+            msg += total;
+        }
+        out
+    }
+
+    #[test]
+    fn resolution_and_component_flags_say_which_winds_are_grid_relative() {
+        // eccodes: uvRelativeToGrid 0 for the lat/lon winds, 1 for the Lambert grid.
+        for (name, want) in [("global_uv10.grib2", false), ("lambert_t850.grib2", true)] {
+            let file = sample(name);
+            let offsets = section3_offsets(&file);
+            assert!(!offsets.is_empty(), "{name}");
+            for at in offsets {
+                let s3 = &file[at..];
+                assert_eq!(components_relative_to_grid(s3), Some(want), "{name}");
+            }
+        }
+        // The same winds marked grid-relative (bit 5 set) say so in their field metadata.
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = sample("global_uv10.grib2");
+        let path = dir.path().join("uv.grib2");
+        for frame in [WindFrame::Earth, WindFrame::Grid] {
+            std::fs::write(&path, &file).unwrap();
+            let ds = Dataset::open(&path).unwrap();
+            for e in ds.entries() {
+                assert_eq!(e.info.as_ref().unwrap().wind_frame, Some(frame));
+            }
+            for at in section3_offsets(&file.clone()) {
+                file[at + 14 + 40] |= 0x08;
+            }
+        }
+    }
 }

@@ -101,6 +101,10 @@ pub struct FieldInfo {
     /// Wind component this field is, for pairing u with v.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wind_component: Option<WindComponent>,
+    /// For a wind component, the directions it is resolved along, when the file says
+    /// (GRIB2 flag table 3.3 bit 5; CF `eastward_wind`/`northward_wind` or `x_wind`/`y_wind`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wind_frame: Option<WindFrame>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -108,6 +112,17 @@ pub struct FieldInfo {
 pub enum WindComponent {
     U,
     V,
+}
+
+/// What a wind component's direction is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindFrame {
+    /// Eastward and northward (earth-relative).
+    Earth,
+    /// Along the grid's increasing x (i) and y (j) axes (grid-relative); on a regular
+    /// lat/lon grid these are east and north too.
+    Grid,
 }
 
 /// A decoded field: its metadata, grid and values (row-major, `ny` × `nx`, NaN = missing).

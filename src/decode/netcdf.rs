@@ -14,7 +14,7 @@ use netcdf::{AttributeValue, Extent};
 use super::cf::{self, Attr, Axis, TimeAxis, Unpack, VarMeta};
 use super::netcdf_check;
 use super::netcdf_grid::grid_of;
-use super::{iso, Entry, Field, FieldInfo, FieldSource, Level, WindComponent};
+use super::{iso, Entry, Field, FieldInfo, FieldSource, Level, WindComponent, WindFrame};
 use crate::error::{Error, Result};
 use crate::geo::grid::{Grid, GridKind};
 
@@ -358,6 +358,12 @@ fn describe(
             _ => None,
         },
     };
+    // CF standard names say the frame; a name alone (u10, uas) does not.
+    let wind_frame = match sn {
+        "eastward_wind" | "northward_wind" => Some(WindFrame::Earth),
+        "x_wind" | "y_wind" => Some(WindFrame::Grid),
+        _ => None,
+    };
     let packing = match (v.attr("scale_factor"), v.attr("add_offset")) {
         (None, None) => v.dtype.clone(),
         _ => format!("{} scaled", v.dtype),
@@ -387,6 +393,7 @@ fn describe(
             indices,
         },
         wind_component,
+        wind_frame,
     })
 }
 

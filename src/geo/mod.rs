@@ -1,9 +1,10 @@
 //! Where values are on the earth and on the map: grid definitions and their point
 //! coordinates ([`grid`]), map projections ([`projection`]), the search index of 2-D
-//! latitude/longitude grids ([`curvilinear`]), and the tile matrices of the outputs
-//! ([`tiling`]).
+//! latitude/longitude grids ([`curvilinear`]), the tile matrices of the outputs
+//! ([`tiling`]), and the lon/lat pixel grid of whole-field images ([`equirect`]).
 
 pub mod curvilinear;
+pub mod equirect;
 pub mod grid;
 pub mod projection;
 pub mod tiling;

@@ -1,5 +1,5 @@
 //! Executing jobs: the one path from a [`Job`] to its tiles, its layer's full-frame image,
-//! legend and TileJSON documents, and its [`JobResult`] or [`Failure`].
+//! whole-field images, legend and TileJSON documents, and its [`JobResult`] or [`Failure`].
 //!
 //! The worker runs [`execute`] on a job from the queue; `tilecast render` runs the same
 //! function on every job of its own plan ([`crate::run::local`]). Both read fields through a
@@ -19,11 +19,13 @@ use crate::io::store::{PutMeta, Store};
 use crate::render::encode::{data_pixels, indexed_png, rgba_png};
 use crate::render::legend;
 use crate::render::resample::Sampler;
+use crate::run::images::{self, Components};
 use crate::run::job::{Job, JobResult, StageSeconds, JOB_VERSION};
 use crate::run::layer::{self, Styling};
 use crate::run::manifest::{GridEntry, LayerEntry, LegendUrls};
 use crate::run::plan::{SourceRef, TileRange};
 use crate::run::publish::{DataEncoding, LayerDocs};
+use crate::settings::Images;
 
 /// Counters a caller can poll from another thread to draw a progress bar, and the caller's
 /// way to stop the work: rendering checks [`Progress::stopped`] between tiles.
@@ -82,6 +84,8 @@ pub struct Prepared {
     pub sampler: Sampler,
     pub style: Styling,
     pub bounds: [f64; 4],
+    /// A wind layer's u and v, kept when its meta job writes whole-field images.
+    pub components: Option<Components>,
     pub seconds: StageSeconds,
 }
 
@@ -97,8 +101,20 @@ pub fn prepare(job: &Job, input: &dyn JobInput) -> Result<Prepared> {
         fields.push(f.field);
     }
     let first = fields.remove(0);
+    let keep = job.meta && !job.settings.images.is_none();
+    let mut components = None;
     let field = match fields.pop() {
-        Some(v) => layer::wind_speed(first, &v),
+        Some(v) => {
+            let u = keep.then(|| first.values.clone());
+            let frames = [first.info.wind_frame, v.info.wind_frame];
+            let speed = layer::wind_speed(first, &v);
+            components = u.map(|u| Components {
+                u,
+                v: v.values,
+                frames,
+            });
+            speed
+        }
         None => first,
     };
     let style = layer::style(&field, &job.settings)?;
@@ -109,6 +125,7 @@ pub fn prepare(job: &Job, input: &dyn JobInput) -> Result<Prepared> {
         sampler,
         style,
         bounds,
+        components,
         seconds: StageSeconds {
             fetch,
             decode: t0.elapsed().as_secs_f64() - fetch,
@@ -260,6 +277,17 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
     let idx: Vec<u8> = full.iter().map(|&v| p.style.table.index(v)).collect();
     let full_png = indexed_png(grid.nx, grid.ny, &idx, &p.style.table.entries)?;
     put("full.png", &full_png)?;
+    let images = match settings.images {
+        Images::None => None,
+        Images::Equirect => Some(images::write(
+            &p.sampler,
+            p.components.as_ref(),
+            settings.resample,
+            &format!("{run}/{}", job.layer),
+            &job.layer,
+            out,
+        )?),
+    };
     let info = &p.info;
     let legend_png = legend::legend_png(&info.long_name, &info.units, &p.style.table)?;
     put("legend.png", &legend_png)?;
@@ -294,7 +322,12 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
     put("data/tilejson.json", &data_tj)?;
     let bytes =
         (full_png.len() + legend_png.len() + legend_json.len() + colour_tj.len() + data_tj.len())
-            as u64;
+            as u64
+            + images.as_ref().map_or(0, |i| i.bytes);
+    let (image, vector_image, vector_image_skipped) = match images {
+        Some(i) => (Some(i.image), i.vector_image, i.vector_image_skipped),
+        None => (None, None, None),
+    };
     let data = p.style.data;
     Ok(LayerEntry {
         name: name.clone(),
@@ -337,5 +370,8 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         data_tilejson: Some(format!("{name}/data/tilejson.json")),
         tile_count: 0,
         bytes,
+        image,
+        vector_image,
+        vector_image_skipped,
     })
 }

@@ -103,6 +103,33 @@ pub struct LayerEntry {
     pub data_tilejson: Option<String>,
     pub tile_count: u64,
     pub bytes: u64,
+    /// The whole-field image (`--images equirect`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageEntry>,
+    /// A wind layer's u/v image (`--images equirect`, earth-relative components only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_image: Option<ImageEntry>,
+    /// Why a wind layer has no `vector_image` although images were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_image_skipped: Option<String>,
+}
+
+/// A whole-field image as WeatherLayers GL's data properties describe it
+/// ([`crate::run::images`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageEntry {
+    /// Key relative to the run directory.
+    pub url: String,
+    /// `SCALAR` (value in R) or `VECTOR` (u in R, v in G): WeatherLayers GL's `imageType`.
+    pub image_type: String,
+    /// `[min, max]`: `value = min + (max - min) * byte / 255`; WeatherLayers GL's
+    /// `imageUnscale`.
+    pub image_unscale: [f64; 2],
+    /// `[west, south, east, north]`: the centres of the first and last pixels; `east` is
+    /// above 180 for an image across the antimeridian.
+    pub bounds: [f64; 4],
+    pub width: usize,
+    pub height: usize,
 }
 
 /// The manifest of a run once every job has a result or is dead (`None` before that).

@@ -8,10 +8,12 @@
 //! the cells under the pixel are valid.
 //!
 //! This module holds the field and its sampling primitives (point values, bilinear weights,
-//! box averages); [`tile`] locates a tile's pixels on the grid and samples them.
+//! box averages); [`tile`] locates a tile's pixels on the grid and samples them, and
+//! [`equirect`] samples the whole field onto its lon/lat image.
 
 use serde::{Deserialize, Serialize};
 
+mod equirect;
 mod tile;
 
 use crate::geo::grid::{Grid, GridPos};

@@ -131,6 +131,7 @@ fn info() -> FieldInfo {
             sub_field: 0,
         },
         wind_component: None,
+        wind_frame: None,
     }
 }
 

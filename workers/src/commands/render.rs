@@ -19,7 +19,7 @@ use tilecast::render::resample::Resample;
 use tilecast::run::execute::Progress;
 use tilecast::run::local::render_file;
 use tilecast::run::publish::BaseUrl;
-use tilecast::settings::{parse_range, parse_zoom, RenderSettings};
+use tilecast::settings::{parse_range, parse_zoom, Images, RenderSettings};
 
 use crate::infra::storage::{Location, S3Args};
 
@@ -78,6 +78,11 @@ pub struct RenderFlags {
     /// Colour range `MIN:MAX` in the field's units (default: the palette's, else the data's).
     #[arg(long, env = "TILECAST_RANGE", value_parser = parse_range, allow_hyphen_values = true)]
     range: Option<(f64, f64)>,
+    /// Whole-field images per layer besides the tiles: `equirect` writes `image.png` (the
+    /// field on a lon/lat grid, 8-bit with its `imageUnscale` in the manifest, as
+    /// WeatherLayers GL reads it) and, per u/v pair, `vector_image.png` (u in R, v in G).
+    #[arg(long, env = "TILECAST_IMAGES", value_enum, default_value = "none")]
+    images: ImagesArg,
 }
 
 /// Where the outputs are published (shared by `render` and `chunker`): changes the TileJSON
@@ -130,6 +135,10 @@ impl RenderFlags {
                 .map(PaletteSpec::from_arg)
                 .transpose()?,
             range: self.range,
+            images: match self.images {
+                ImagesArg::None => Images::None,
+                ImagesArg::Equirect => Images::Equirect,
+            },
         };
         s.validate()?;
         Ok(s)
@@ -146,6 +155,12 @@ enum TilingArg {
 enum ResampleArg {
     Bilinear,
     Nearest,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ImagesArg {
+    None,
+    Equirect,
 }
 
 fn renderable(name: &str) -> bool {
