@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::decode::Level;
 use crate::error::{Error, Result};
 use crate::io::store::{PutMeta, Store};
-use crate::run::manifest::{LayerEntry, Manifest, Source};
+use crate::run::manifest::{ImageEntry, LayerEntry, Manifest, Source};
 use crate::run::publish::{client_bounds, BaseUrl};
 
 pub use series::{series_id, Series, SeriesStep};
@@ -114,6 +114,12 @@ pub struct CatalogLayer {
     pub legend_json: String,
     pub full_image: String,
     pub stac_item: String,
+    /// The whole-field image and its encoding (`--images equirect`), URL as the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageEntry>,
+    /// A wind layer's u/v image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_image: Option<ImageEntry>,
 }
 
 /// The public URL of an output key: absolute under a base URL, else the key itself
@@ -152,6 +158,14 @@ impl CatalogLayer {
             legend_json: url(base, &key(&l.legend.json)),
             full_image: url(base, &key(&l.full_image)),
             stac_item: url(base, &stac::item_key(&m.run, &l.name)),
+            image: l.image.clone().map(|i| ImageEntry {
+                url: url(base, &key(&i.url)),
+                ..i
+            }),
+            vector_image: l.vector_image.clone().map(|i| ImageEntry {
+                url: url(base, &key(&i.url)),
+                ..i
+            }),
         }
     }
 }

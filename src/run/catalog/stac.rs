@@ -92,6 +92,17 @@ pub fn item(m: &Manifest, l: &LayerEntry, c: &CatalogLayer) -> Value {
         "manifest": {"href": "../manifest.json", "type": "application/json",
                      "roles": ["metadata"], "title": "Run manifest"},
     });
+    for (name, image) in [("image", &l.image), ("vector_image", &l.vector_image)] {
+        if let Some(i) = image {
+            let rel = i
+                .url
+                .strip_prefix(&format!("{}/", c.name))
+                .unwrap_or(&i.url);
+            assets[name] = json!({"href": rel, "type": "image/png", "roles": ["data"],
+                "title": format!("Whole field, {} (WeatherLayers GL)", i.image_type),
+                "tilecast:image_unscale": i.image_unscale, "tilecast:bounds": i.bounds});
+        }
+    }
     if l.data_tilejson.is_some() {
         assets["data_tilejson"] = json!({"href": "data/tilejson.json", "type": "application/json",
             "roles": ["data", "metadata"], "title": "Data tiles (TileJSON 3.0.0, with encoding)"});
