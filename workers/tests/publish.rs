@@ -21,10 +21,13 @@ fn json(tree: &BTreeMap<PathBuf, Vec<u8>>, key: &str) -> serde_json::Value {
     serde_json::from_slice(&tree[&PathBuf::from(key)]).unwrap_or_else(|e| panic!("{key}: {e}"))
 }
 
-/// The documents the base URL may change: both TileJSON documents of a layer and the
-/// manifest.
+/// The documents that carry public URLs: the TileJSONs, the manifest, the run's style and
+/// STAC items, and the catalog (the STAC root and collections have relative links only).
 fn published(key: &std::path::Path) -> bool {
-    key.ends_with("tilejson.json") || key.ends_with("manifest.json")
+    ["tilejson.json", "manifest.json", "style.json", "item.json", "catalog.json"]
+        .iter()
+        .any(|name| key.ends_with(name))
+        && !key.starts_with("stac")
 }
 
 #[test]
