@@ -10,6 +10,8 @@ use crate::render::palette::Rgba;
 
 /// Quantisation of one layer's values into data tiles:
 /// `value = offset + scale * (R * 256 + G)`, B = 0, A = 255 where valid, A = 0 where missing.
+/// Code 0 is never a value: a missing pixel (all zero) decodes below every valid one, so a
+/// client that cannot read alpha (MapLibre's `raster-dem`) still tells missing from the minimum.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DataScale {
     pub offset: f64,
@@ -17,25 +19,27 @@ pub struct DataScale {
 }
 
 impl DataScale {
-    /// Spreads `[min, max]` over the 65536 codes. A constant field gets scale 1 and code 0.
+    /// Spreads `[min, max]` over codes 1..=65535 (`min` is code 1, so `offset = min - scale`).
+    /// A constant field gets scale 1 and code 1.
     pub fn for_range(min: f64, max: f64) -> DataScale {
         if max > min && (max - min).is_finite() {
+            let scale = (max - min) / 65534.0;
             DataScale {
-                offset: min,
-                scale: (max - min) / 65535.0,
+                offset: min - scale,
+                scale,
             }
         } else {
             DataScale {
-                offset: if min.is_finite() { min } else { 0.0 },
+                offset: if min.is_finite() { min - 1.0 } else { 0.0 },
                 scale: 1.0,
             }
         }
     }
 
-    /// The code nearest `v` (halves away from zero, as `f64::round`), clamped to 0..=65535.
+    /// The code nearest `v` (halves away from zero, as `f64::round`), clamped to 1..=65535.
     #[inline]
     pub fn code(&self, v: f32) -> u16 {
-        let x = ((v as f64 - self.offset) / self.scale).clamp(0.0, 65535.0);
+        let x = ((v as f64 - self.offset) / self.scale).clamp(1.0, 65535.0);
         // `round` is a library call on baseline x86-64; for 0 <= x < 2^16 truncation is one
         // instruction and `x - t` is exact (Sterbenz), so this is the same rounding.
         let t = x as u32;
@@ -236,9 +240,10 @@ mod tests {
         }
         values.extend([-40.0, 60.0, f32::MAX, f32::MIN, 0.0]);
         for v in values {
+            // Code 0 is reserved for missing: the lowest value is code 1.
             let want = ((v as f64 - s.offset) / s.scale)
                 .round()
-                .clamp(0.0, 65535.0) as u16;
+                .clamp(1.0, 65535.0) as u16;
             assert_eq!(s.code(v), want, "{v}");
         }
     }

@@ -11,7 +11,7 @@
 //        center: [lon, lat], zoom, background: "#rrggbb", ramp?: [[value, "#rrggbb"], ...]}
 // For "color-relief" the page reads the data TileJSON itself and copies its raster-dem
 // factors into the source, as the README tells map authors to, and makes the value that
-// missing pixels decode to (the layer's minimum, -baseShift) transparent.
+// missing pixels decode to (-baseShift, one step below the layer's minimum) transparent.
 //
 // Both layers resample with `nearest`, so every pixel of a tile magnified on screen is one
 // tile pixel: a palette colour, which the driver can check exactly. The globe's atmosphere
@@ -54,8 +54,9 @@ function layer() {
     };
   }
   // MapLibre ignores alpha when it decodes a DEM, so a missing pixel (R = G = 0, A = 0)
-  // decodes to -baseShift, the layer's minimum: that value is transparent and the ramp
-  // starts one step (greenFactor) above it. Only values equal to the minimum are lost.
+  // decodes to -baseShift, code 0, which tilecast keeps one step below the layer's minimum:
+  // that value is transparent and the ramp starts one step (greenFactor) above it, at the
+  // minimum (code 1), so no valid value is lost.
   const missing = -dem.baseShift;
   const first = missing + dem.greenFactor;
   const stops = [missing, 'rgba(0, 0, 0, 0)'];

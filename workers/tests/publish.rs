@@ -24,9 +24,15 @@ fn json(tree: &BTreeMap<PathBuf, Vec<u8>>, key: &str) -> serde_json::Value {
 /// The documents that carry public URLs: the TileJSONs, the manifest, the run's style and
 /// STAC items, and the catalog (the STAC root and collections have relative links only).
 fn published(key: &std::path::Path) -> bool {
-    ["tilejson.json", "manifest.json", "style.json", "item.json", "catalog.json"]
-        .iter()
-        .any(|name| key.ends_with(name))
+    [
+        "tilejson.json",
+        "manifest.json",
+        "style.json",
+        "item.json",
+        "catalog.json",
+    ]
+    .iter()
+    .any(|name| key.ends_with(name))
         && !key.starts_with("stac")
 }
 

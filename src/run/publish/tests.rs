@@ -195,16 +195,23 @@ fn only_the_data_document_carries_the_encoding_under_maplibres_names() {
     for k in ["encoding", "redFactor", "data_encoding", "dem"] {
         assert!(c.get(k).is_none(), "{k} in the colour TileJSON");
     }
-    let scale = 92.5 / 65535.0;
+    // Codes 1..=65535 span the data range; code 0 (missing) is one step below the minimum.
+    let scale = 92.5 / 65534.0;
     assert_eq!(d["encoding"], "custom");
     assert_eq!(d["redFactor"].as_f64(), Some(256.0 * scale));
     assert_eq!(d["greenFactor"].as_f64(), Some(scale));
     assert_eq!(d["blueFactor"].as_f64(), Some(scale / 256.0));
-    assert_eq!(d["baseShift"].as_f64(), Some(12.5));
+    assert_eq!(d["baseShift"].as_f64(), Some(-(-12.5 - scale)));
     assert_eq!(d["data_encoding"]["formula"], DATA_FORMULA);
-    assert_eq!(d["data_encoding"]["offset"].as_f64(), Some(-12.5));
+    assert_eq!(d["data_encoding"]["offset"].as_f64(), Some(-12.5 - scale));
     assert_eq!(d["data_encoding"]["units"], "ppb");
-    let zero = DemEncoding::of(&DataEncoding::of(DataScale::for_range(0.0, 1.0), ""));
+    let zero = DemEncoding::of(&DataEncoding::of(
+        DataScale {
+            offset: 0.0,
+            scale: 1.0,
+        },
+        "",
+    ));
     assert_eq!(
         serde_json::to_value(zero).unwrap()["baseShift"].to_string(),
         "0.0"
