@@ -1,9 +1,15 @@
 //! From a field on its grid to images: resampling into tiles and full frames
 //! ([`resample`]), colour palettes and tables ([`palette`]), PNG and data-tile encoding
-//! ([`encode`]), legends ([`legend`]), and unit conversions for palette ranges ([`units`]).
+//! ([`encode`]), the quantities tilecast knows and their colour ranges ([`quantity`],
+//! [`range`]), unit conversions ([`units`]), and legends ([`legend`]) with their names
+//! ([`names`]) and text ([`text`]).
 
 pub mod encode;
 pub mod legend;
+pub mod names;
 pub mod palette;
+pub mod quantity;
+pub mod range;
 pub mod resample;
+pub mod text;
 pub mod units;

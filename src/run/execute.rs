@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::geo::tiling::TILE_SIZE;
 use crate::io::store::{PutMeta, Store};
 use crate::render::encode::{data_pixels, indexed_png, rgba_png};
-use crate::render::legend;
 use crate::render::resample::Sampler;
 use crate::run::job::{Job, JobResult, StageSeconds, JOB_VERSION};
 use crate::run::layer::{self, Styling};
@@ -101,7 +100,7 @@ pub fn prepare(job: &Job, input: &dyn JobInput) -> Result<Prepared> {
         Some(v) => layer::wind_speed(first, &v),
         None => first,
     };
-    let style = layer::style(&field, &job.settings)?;
+    let style = layer::style(&field, &job.settings, None)?;
     let bounds = field.grid.bounds();
     let sampler = Sampler::new(field.grid, field.values, job.settings.resample);
     Ok(Prepared {
@@ -261,14 +260,10 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
     let full_png = indexed_png(grid.nx, grid.ny, &idx, &p.style.table.entries)?;
     put("full.png", &full_png)?;
     let info = &p.info;
-    let legend_png = legend::legend_png(&info.long_name, &info.units, &p.style.table)?;
+    let legend = layer::legend(info, &p.style);
+    let legend_png = legend.png(&p.style.table)?;
     put("legend.png", &legend_png)?;
-    let legend_json = pretty(&legend::legend_json(
-        &info.long_name,
-        &info.units,
-        &p.style.palette,
-        &p.style.table,
-    ));
+    let legend_json = pretty(&legend.json(&p.style.palette, &p.style.table));
     put("legend.json", &legend_json)?;
     let name = &job.layer;
     let tiling = settings.tiling;
@@ -286,6 +281,7 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         info,
         range,
         data: &data_encoding,
+        legend: &legend,
     }
     .tilejsons();
     let colour_tj = pretty(&colour_tj);
