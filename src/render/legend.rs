@@ -112,14 +112,18 @@ fn steps(min: f64, max: f64, step: f64) -> Vec<f64> {
     out
 }
 
-/// Formats a tick label compactly ("-40", "0.5", "1e+05").
+/// Formats a tick label compactly ("-40", "0.5", "1.5e-4").
 pub fn label(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
     let a = v.abs();
     if !(1e-3..1e6).contains(&a) {
-        return format!("{v:.0e}");
+        // As many mantissa digits as the value has (1.5e-4, not 2e-4), at most four.
+        let e = format!("{v:.3e}");
+        let (mantissa, exponent) = e.split_once('e').unwrap_or((&e, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
     }
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');

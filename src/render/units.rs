@@ -115,7 +115,8 @@ impl Display {
         }
     }
 
-    /// Values in `from` shown in `to` (spelled as given), or `None` when they do not convert.
+    /// Values in `from` shown in `to` (spelled for people), or `None` when they do not
+    /// convert.
     pub fn between(from: &str, to: &str) -> Option<Display> {
         let offset = convert(0.0, from, to)?;
         let scale = convert(1.0, from, to)? - offset;
@@ -129,7 +130,7 @@ impl Display {
             }
         };
         Some(Display {
-            units: to.to_string(),
+            units: pretty(to),
             scale: clean(scale),
             offset: clean(offset),
         })
@@ -235,6 +236,10 @@ mod tests {
         assert_eq!((d.scale, d.offset), (0.01, 0.0));
         assert_eq!(d.unshow(1000.0), 100_000.0);
         assert!(Display::between("K", "hPa").is_none());
+        assert_eq!(
+            Display::between("J kg**-1", "J kg-1").unwrap().units,
+            "J kg⁻¹"
+        );
     }
 
     #[test]

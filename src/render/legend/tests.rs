@@ -43,6 +43,10 @@ fn nice_ticks() {
     assert_eq!(ticks(-90.0, -10.0, 5), vec![-80.0, -60.0, -40.0, -20.0]);
     assert_eq!(label(0.30000000000000004), "0.3");
     assert_eq!(label(101325.0), "101325");
+    assert_eq!(label(1.5e-4), "1.5e-4");
+    assert_eq!(label(1e-4), "1e-4");
+    assert_eq!(label(-5e-5), "-5e-5");
+    assert_eq!(label(2.5e7), "2.5e7");
 }
 
 #[test]
