@@ -129,9 +129,15 @@ pub struct Failure {
 pub const MAX_REASON_CHARS: usize = 2000;
 
 impl Failure {
+    /// The error's text; for an I/O error with the operating system's reason ("...: write:
+    /// No space left on device (os error 28)"), which its text alone leaves out.
     pub fn of(e: &Error) -> Failure {
+        let reason = match e {
+            Error::Io { source, .. } => format!("{e}: {source}"),
+            _ => e.to_string(),
+        };
         Failure {
-            reason: e.to_string().chars().take(MAX_REASON_CHARS).collect(),
+            reason: reason.chars().take(MAX_REASON_CHARS).collect(),
             permanent: e.is_permanent(),
         }
     }
@@ -334,4 +340,27 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         tile_count: 0,
         bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk during a job names its cause in the failure reason (the manifest's
+    /// `failed[]`, the render summary), not just "write".
+    #[test]
+    fn an_io_failure_keeps_the_systems_reason() {
+        let e = Error::io(
+            "/out/.tilecast/tmp/1-2",
+            "write",
+            std::io::Error::from_raw_os_error(28),
+        );
+        let f = Failure::of(&e);
+        assert!(
+            f.reason.starts_with("/out/.tilecast/tmp/1-2: write: "),
+            "{}",
+            f.reason
+        );
+        assert!(f.reason.contains("No space left on device"), "{}", f.reason);
+    }
 }
