@@ -30,6 +30,7 @@ COPY src ./src
 COPY workers ./workers
 COPY palettes ./palettes
 COPY benches ./benches
+COPY assets ./assets
 RUN cargo build --release --locked -p tilecast-workers \
  && install -m 0755 target/release/tilecast /usr/local/bin/tilecast
 
@@ -44,6 +45,8 @@ RUN apt-get update \
  && chown 10001:10001 /scratch /data
 COPY --from=build /usr/local/bin/tilecast /usr/local/bin/tilecast
 COPY palettes /etc/tilecast/palettes
+# The binary embeds the legend font; its licence travels with it.
+COPY assets/fonts/LICENSE-DejaVu.txt assets/fonts/README.md /usr/share/doc/tilecast/fonts/
 ENV TMPDIR=/scratch \
     TILECAST_LOG_FORMAT=json
 USER 10001:10001

@@ -242,6 +242,30 @@ HAND = [
         ],
     },
     {
+        "name": "diverging",
+        "description": "Signed quantities centred on zero (vertical velocity, "
+                       "anomalies, differences): blue negative, near-white zero, "
+                       "red positive; positions across a symmetric range.",
+        "units": "1",
+        "default_range": [-1.0, 1.0],
+        "variables": [],
+        "table_units": "1",
+        "to_range_units": None,
+        "table": [
+            (-1.0, "#053061"),
+            (-0.75, "#2166ac"),
+            (-0.5, "#4393c3"),
+            (-0.25, "#92c5de"),
+            (-0.08, "#d1e5f0"),
+            (0.0, "#f7f7f7"),
+            (0.08, "#fddbc7"),
+            (0.25, "#f4a582"),
+            (0.5, "#d6604d"),
+            (0.75, "#b2182b"),
+            (1.0, "#67001f"),
+        ],
+    },
+    {
         "name": "pressure",
         "description": "Mean sea level pressure, 960..1040 hPa, diverging "
                        "around 1013.25 hPa: purple/blue lows, near-white "

@@ -22,6 +22,7 @@ use super::grib_image;
 use super::grib_index::FieldSections;
 use super::grib_jpeg;
 use super::grib_meta;
+use super::grib_names;
 use super::grib_split::{Piece, Problem, Splitter, WholeMessage};
 use super::grib_unpack::{self, Scaling};
 use super::{iso, Entry, Field, FieldInfo, FieldSource, WindComponent, WindFrame};
@@ -409,11 +410,17 @@ fn parameter_names(
         Some((abbrev, name, unit))
     }));
     match looked_up {
-        Ok(Some((abbrev, name, unit))) if !abbrev.trim().is_empty() => (
-            abbrev.trim().to_lowercase(),
-            name.trim().to_string(),
-            grib_meta::spaced_units(unit.trim()),
-        ),
+        // "missing": gribberish's tables map a number they lack to their last entry.
+        Ok(Some((abbrev, name, unit)))
+            if !abbrev.trim().is_empty() && !abbrev.trim().eq_ignore_ascii_case("missing") =>
+        {
+            (
+                abbrev.trim().to_lowercase(),
+                grib_names::description(s.discipline, p.category, p.number)
+                    .unwrap_or_else(|| name.trim().to_string()),
+                grib_meta::spaced_units(unit.trim()),
+            )
+        }
         _ => fallback(),
     }
 }

@@ -14,6 +14,7 @@ mod grib_image;
 pub(crate) mod grib_index;
 mod grib_jpeg;
 mod grib_meta;
+mod grib_names;
 mod grib_split;
 mod grib_unpack;
 mod inventory;

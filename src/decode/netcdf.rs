@@ -343,8 +343,11 @@ fn describe(
         }
     }
     let standard_name = v.text("standard_name").map(str::to_string);
+    // WRF writes its names as `description`.
     let long_name = v
         .text("long_name")
+        .or(v.text("description"))
+        .filter(|d| !d.trim().is_empty() && d.trim() != "-")
         .or(standard_name.as_deref())
         .unwrap_or(&v.name)
         .to_string();

@@ -35,6 +35,7 @@ const BUILTIN: &[(&str, &str)] = &[
         "wind_component",
         include_str!("../../palettes/wind_component.json"),
     ),
+    ("diverging", include_str!("../../palettes/diverging.json")),
     ("pressure", include_str!("../../palettes/pressure.json")),
     (
         "relative_humidity",

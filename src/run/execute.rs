@@ -17,8 +17,9 @@ use crate::error::{Error, Result};
 use crate::geo::tiling::TILE_SIZE;
 use crate::io::store::{PutMeta, Store};
 use crate::render::encode::{data_pixels, indexed_png, rgba_png};
-use crate::render::legend;
+use crate::render::range::RangeSource;
 use crate::render::resample::Sampler;
+use crate::run::catalog::series;
 use crate::run::images::{self, Components};
 use crate::run::job::{Job, JobResult, StageSeconds, JOB_VERSION};
 use crate::run::layer::{self, Styling};
@@ -91,7 +92,9 @@ pub struct Prepared {
 
 /// Reads the job's fields, combines them (u and v give wind speed) and styles the result.
 /// Depends on the job's layer only, not its tiles: every job of a layer prepares the same.
-pub fn prepare(job: &Job, input: &dyn JobInput) -> Result<Prepared> {
+/// A colour range that would come from the data is the one the layer's series agreed on
+/// (`out`'s `.tilecast/ranges/`, [`series::agreed_range`]): the first step's.
+pub fn prepare(job: &Job, input: &dyn JobInput, out: &dyn Store) -> Result<Prepared> {
     let t0 = Instant::now();
     let mut fetch = 0.0;
     let mut fields = Vec::with_capacity(job.fields.len());
@@ -117,7 +120,22 @@ pub fn prepare(job: &Job, input: &dyn JobInput) -> Result<Prepared> {
         }
         None => first,
     };
-    let style = layer::style(&field, &job.settings)?;
+    let mut style = layer::style(&field, &job.settings, None)?;
+    if style.range_source == RangeSource::Data {
+        let id = series::id_of(
+            &field.info.variable,
+            &field.info.level.label,
+            job.settings.tiling.name(),
+            &serde_json::to_value(&field.grid.kind).unwrap_or(serde_json::Value::Null),
+            field.grid.nx,
+            field.grid.ny,
+        );
+        let mine = [style.table.min, style.table.max];
+        let [lo, hi] = series::agreed_range(out, &id, &field.info.units, mine)?;
+        if [lo, hi] != mine {
+            style = layer::style(&field, &job.settings, Some((lo, hi)))?;
+        }
+    }
     let bounds = field.grid.bounds();
     let sampler = Sampler::new(field.grid, field.values, job.settings.resample);
     Ok(Prepared {
@@ -147,9 +165,15 @@ pub struct Failure {
 pub const MAX_REASON_CHARS: usize = 2000;
 
 impl Failure {
+    /// The error's text; for an I/O error with the operating system's reason ("...: write:
+    /// No space left on device (os error 28)"), which its text alone leaves out.
     pub fn of(e: &Error) -> Failure {
+        let reason = match e {
+            Error::Io { source, .. } => format!("{e}: {source}"),
+            _ => e.to_string(),
+        };
         Failure {
-            reason: e.to_string().chars().take(MAX_REASON_CHARS).collect(),
+            reason: reason.chars().take(MAX_REASON_CHARS).collect(),
             permanent: e.is_permanent(),
         }
     }
@@ -164,7 +188,7 @@ pub enum Outcome {
 
 /// Runs a job from its fields to its result: the executor of both shapes of tilecast.
 pub fn execute(job: &Job, input: &dyn JobInput, out: &dyn Store, progress: &Progress) -> Outcome {
-    match prepare(job, input).and_then(|p| execute_prepared(&p, job, out, progress)) {
+    match prepare(job, input, out).and_then(|p| execute_prepared(&p, job, out, progress)) {
         Ok(r) => Outcome::Done(Box::new(r)),
         Err(e) => Outcome::Failed(Failure::of(&e)),
     }
@@ -289,14 +313,10 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         )?),
     };
     let info = &p.info;
-    let legend_png = legend::legend_png(&info.long_name, &info.units, &p.style.table)?;
+    let legend = layer::legend(info, &p.style);
+    let legend_png = legend.png(&p.style.table)?;
     put("legend.png", &legend_png)?;
-    let legend_json = pretty(&legend::legend_json(
-        &info.long_name,
-        &info.units,
-        &p.style.palette,
-        &p.style.table,
-    ));
+    let legend_json = pretty(&legend.json(&p.style.palette, &p.style.table));
     put("legend.json", &legend_json)?;
     let name = &job.layer;
     let tiling = settings.tiling;
@@ -314,6 +334,7 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         info,
         range,
         data: &data_encoding,
+        legend: &legend,
     }
     .tilejsons();
     let colour_tj = pretty(&colour_tj);
@@ -374,4 +395,27 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         vector_image,
         vector_image_skipped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk during a job names its cause in the failure reason (the manifest's
+    /// `failed[]`, the render summary), not just "write".
+    #[test]
+    fn an_io_failure_keeps_the_systems_reason() {
+        let e = Error::io(
+            "/out/.tilecast/tmp/1-2",
+            "write",
+            std::io::Error::from_raw_os_error(28),
+        );
+        let f = Failure::of(&e);
+        assert!(
+            f.reason.starts_with("/out/.tilecast/tmp/1-2: write: "),
+            "{}",
+            f.reason
+        );
+        assert!(f.reason.contains("No space left on device"), "{}", f.reason);
+    }
 }

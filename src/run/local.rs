@@ -145,7 +145,7 @@ fn run_layer(
     out: &dyn Store,
     progress: &Progress,
 ) -> Vec<Outcome> {
-    match prepare(&jobs[0], input) {
+    match prepare(&jobs[0], input, out) {
         Err(e) => {
             let f = Failure::of(&e);
             jobs.iter().map(|_| Outcome::Failed(f.clone())).collect()

@@ -17,7 +17,7 @@ use crate::decode::FieldInfo;
 use crate::geo::grid::norm180;
 use crate::geo::tiling::{Tiling, MERCATOR_MAX_LAT};
 use crate::render::encode::DataScale;
-use crate::render::legend;
+use crate::render::legend::{self, Legend};
 
 /// The public URL of the output root: an absolute `http://` or `https://` URL without query,
 /// fragment or credentials, kept without a trailing slash. `<base>/<key>` is the public URL of
@@ -209,9 +209,11 @@ pub struct LayerDocs<'a> {
     /// The data's true extent, west > east across the antimeridian.
     pub bounds: [f64; 4],
     pub info: &'a FieldInfo,
-    /// The colour range.
+    /// The colour range, in the field's units.
     pub range: [f64; 2],
     pub data: &'a DataEncoding,
+    /// The layer's legend: its heading, display units and conversion.
+    pub legend: &'a Legend,
 }
 
 impl LayerDocs<'_> {
@@ -249,9 +251,9 @@ impl LayerDocs<'_> {
             attribution: String::new(),
             crs: self.tiling.crs().into(),
             legend: legend_html(
-                &info.long_name,
-                &info.units,
-                self.range,
+                &self.legend.heading(),
+                &self.legend.display.units,
+                self.range.map(|v| self.legend.display.show(v)),
                 legend_png.as_deref(),
             ),
             dem: None,
@@ -328,7 +330,8 @@ fn center(extent: [f64; 4], client: [f64; 4]) -> (f64, f64) {
     )
 }
 
-/// The TileJSON `legend`: `<long name> (<units>): <min> to <max>`, escaped for HTML since
+/// The TileJSON `legend`: `<heading> (<units>): <min> to <max>` (the legend's heading and
+/// display units, the colour range as shown there), escaped for HTML since
 /// clients may show it as HTML (names and units come from the input file), followed by an
 /// `<img>` of the legend PNG when its public URL is known.
 pub fn legend_html(long_name: &str, units: &str, range: [f64; 2], png: Option<&str>) -> String {

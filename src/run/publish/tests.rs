@@ -1,5 +1,7 @@
 use super::*;
 use crate::decode::{FieldSource, Level};
+use crate::render::range::{Extend, RangeSource};
+use crate::render::units::Display;
 
 #[test]
 fn base_urls_are_absolute_http_urls_kept_without_a_trailing_slash() {
@@ -138,6 +140,15 @@ fn info() -> FieldInfo {
 fn docs(base: Option<&BaseUrl>, extent: [f64; 4]) -> (serde_json::Value, serde_json::Value) {
     let info = info();
     let data = DataEncoding::of(DataScale::for_range(-12.5, 80.0), "ppb");
+    let legend = Legend {
+        name: info.long_name.clone(),
+        level: None,
+        units: "ppb".into(),
+        display: Display::identity("ppb"),
+        extend: Extend::Max,
+        range_source: RangeSource::Quantity,
+        quantity: None,
+    };
     let (colour, data) = LayerDocs {
         run: "0123456789abcdef",
         layer: "o3_sfc_20260701T0600Z",
@@ -149,6 +160,7 @@ fn docs(base: Option<&BaseUrl>, extent: [f64; 4]) -> (serde_json::Value, serde_j
         info: &info,
         range: [0.0, 120.0],
         data: &data,
+        legend: &legend,
     }
     .tilejsons();
     let v = |t: &TileJson| serde_json::to_value(t).unwrap();
