@@ -187,7 +187,19 @@ impl LocalStore {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let t = tmp.join(name);
-        if let Err(e) = std::fs::write(&t, bytes) {
+        let mut written = std::fs::write(&t, bytes);
+        // Another process's render may have removed the (empty) directory meanwhile.
+        for _ in 0..3 {
+            match &written {
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    std::fs::create_dir_all(&tmp)
+                        .map_err(|e| Error::io(&tmp, "create directory", e))?;
+                    written = std::fs::write(&t, bytes);
+                }
+                _ => break,
+            }
+        }
+        if let Err(e) = written {
             // A full disk leaves a partial file: never leave it behind.
             let _ = std::fs::remove_file(&t);
             return Err(Error::io(&t, "write", e));
@@ -241,7 +253,18 @@ impl Store for LocalStore {
         let path = self.path(key)?;
         Self::parent_dir(&path)?;
         let t = self.temp(&bytes)?;
-        std::fs::rename(&t, &path).map_err(|e| {
+        let mut renamed = std::fs::rename(&t, &path);
+        // The parent may have been removed as empty by another process meanwhile.
+        for _ in 0..3 {
+            match &renamed {
+                Err(e) if e.kind() == ErrorKind::NotFound && t.exists() => {
+                    Self::parent_dir(&path)?;
+                    renamed = std::fs::rename(&t, &path);
+                }
+                _ => break,
+            }
+        }
+        renamed.map_err(|e| {
             let _ = std::fs::remove_file(&t);
             Error::io(&path, "rename", e)
         })
@@ -389,106 +412,5 @@ impl Store for LocalStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_store_round_trips_and_lists() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::new(dir.path());
-        s.put("run/a/0/0/0.png", vec![1, 2, 3], PutMeta::PNG)
-            .unwrap();
-        s.put("run/a/legend.json", b"{}".to_vec(), PutMeta::JSON)
-            .unwrap();
-        assert_eq!(s.get("run/a/0/0/0.png").unwrap(), Some(vec![1, 2, 3]));
-        assert_eq!(s.get("run/missing").unwrap(), None);
-        assert_eq!(s.get_range("run/a/0/0/0.png", 1..3, None).unwrap(), [2, 3]);
-        assert!(s.get_range("run/a/0/0/0.png", 2..4, None).is_err());
-        let keys: Vec<String> = s
-            .list("run/a/")
-            .unwrap()
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        assert_eq!(keys, ["run/a/0/0/0.png", "run/a/legend.json"]);
-        assert_eq!(s.list("run/a/l").unwrap().len(), 1);
-        assert_eq!(s.list_dirs("run/").unwrap(), ["a"]);
-        assert_eq!(s.head("run/a/legend.json").unwrap().unwrap().size, 2);
-        assert_eq!(s.head("run/a/missing.json").unwrap(), None);
-        // Nothing is left in the temporary directory.
-        assert_eq!(std::fs::read_dir(tmp_dir(dir.path())).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn put_new_creates_once_with_its_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::new(dir.path());
-        assert!(s.put_new("claims/r", b"one".to_vec()).unwrap());
-        assert!(!s.put_new("claims/r", b"two".to_vec()).unwrap());
-        assert_eq!(s.get("claims/r").unwrap().unwrap(), b"one");
-    }
-
-    #[test]
-    fn concurrent_creators_get_one_claim() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::new(dir.path());
-        let won: usize = std::thread::scope(|scope| {
-            let hs: Vec<_> = (0..8)
-                .map(|i| {
-                    scope.spawn({
-                        let s = &s;
-                        move || s.put_new("c", vec![i]).unwrap()
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap() as usize).sum()
-        });
-        assert_eq!(won, 1);
-    }
-
-    /// Eight threads add 25 to a counter each, by read-modify-conditional-write: no
-    /// increment is lost, and a stale version is refused.
-    #[test]
-    fn conditional_writes_lose_no_update() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::new(dir.path());
-        assert!(s.put_if("n", b"0".to_vec(), PutMeta::JSON, None).unwrap());
-        assert!(!s.put_if("n", b"9".to_vec(), PutMeta::JSON, None).unwrap());
-        let stale = s.get_versioned("n").unwrap().unwrap().version;
-        std::thread::scope(|scope| {
-            for _ in 0..8 {
-                scope.spawn(|| {
-                    for _ in 0..25 {
-                        loop {
-                            let v = s.get_versioned("n").unwrap().unwrap();
-                            let n: u32 = std::str::from_utf8(&v.bytes).unwrap().parse().unwrap();
-                            let next = (n + 1).to_string().into_bytes();
-                            if s.put_if("n", next, PutMeta::JSON, Some(&v.version))
-                                .unwrap()
-                            {
-                                break;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        assert_eq!(s.get("n").unwrap().unwrap(), b"200");
-        assert!(!s
-            .put_if("n", b"1".to_vec(), PutMeta::JSON, Some(&stale))
-            .unwrap());
-        s.delete("n").unwrap();
-        s.delete("n").unwrap();
-        assert_eq!(s.get("n").unwrap(), None);
-    }
-
-    #[test]
-    fn keys_cannot_leave_the_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStore::new(dir.path().join("out"));
-        for k in ["../x", "/etc/passwd", "a/../../x", ""] {
-            assert!(s.put(k, vec![], PutMeta::PNG).is_err(), "{k}");
-            assert!(s.get(k).is_err(), "{k}");
-        }
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -132,9 +132,8 @@ pub fn prepare(job: &Job, input: &dyn JobInput, out: &dyn Store) -> Result<Prepa
         );
         let mine = [style.table.min, style.table.max];
         let [lo, hi] = series::agreed_range(out, &id, &field.info.units, mine)?;
-        if [lo, hi] != mine {
-            style = layer::style(&field, &job.settings, Some((lo, hi)))?;
-        }
+        // The first step too: every step's legend then says the range is the series'.
+        style = layer::style(&field, &job.settings, Some((lo, hi)))?;
     }
     let bounds = field.grid.bounds();
     let sampler = Sampler::new(field.grid, field.values, job.settings.resample);

@@ -185,7 +185,7 @@ impl Drop for Active<'_> {
         let _ = self.out.delete(&self.key);
         if let Some(root) = self.out.local_root() {
             // Leave no empty bookkeeping directories behind a local render.
-            for d in ["active", "tmp", ""] {
+            for d in ["active", "tmp"] {
                 let _ = std::fs::remove_dir(root.join(".tilecast").join(d));
             }
         }

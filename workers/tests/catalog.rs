@@ -139,7 +139,8 @@ fn a_time_series_rendered_locally_and_distributed_makes_one_series_and_one_catal
     check_series(&cat, &|k| std::fs::read(local.join(k)).unwrap());
     // Distributed: dropped one by one into the ingest directory.
     let mut c = Cluster::new("series");
-    c.chunker(&[]);
+    // The same render settings as `render` (the zooms are part of the run id).
+    c.chunker(&["--zoom", "0-1"]);
     c.pool(2, &[]);
     for (k, f) in files.iter().enumerate() {
         c.drop_file(f, f.file_name().unwrap().to_str().unwrap());
