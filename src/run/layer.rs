@@ -37,7 +37,15 @@ fn slug(s: &str) -> String {
             }
         })
         .collect();
-    let s = s.trim_matches(['-', '_']).to_string();
+    // Separators left at the ends go, but not the sign of a level such as `-2pvu`.
+    let s = s.trim_end_matches(['-', '_']).trim_start_matches('_');
+    let s = match s.strip_prefix('-') {
+        Some(rest) if !rest.starts_with(|c: char| c.is_ascii_digit()) => {
+            rest.trim_start_matches(['-', '_'])
+        }
+        _ => s,
+    }
+    .to_string();
     if s.is_empty() {
         "x".into()
     } else {
@@ -282,6 +290,16 @@ pub fn zooms(settings: &RenderSettings, tiling: Tiling, grid: &Grid, bounds: [f6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_parts_keep_underscores_and_signs() {
+        assert_eq!(slug("wind_speed"), "wind_speed");
+        assert_eq!(slug("-2pvu"), "-2pvu");
+        assert_eq!(slug("(ozone)"), "ozone");
+        assert_eq!(slug("_x_"), "x");
+        assert_eq!(slug("--5"), "5");
+        assert_eq!(slug("!!"), "x");
+    }
     use crate::decode::Dataset;
 
     fn sample(name: &str, k: usize) -> Field {
