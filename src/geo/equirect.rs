@@ -192,20 +192,8 @@ impl Equirect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geo::grid::tests::latlon;
     use crate::geo::projection::{Earth, Projection};
-
-    fn latlon(nx: usize, ny: usize, lon0: f64, lat0: f64, dlon: f64, dlat: f64) -> Grid {
-        Grid {
-            nx,
-            ny,
-            kind: GridKind::LatLon {
-                lon0,
-                lat0,
-                dlon,
-                dlat,
-            },
-        }
-    }
 
     /// Every pixel of a lat/lon image is the grid point at its centre.
     fn check_points(g: &Grid) -> Equirect {

@@ -267,10 +267,11 @@ fn lon_extent(lons: &mut [f64]) -> (f64, f64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn latlon(nx: usize, ny: usize, lon0: f64, lat0: f64, dlon: f64, dlat: f64) -> Grid {
+    /// A regular lat/lon grid (also for other modules' tests).
+    pub(crate) fn latlon(nx: usize, ny: usize, lon0: f64, lat0: f64, dlon: f64, dlat: f64) -> Grid {
         Grid {
             nx,
             ny,

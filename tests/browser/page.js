@@ -7,8 +7,12 @@
 //   probe(points)  screen positions of [lon, lat] points, with whether each is visible
 //   space()  on the globe, screen positions just outside its outline, in 16 directions
 //
-// Case: {tilejson, kind: "raster" | "color-relief", projection: "mercator" | "globe",
-//        center: [lon, lat], zoom, background: "#rrggbb", ramp?: [[value, "#rrggbb"], ...]}
+// Case: {tilejson, kind: "raster" | "color-relief" | "style", projection: "mercator" | "globe",
+//        center: [lon, lat], zoom, background: "#rrggbb", ramp?: [[value, "#rrggbb"], ...],
+//        style?: URL of a run's style.json, source?: its layer to check}
+// For "style" the map loads the run's style.json as it is; once it has loaded, only the
+// background colour, the layer's opacity (1) and resampling (nearest) are set, so pixels can
+// be checked exactly as in the other cases.
 // For "color-relief" the page reads the data TileJSON itself and copies its raster-dem
 // factors into the source, as the README tells map authors to, and makes the value that
 // missing pixels decode to (-baseShift, one step below the layer's minimum) transparent.
@@ -73,7 +77,7 @@ function layer() {
 }
 
 async function main() {
-  const map = new maplibregl.Map({
+  const map = kase.kind === 'style' ? styled() : new maplibregl.Map({
     container: 'map',
     center: kase.center,
     zoom: kase.zoom,
@@ -106,16 +110,36 @@ async function main() {
   };
   const timer = setTimeout(() => finish({
     idle: false,
-    why: `no idle map after 60 s (source loaded ${map.isSourceLoaded('data')}, tiles loaded ${map.areTilesLoaded()})`,
+    why: `no idle map after 60 s (source loaded ${map.getSource(sourceId) ? map.isSourceLoaded(sourceId) : 'absent'}, tiles loaded ${map.areTilesLoaded()})`,
   }), 60000);
   map.on('idle', () => {
-    if (map.isSourceLoaded('data') && map.areTilesLoaded()) finish({ idle: true });
+    if (map.isSourceLoaded(sourceId) && map.areTilesLoaded()) finish({ idle: true });
   });
   // When every tile has failed MapLibre may stop drawing without firing 'idle'
   // (tiles loaded, no frame pending): ask for one more frame, which ends with 'idle'.
   const nudge = setInterval(() => {
     if (map.loaded()) map.triggerRepaint();
   }, 500);
+}
+
+const sourceId = kase.kind === 'style' ? kase.source : 'data';
+
+// A map of the run's style.json as it is, then made exact for pixel checks.
+function styled() {
+  const map = new maplibregl.Map({
+    container: 'map',
+    center: kase.center,
+    zoom: kase.zoom,
+    attributionControl: false,
+    fadeDuration: 0,
+    style: kase.style,
+  });
+  map.on('style.load', () => {
+    map.setPaintProperty('background', 'background-color', kase.background);
+    map.setPaintProperty(kase.source, 'raster-opacity', 1);
+    map.setPaintProperty(kase.source, 'resampling', 'nearest');
+  });
+  return map;
 }
 
 // Screen position of each [lon, lat] and whether it is visible: on the canvas, and on the

@@ -147,7 +147,8 @@ async function runCase(browser, base, kase, artefacts) {
 
   const page_ = {
     tilejson: kase.tilejson, kind: kase.kind, projection: kase.projection, center: kase.center,
-    zoom: kase.zoom, background: kase.background, ramp: kase.ramp,
+    zoom: kase.zoom, background: kase.background, ramp: kase.ramp, style: kase.style,
+    source: kase.source,
   };
   await page.goto(`${base}/_page/index.html#${encodeURIComponent(JSON.stringify(page_))}`);
   const ready = await page.evaluate(() => window.tilecast.ready);

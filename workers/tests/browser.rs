@@ -285,6 +285,17 @@ fn sample_cases(s: &Sample, out: &Path, base: &str) -> (Vec<Value>, Field) {
         let name = format!("{}-{projection}", s.name);
         cases.push(case(name, "raster", url("tilejson"), projection, zoom));
     }
+    // The run's own style.json, loaded as it is (its first layer is this one).
+    let mut style = case(
+        format!("{}-style-mercator", s.name),
+        "style",
+        url("tilejson"),
+        "mercator",
+        s.zoom,
+    );
+    style["style"] = json!(format!("{base}/{run}/style.json"));
+    style["source"] = layer["name"].clone();
+    cases.push(style);
     let (lo, hi) = (
         layer["value_min"].as_f64().unwrap(),
         layer["value_max"].as_f64().unwrap(),
