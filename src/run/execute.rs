@@ -131,7 +131,13 @@ pub fn prepare(job: &Job, input: &dyn JobInput, out: &dyn Store) -> Result<Prepa
             field.grid.ny,
         );
         let mine = [style.table.min, style.table.max];
-        let [lo, hi] = series::agreed_range(out, &id, &field.info.units, mine)?;
+        // Every step of the file proposes its first step's range, so which one reaches the
+        // series' record first changes nothing.
+        let proposal = match &job.series_lead {
+            Some(lead) => lead_range(job, input, lead)?.unwrap_or(mine),
+            None => mine,
+        };
+        let [lo, hi] = series::agreed_range(out, &id, &field.info.units, proposal)?;
         // The first step too: every step's legend then says the range is the series'.
         style = layer::style(&field, &job.settings, Some((lo, hi)))?;
     }
@@ -149,6 +155,22 @@ pub fn prepare(job: &Job, input: &dyn JobInput, out: &dyn Store) -> Result<Prepa
             ..Default::default()
         },
     })
+}
+
+/// The data-driven colour range of the series' first layer in the file (`None` when that
+/// layer's range does not come from its data).
+fn lead_range(job: &Job, input: &dyn JobInput, lead: &[SourceRef]) -> Result<Option<[f64; 2]>> {
+    let mut fields = lead
+        .iter()
+        .map(|s| input.read(job, s).map(|f| f.field))
+        .collect::<Result<Vec<_>>>()?;
+    let first = fields.remove(0);
+    let field = match fields.pop() {
+        Some(v) => layer::wind_speed(first, &v),
+        None => first,
+    };
+    let style = layer::style(&field, &job.settings, None)?;
+    Ok((style.range_source == RangeSource::Data).then_some([style.table.min, style.table.max]))
 }
 
 /// Why a job failed, as recorded in the manifest's `failed[]` and a dead letter's headers.

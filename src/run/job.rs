@@ -50,6 +50,10 @@ pub struct Job {
     pub base_url: Option<BaseUrl>,
     /// Output root: the run is written under `<out>/<run>/`.
     pub out: String,
+    /// The fields of the first layer of this layer's series in the file, when that is
+    /// another layer ([`crate::run::plan::LayerPlan::series_lead`]); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_lead: Option<Vec<SourceRef>>,
 }
 
 /// Why a message is not a job we can run.
@@ -99,6 +103,7 @@ impl Job {
             settings: plan.settings.clone(),
             base_url: plan.base_url.clone(),
             out: out.to_string(),
+            series_lead: layer.series_lead.clone(),
         }
     }
 
@@ -136,6 +141,15 @@ impl Job {
                 "{} fields (need 1, or 2 for wind speed)",
                 self.fields.len()
             )));
+        }
+        if let Some(lead) = &self.series_lead {
+            if lead.len() != self.fields.len() {
+                return Err(invalid(format!(
+                    "series_lead has {} fields, the layer {}",
+                    lead.len(),
+                    self.fields.len()
+                )));
+            }
         }
         if !matches!(self.source.format.as_str(), "grib2" | "netcdf") {
             return Err(invalid(format!("source format {:?}", self.source.format)));
@@ -290,6 +304,7 @@ mod tests {
             settings: RenderSettings::default(),
             base_url: None,
             out: "/out".into(),
+            series_lead: None,
         }
     }
 

@@ -81,6 +81,12 @@ pub struct LayerPlan {
     pub minzoom: u8,
     pub maxzoom: u8,
     pub jobs: Vec<JobPart>,
+    /// The sources of the first layer (by valid time, then plan order) of the same series in
+    /// this file, when that is another layer: a colour range taken from the data is taken
+    /// from that layer's data, so every step of the file proposes the same range for the
+    /// series (see [`crate::run::catalog::series::agreed_range`]). Not in any job id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_lead: Option<Vec<SourceRef>>,
 }
 
 /// Everything needed to render a file and to know when the run is complete.
@@ -200,6 +206,8 @@ pub fn plan_run(
     let mut layers = Vec::new();
     let max_tiles = crate::limits::get().max_tiles;
     let mut planned_tiles = 0u64;
+    // Each planned layer's series id and valid time, in plan order.
+    let mut series_keys: Vec<(String, Option<String>)> = Vec::new();
     for spec in layer::plan(ds.entries()) {
         if !crate::run::job::is_name(&spec.name) {
             // Its jobs could not be sent: the name is a path segment and a message member.
@@ -257,12 +265,33 @@ pub fn plan_run(
                     .clone(),
             })
             .collect();
+        let info = ds.entries()[spec.sources[0]]
+            .info
+            .as_ref()
+            .expect("planned from decodable entries");
+        let variable = if spec.sources.len() > 1 {
+            "wind_speed"
+        } else {
+            info.variable.as_str()
+        };
+        series_keys.push((
+            crate::run::catalog::series::id_of(
+                variable,
+                &info.level.label,
+                settings.tiling.name(),
+                &serde_json::to_value(&grid.kind).unwrap_or(serde_json::Value::Null),
+                grid.nx,
+                grid.ny,
+            ),
+            info.valid_time.clone(),
+        ));
         let mut lp = LayerPlan {
             name: spec.name,
             sources,
             minzoom,
             maxzoom,
             jobs: Vec::new(),
+            series_lead: None,
         };
         let chunks = split(settings.tiling, bounds, minzoom, maxzoom, job_tiles.max(1));
         for (k, tiles) in chunks.into_iter().enumerate() {
@@ -272,6 +301,7 @@ pub fn plan_run(
         }
         layers.push(lp);
     }
+    set_series_leads(&mut layers, &series_keys);
     failed.sort_by(|a, b| (a.field, &a.layer).cmp(&(b.field, &b.layer)));
     Ok(RunPlan {
         version: PLAN_VERSION,
@@ -346,6 +376,24 @@ pub fn split(
         chunks.push(current);
     }
     chunks
+}
+
+/// Points every layer at the first layer of its series in the file (earliest valid time,
+/// then plan order), unless it is that layer.
+fn set_series_leads(layers: &mut [LayerPlan], keys: &[(String, Option<String>)]) {
+    let mut lead: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for (k, (id, time)) in keys.iter().enumerate() {
+        let e = lead.entry(id).or_insert(k);
+        if *time < keys[*e].1 {
+            *e = k;
+        }
+    }
+    for (k, (id, _)) in keys.iter().enumerate() {
+        let l = lead[id.as_str()];
+        if l != k {
+            layers[k].series_lead = Some(layers[l].sources.clone());
+        }
+    }
 }
 
 #[cfg(test)]
