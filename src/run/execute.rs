@@ -132,12 +132,12 @@ pub fn prepare(job: &Job, input: &dyn JobInput, out: &dyn Store) -> Result<Prepa
         );
         let mine = [style.table.min, style.table.max];
         // Every step of the file proposes its first step's range, so which one reaches the
-        // series' record first changes nothing.
-        let proposal = match &job.series_lead {
-            Some(lead) => lead_range(job, input, lead)?.unwrap_or(mine),
-            None => mine,
+        // series' record first changes nothing; once the record exists, nobody proposes.
+        let propose = || match &job.series_lead {
+            Some(lead) => Ok(lead_range(job, input, lead)?.unwrap_or(mine)),
+            None => Ok(mine),
         };
-        let [lo, hi] = series::agreed_range(out, &id, &field.info.units, proposal)?;
+        let [lo, hi] = series::agreed_range(out, &id, &field.info.units, propose)?;
         // The first step too: every step's legend then says the range is the series'.
         style = layer::style(&field, &job.settings, Some((lo, hi)))?;
     }

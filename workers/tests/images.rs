@@ -39,11 +39,7 @@ fn render(file: &Path, extra: &[&str]) -> (tempfile::TempDir, PathBuf, Value) {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let run = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.join("manifest.json").exists())
-        .expect("a run");
+    let run = run_dir(out.path());
     let m = serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
     (out, run, m)
 }
@@ -190,6 +186,15 @@ fn compare_latlon(
         }
     }
     (compared, missing)
+}
+
+/// The run directory (the one with a manifest) of an output directory.
+fn run_dir(out: &Path) -> PathBuf {
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("manifest.json").exists())
+        .expect("a run")
 }
 
 #[test]
@@ -377,11 +382,7 @@ fn images_are_off_by_default() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let run = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.join("manifest.json").exists())
-        .unwrap();
+    let run = run_dir(out.path());
     let m = std::fs::read_to_string(run.join("manifest.json")).unwrap();
     assert!(
         !m.contains("image_unscale") && !m.contains("\"images\""),

@@ -221,20 +221,15 @@ pub fn read(store: &dyn Store) -> Result<Catalog> {
 }
 
 fn read_json<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<T>> {
-    match store.get(key)? {
-        None => Ok(None),
-        Some(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| unreadable(store, key, e)),
-    }
+    store.get(key)?.map(|b| parse(store, key, &b)).transpose()
 }
 
-/// A published document that does not parse: a permanent error naming it.
-fn unreadable(store: &dyn Store, key: &str, e: serde_json::Error) -> Error {
-    Error::Corrupt {
+/// A catalog document's bytes parsed; one that does not parse is a permanent error naming it.
+fn parse<T: DeserializeOwned>(store: &dyn Store, key: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
         path: store.url(key).into(),
         reason: format!("unreadable catalog document: {e}"),
-    }
+    })
 }
 
 fn pretty<T: Serialize>(v: &T) -> Vec<u8> {
@@ -248,8 +243,8 @@ const MAX_ATTEMPTS: u32 = 200;
 
 /// Replaces the JSON document at `key` by `change(current)` with a conditional write,
 /// reading again and retrying when another writer replaced it in between. `change` returns
-/// `None` when there is nothing to change. Returns the document as written (or as found).
-pub fn update_json<T, F>(store: &dyn Store, key: &str, meta: PutMeta, mut change: F) -> Result<T>
+/// `None` when there is nothing to change.
+pub fn update_json<T, F>(store: &dyn Store, key: &str, meta: PutMeta, mut change: F) -> Result<()>
 where
     T: Serialize + DeserializeOwned + Default,
     F: FnMut(T) -> Option<T>,
@@ -258,19 +253,13 @@ where
         let current = store.get_versioned(key)?;
         let (doc, version) = match &current {
             None => (T::default(), None),
-            Some(v) => (
-                serde_json::from_slice(&v.bytes).map_err(|e| unreadable(store, key, e))?,
-                Some(v.version.as_str()),
-            ),
+            Some(v) => (parse(store, key, &v.bytes)?, Some(v.version.as_str())),
         };
         let Some(new) = change(doc) else {
-            return Ok(match current {
-                None => T::default(),
-                Some(v) => serde_json::from_slice(&v.bytes).expect("parsed above"),
-            });
+            return Ok(());
         };
         if store.put_if(key, pretty(&new), meta, version)? {
-            return Ok(new);
+            return Ok(());
         }
         // Another writer got there first: back off a little, more each time, and retry.
         let jitter = u64::from(std::process::id() % 7) + u64::from(attempt % 5);

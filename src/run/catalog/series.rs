@@ -157,18 +157,33 @@ pub fn range_key(series: &str) -> String {
 /// The range the series agreed on: the first step to ask proposes its own data-driven
 /// range, and every later step (in any process: creation is exclusive) gets the same one,
 /// converted to its units if they differ. A record that does not parse is replaced.
+///
+/// `propose` is called only when the series has no usable record yet (at most once), so a
+/// step that finds one spends nothing on a proposal of its own.
 pub fn agreed_range(
     store: &dyn crate::io::store::Store,
     series: &str,
     units: &str,
-    proposed: [f64; 2],
+    propose: impl FnOnce() -> crate::error::Result<[f64; 2]>,
 ) -> crate::error::Result<[f64; 2]> {
     let key = range_key(series);
-    let mine = AgreedRange {
-        range: proposed,
-        units: units.to_string(),
+    let mut propose = Some(propose);
+    let mut proposed = None;
+    let mut mine = || -> crate::error::Result<[f64; 2]> {
+        if let Some(p) = proposed {
+            return Ok(p);
+        }
+        let p = (propose.take().expect("called once"))()?;
+        proposed = Some(p);
+        Ok(p)
     };
-    let bytes = serde_json::to_vec(&mine).expect("serialisable");
+    let record = |range: [f64; 2]| {
+        let r = AgreedRange {
+            range,
+            units: units.to_string(),
+        };
+        serde_json::to_vec(&r).expect("serialisable")
+    };
     for _ in 0..3 {
         if let Some(found) = store.get(&key)? {
             match serde_json::from_slice::<AgreedRange>(&found) {
@@ -180,18 +195,20 @@ pub fn agreed_range(
                     return Ok(match (conv(a.range[0]), conv(a.range[1])) {
                         (Some(lo), Some(hi)) => [lo, hi],
                         // Units that do not convert: the series changed quantity; keep ours.
-                        _ => proposed,
+                        _ => mine()?,
                     });
                 }
                 _ => {
-                    store.put(&key, bytes.clone(), crate::io::store::PutMeta::PRIVATE)?;
-                    return Ok(proposed);
+                    let p = mine()?;
+                    store.put(&key, record(p), crate::io::store::PutMeta::PRIVATE)?;
+                    return Ok(p);
                 }
             }
         }
-        if store.put_new(&key, bytes.clone())? {
-            return Ok(proposed);
+        let p = mine()?;
+        if store.put_new(&key, record(p))? {
+            return Ok(p);
         }
     }
-    Ok(proposed)
+    mine()
 }

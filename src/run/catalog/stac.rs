@@ -200,8 +200,7 @@ pub fn sync(store: &dyn Store, touched: &BTreeSet<String>) -> Result<()> {
         let Some(found) = store.get_versioned(CATALOG_KEY)? else {
             return Ok(());
         };
-        let cat: Catalog = serde_json::from_slice(&found.bytes)
-            .map_err(|e| super::unreadable(store, CATALOG_KEY, e))?;
+        let cat: Catalog = super::parse(store, CATALOG_KEY, &found.bytes)?;
         for id in touched {
             match cat.series.get(id) {
                 Some(s) => store.put(

@@ -241,19 +241,30 @@ fn copy_dir(from: &Path, to: &Path) {
 fn a_series_agrees_on_one_range() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStore::new(dir.path());
-    let a = series::agreed_range(&store, "x_sfc_webmercator_00000000", "K", [250.0, 300.0]);
+    let a = series::agreed_range(&store, "x_sfc_webmercator_00000000", "K", || {
+        Ok([250.0, 300.0])
+    });
     assert_eq!(a.unwrap(), [250.0, 300.0]);
-    let b = series::agreed_range(&store, "x_sfc_webmercator_00000000", "K", [260.0, 310.0]);
+    let b = series::agreed_range(&store, "x_sfc_webmercator_00000000", "K", || {
+        Ok([260.0, 310.0])
+    });
     assert_eq!(b.unwrap(), [250.0, 300.0]);
-    let c = series::agreed_range(&store, "x_sfc_webmercator_00000000", "degC", [0.0, 1.0]);
+    // Once the series has a record, a step proposes nothing (decodes no lead field).
+    let again = series::agreed_range(&store, "x_sfc_webmercator_00000000", "K", || {
+        unreachable!("the record exists")
+    });
+    assert_eq!(again.unwrap(), [250.0, 300.0]);
+    let c = series::agreed_range(&store, "x_sfc_webmercator_00000000", "degC", || {
+        Ok([0.0, 1.0])
+    });
     let c = c.unwrap();
     assert!(
         (c[0] + 23.15).abs() < 1e-9 && (c[1] - 26.85).abs() < 1e-9,
         "{c:?}"
     );
-    let d = series::agreed_range(&store, "y", "", [0.0, 1.0]).unwrap();
+    let d = series::agreed_range(&store, "y", "", || Ok([0.0, 1.0])).unwrap();
     assert_eq!(
-        series::agreed_range(&store, "y", "", [5.0, 9.0]).unwrap(),
+        series::agreed_range(&store, "y", "", || Ok([5.0, 9.0])).unwrap(),
         d
     );
 }
