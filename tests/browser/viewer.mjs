@@ -4,7 +4,8 @@
 // each state.
 //
 //   node viewer.mjs (--url URL | --root DIR --port N) --case CASE.json --artefacts DIR
-//   node viewer.mjs --root DIR --port 0 --readme OUT.png     (the README's screenshot only)
+//   node viewer.mjs --root DIR --port 0 --readme OUT.png [--variable V]   (the README's
+//                                                            screenshot only)
 //
 // `--url` is a running server of the output tree (`tilecast serve`); `--root` starts the
 // static server of tests/browser/server.mjs on it (the static-host case, where the viewer
@@ -49,6 +50,7 @@ function args() {
   const a = {};
   for (let i = 2; i < process.argv.length; i += 2) a[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
   if (!a.url && !(a.root && a.port)) throw new Error('give --url, or --root and --port');
+  if (a.variable && !a.readme) throw new Error('--variable goes with --readme');
   if (!a.readme && !(a.case && a.artefacts)) throw new Error('missing --case and --artefacts (or --readme)');
   return a;
 }
@@ -259,9 +261,17 @@ async function run(browser, base, c, artefacts) {
   return { states, failures };
 }
 
-/** The README's screenshot: the viewer as a user first opens it, the cursor on a point. */
-async function readme(browser, base, out) {
-  const { context, page } = await open(browser, base, '', README_VIEWPORT);
+/** The README's screenshot: the viewer as a user first opens it (on the first series of
+ * `variable`, when given), the cursor on a point. */
+async function readme(browser, base, out, variable) {
+  let hash = '';
+  if (variable) {
+    const catalog = await (await fetch(`${base}/catalog.json`)).json();
+    const series = Object.values(catalog.series).find((s) => s.variable === variable);
+    if (!series) throw new Error(`no series of ${variable} in ${base}/catalog.json`);
+    hash = `series=${series.id}`;
+  }
+  const { context, page } = await open(browser, base, hash, README_VIEWPORT);
   await page.mouse.move(760, 300);
   await page.waitForFunction(() => document.getElementById('readout').dataset.state, null, { timeout: 15000 });
   await page.waitForTimeout(300);
@@ -281,7 +291,7 @@ async function main() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   try {
     if (a.readme) {
-      await readme(browser, base, a.readme);
+      await readme(browser, base, a.readme, a.variable);
       return;
     }
     const c = JSON.parse(await readFile(a.case, 'utf8'));
