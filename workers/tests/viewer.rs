@@ -62,21 +62,27 @@ fn tile_pixel(z: u32, [lon, lat]: [f64; 2]) -> [u32; 5] {
     ]
 }
 
-/// The least and greatest of the four grid values around [lon, lat]: bilinear resampling
-/// makes a pixel's value a weighted mean of exactly these.
-fn around(values: &[f64], [lon, lat]: [f64; 2]) -> [f64; 2] {
+/// The four grid values around [lon, lat]: their least and greatest (bilinear resampling
+/// makes a pixel's value a weighted mean of exactly these), and their bilinear
+/// interpolation there (what a pixel smaller than a cell gets, README "Outputs").
+fn around(values: &[f64], [lon, lat]: [f64; 2]) -> [f64; 3] {
     let (i, j) = (lon.rem_euclid(360.0) / STEP_DEG, (lat + 90.0) / STEP_DEG);
     let (i0, j0) = (i.floor() as usize, j.floor() as usize);
+    let (fi, fj) = (i - i0 as f64, j - j0 as f64);
     let mut range = [f64::INFINITY, f64::NEG_INFINITY];
-    for (ii, jj) in [(i0, j0), (i0 + 1, j0), (i0, j0 + 1), (i0 + 1, j0 + 1)] {
-        let v = values[jj.min(NY - 1) * NX + ii % NX];
+    let mut v = [0.0; 4];
+    let corners = [(i0, j0), (i0 + 1, j0), (i0, j0 + 1), (i0 + 1, j0 + 1)];
+    for (k, (ii, jj)) in corners.into_iter().enumerate() {
+        v[k] = values[jj.min(NY - 1) * NX + ii % NX];
         assert!(
-            v.is_finite(),
+            v[k].is_finite(),
             "the grid has no value at column {ii}, row {jj}"
         );
-        range = [range[0].min(v), range[1].max(v)];
+        range = [range[0].min(v[k]), range[1].max(v[k])];
     }
-    range
+    let south = v[0] * (1.0 - fi) + v[1] * fi;
+    let north = v[2] * (1.0 - fi) + v[3] * fi;
+    [range[0], range[1], south * (1.0 - fj) + north * fj]
 }
 
 fn run_driver(root: &Path, case: &Value, artefacts: &Path) -> Value {
@@ -195,14 +201,19 @@ fn the_viewer_shows_a_time_series_reads_values_and_draws_data_tiles_and_a_globe(
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (shape, values) = tilecast::io::npy::read(&std::fs::read(&npy).unwrap()).unwrap();
     assert_eq!(shape, [NY, NX]);
-    let [lo, hi] = around(&values, pixel_centre(tz, tx, ty, px, py));
-    // A code rounds to the nearest step (half a scale either way); f32 values and sums add
-    // far less than a micro-kelvin.
+    let [lo, hi, bilinear] = around(&values, pixel_centre(tz, tx, ty, px, py));
+    // A code rounds to the nearest step (half a scale either way); f32 arithmetic adds far
+    // less than the 1e-4 K allowed on top.
     let half = data_tj["data_encoding"]["scale"].as_f64().unwrap() / 2.0 + 1e-4;
     assert!(
         value >= lo - half && value <= hi + half,
         "the page reads {value} at {lon}, {lat}; the grid has {lo}..{hi} around the pixel centre \
          (± {half})"
+    );
+    assert!(
+        (value - bilinear).abs() <= half,
+        "the page reads {value} at {lon}, {lat}; the grid interpolates to {bilinear} at the pixel \
+         centre (± {half})"
     );
     assert!(
         hover["text"].as_str().unwrap().contains("°C"),
