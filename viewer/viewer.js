@@ -214,6 +214,7 @@ function stopPlaying() {
 function selectSeries(id, reference) {
   series = defaultSeries(catalog, id);
   state.series = series.id;
+  $('series').value = series.id;
   state.reference = fillReferences(series, reference);
   steps = stepsOf(series, state.reference);
   const at = steps.findIndex((s) => s.valid_time === state.time);
