@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # tilecast: one image for the chunker, the ledger and the workers.
 #
-# Build stage: the release binary, exactly as `cargo build --release --locked -p
+# Viewer stage: the viewer's pinned npm packages. Build stage: the release binary, exactly as `cargo build --release --locked -p
 # tilecast-workers` builds it for the tests. Runtime stage (the last one, what a plain
 # `docker build .` makes): Debian slim with only the shared libraries the binary links
 # (netCDF/HDF5), run as a fixed non-root user. The image writes nothing to its own file
@@ -19,6 +19,13 @@
 # and in BuildKit): `podman build --build-context build=DIR .`, where DIR holds
 # usr/local/bin/tilecast. The runtime stage is the same either way.
 
+# The viewer's npm packages (MapLibre GL JS, Natural Earth outlines) exactly as
+# viewer/package-lock.json pins them; the build embeds them (workers/build.rs).
+FROM node:20-bookworm-slim AS viewer
+WORKDIR /src/viewer
+COPY viewer/package.json viewer/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM rust:1.89-slim-bookworm AS build
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -31,6 +38,8 @@ COPY workers ./workers
 COPY palettes ./palettes
 COPY benches ./benches
 COPY assets ./assets
+COPY viewer ./viewer
+COPY --from=viewer /src/viewer/node_modules ./viewer/node_modules
 RUN cargo build --release --locked -p tilecast-workers \
  && install -m 0755 target/release/tilecast /usr/local/bin/tilecast
 

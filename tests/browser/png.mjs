@@ -1,15 +1,18 @@
-// A minimal PNG reader for the browser test's screenshots: 8-bit greyscale, RGB, grey+alpha
-// or RGBA, not interlaced (what Chromium writes). Pixels are read from the file's bytes, so no
-// colour management or canvas readback sits between the screenshot and the check.
+// A minimal PNG reader for the browser tests: 8-bit greyscale, RGB, indexed (PLTE, tRNS),
+// grey+alpha or RGBA, not interlaced (what Chromium writes for screenshots and tilecast for
+// colour tiles). Pixels are read from the file's bytes, so no colour management or canvas
+// readback sits between the picture and the check.
 import { inflateSync } from 'node:zlib';
 
-const CHANNELS = { 0: 1, 2: 3, 4: 2, 6: 4 };
+const CHANNELS = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
-/** Decodes a PNG buffer to {width, height, rgb(x, y) -> [r, g, b]}. */
+/** Decodes a PNG buffer to {width, height, rgb(x, y) -> [r, g, b], alpha(x, y) -> 0..255}. */
 export function readPng(buf) {
   if (buf.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG');
   let pos = 8;
-  let width, height, channels;
+  let width, height, channels, colour;
+  let palette = null;
+  let trns = Buffer.alloc(0);
   const idat = [];
   while (pos < buf.length) {
     const len = buf.readUInt32BE(pos);
@@ -18,11 +21,16 @@ export function readPng(buf) {
     if (type === 'IHDR') {
       width = body.readUInt32BE(0);
       height = body.readUInt32BE(4);
-      const [depth, colour, , , interlace] = body.subarray(8, 13);
+      const [depth, type_, , , interlace] = body.subarray(8, 13);
+      colour = type_;
       channels = CHANNELS[colour];
       if (depth !== 8 || !channels || interlace !== 0) {
         throw new Error(`unsupported PNG: depth ${depth}, colour type ${colour}, interlace ${interlace}`);
       }
+    } else if (type === 'PLTE') {
+      palette = Buffer.from(body);
+    } else if (type === 'tRNS') {
+      trns = Buffer.from(body);
     } else if (type === 'IDAT') {
       idat.push(body);
     } else if (type === 'IEND') {
@@ -54,9 +62,16 @@ export function readPng(buf) {
       out[i] = v & 255;
     }
   }
+  if (colour === 3 && !palette) throw new Error('indexed PNG without PLTE');
   const rgb = (x, y) => {
     const i = (y * width + x) * channels;
+    if (colour === 3) return [...palette.subarray(px[i] * 3, px[i] * 3 + 3)];
     return channels < 3 ? [px[i], px[i], px[i]] : [px[i], px[i + 1], px[i + 2]];
   };
-  return { width, height, rgb };
+  const alpha = (x, y) => {
+    const i = (y * width + x) * channels;
+    if (colour === 3) return px[i] < trns.length ? trns[px[i]] : 255;
+    return channels === 2 || channels === 4 ? px[i + channels - 1] : 255;
+  };
+  return { width, height, rgb, alpha };
 }

@@ -1,6 +1,7 @@
-// The browser test's HTTP server (node's http module, real HTTP on 127.0.0.1): `/` is the
-// rendered output tree, as a static host would serve it (404 for a file that is not there,
-// which is what a map gets for the empty tiles tilecast does not write), and `/_page/` is the
+// The browser tests' HTTP server (node's http module, real HTTP on 127.0.0.1): `/` is the
+// rendered output tree, as a static host would serve it (a directory's `index.html` for a path
+// ending in `/`, 404 for a file that is not there, which is what a map gets for the empty
+// tiles tilecast does not write), and `/_page/` is the
 // map page with MapLibre GL JS from node_modules. No CDN and nothing else is reachable.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -26,7 +27,7 @@ export function serve(root, port) {
     if (url.pathname.startsWith('/_page/')) {
       file = PAGE[url.pathname.slice('/_page/'.length)];
     } else {
-      const rel = decodeURIComponent(url.pathname);
+      const rel = decodeURIComponent(url.pathname) + (url.pathname.endsWith('/') ? 'index.html' : '');
       const abs = path.resolve(root, '.' + rel);
       if (abs.startsWith(path.resolve(root) + path.sep)) file = abs;
     }

@@ -6,6 +6,7 @@
 
 mod commands;
 mod infra;
+mod site;
 
 use commands::{chunker, inspect, ledger, pool, prune, render, worker};
 use infra::logging;

@@ -14,7 +14,7 @@
 //! tile requested outside the TileJSON's bounds. Every 404 the driver accepted as an empty
 //! tile is checked here to hold no data. The same page given a TileJSON rendered without
 //! `--base-url` (tile URLs relative to the document) must fail. Screenshots and the driver's
-//! JSON result go to `<target>/browser-artefacts/`. `TILECAST_CHROMIUM` and `TILECAST_NODE`
+//! JSON result go to `<target>/browser-artefacts/maps/`. `TILECAST_CHROMIUM` and `TILECAST_NODE`
 //! override `/usr/bin/chromium` and `node`.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +26,7 @@ use tilecast::geo::grid::Grid;
 
 mod common;
 
+use common::browser::{artefacts, node, package, require_tools};
 use common::{bin, free_port, samples, shared_samples};
 
 /// Pure magenta: far from every palette used here (the driver checks the distance).
@@ -41,45 +42,6 @@ struct Sample {
     center: Option<[f64; 2]>,
     zoom: f64,
     globe_zoom: f64,
-}
-
-fn package() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/browser")
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("TILECAST_CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), PathBuf::from)
-}
-
-fn node() -> PathBuf {
-    std::env::var_os("TILECAST_NODE").map_or_else(|| "node".into(), PathBuf::from)
-}
-
-/// Fails (never skips) without chromium, node or the pinned packages, saying how to install them.
-fn require_tools() {
-    const HOW: &str = "run `scripts/setup --test` (installs Debian's chromium, nodejs and npm, \
-                       and runs `npm ci` in tests/browser)";
-    assert!(
-        chromium().exists(),
-        "no chromium at {} (set TILECAST_CHROMIUM to use another): {HOW}",
-        chromium().display()
-    );
-    let v = Command::new(node()).arg("--version").output();
-    assert!(
-        v.as_ref().is_ok_and(|o| o.status.success()),
-        "node ({}) does not run: {HOW}",
-        node().display()
-    );
-    let lock = read_json(&package().join("package-lock.json"));
-    for m in ["maplibre-gl", "playwright-core"] {
-        let p = package().join("node_modules").join(m).join("package.json");
-        assert!(p.exists(), "{} missing: {HOW}", p.display());
-        let (installed, locked) = (
-            read_json(&p)["version"].clone(),
-            &lock["packages"][format!("node_modules/{m}")]["version"],
-        );
-        assert_eq!(&installed, locked, "{m} is not the locked version: {HOW}");
-    }
 }
 
 /// Renders `file` into `out` and returns its manifest.
@@ -317,8 +279,6 @@ fn sample_cases(s: &Sample, out: &Path, base: &str) -> (Vec<Value>, Field) {
 
 /// Runs the driver on `cases` over `root` served on `port`; its JSON result.
 fn run_driver(root: &Path, port: u16, cases: &[Value], artefacts: &Path) -> Value {
-    let _ = std::fs::remove_dir_all(artefacts);
-    std::fs::create_dir_all(artefacts).unwrap();
     let cases_file = root.join("cases.json");
     std::fs::write(&cases_file, serde_json::to_vec(cases).unwrap()).unwrap();
     let started = std::time::Instant::now();
@@ -409,11 +369,7 @@ fn maplibre_shows_every_published_layer_where_its_grid_is_and_nothing_elsewhere(
     ));
     cases.push(relative);
 
-    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("browser-artefacts");
-    let result = run_driver(root.path(), port, &cases, &artefacts);
+    let result = run_driver(root.path(), port, &cases, &artefacts("maps"));
     let results = result["cases"].as_array().unwrap();
     assert_eq!(results.len(), cases.len());
     let mut problems = Vec::new();

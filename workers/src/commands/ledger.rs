@@ -110,12 +110,24 @@ impl Service {
         }
     }
 
+    /// Writes the viewer beside the catalog it reads (`crate::site`), once at start-up: a
+    /// failure is logged and the ledger goes on, since manifests matter more than the page.
+    fn publish_viewer(&self) {
+        let store = self.ledger().books().store().clone();
+        match blocking(|| crate::site::publish(store.as_ref())) {
+            Ok(()) => tracing::info!(component = "ledger", key = "index.html", "viewer published"),
+            Err(e) => tracing::warn!(component = "ledger", error = %format!("{e:#}"),
+                "publishing the viewer"),
+        }
+    }
+
     fn metrics(&self) -> &Metrics {
         &self.health.metrics
     }
 
     /// Runs forever, reconnecting whenever the broker goes away.
     pub async fn serve(&self, args: LedgerArgs) -> anyhow::Result<()> {
+        self.publish_viewer();
         loop {
             if let Err(e) = self.session(&args).await {
                 if self.owns_readiness {

@@ -1,7 +1,8 @@
 //! `tilecast render`: the embedded, single-process renderer a new user runs first.
 //!
-//! Renders each file into `<out>/<run>/`, showing a progress bar on a terminal, then prints a
-//! one-line summary. Exit code 1 when any field or file failed (the others are still written).
+//! Renders each file into `<out>/<run>/`, showing a progress bar on a terminal, publishes the
+//! viewer beside the catalog (`crate::site`) when a run completed, then prints a one-line
+//! summary. Exit code 1 when any field or file failed (the others are still written).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -340,6 +341,13 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         }
         done.store(true, Ordering::Relaxed);
     });
+    // The viewer beside catalog.json, once per command and only over a catalog with a run.
+    if rendered > 0 && !progress.stopped() {
+        if let Err(e) = crate::site::publish(out.as_ref()) {
+            failures += 1;
+            eprintln!("tilecast: error: {e:#}");
+        }
+    }
     eprintln!(
         "rendered {} files: {fields} fields, {layers} layers, {tiles} tiles, {:.1} MB in {:.2} s{}",
         files.len(),

@@ -15,6 +15,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
+pub mod browser;
 mod control;
 pub mod crafted;
 pub mod s3;
