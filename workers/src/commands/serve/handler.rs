@@ -13,7 +13,7 @@ use http_body_util::Full;
 use hyper::header::{self, HeaderMap};
 use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
-use tilecast::io::store::{Store, IMMUTABLE};
+use tilecast::io::store::{Store, Versioned, IMMUTABLE};
 use tilecast::run::publish::BaseUrl;
 
 use super::respond::{self, Body};
@@ -210,10 +210,7 @@ fn object(state: &State, key: &str, kind: &Kind, root: &str) -> Answered {
     if let Some(local) = &state.local_root {
         inside_root(local, key)?;
     }
-    let found = state
-        .store
-        .get_versioned(key)
-        .map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))?;
+    let found = read(state, key).map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))?;
     let Some(obj) = found else {
         return match kind {
             Kind::Tile(t) if layer_complete(state, t)? => Ok(if t.data {
@@ -230,7 +227,7 @@ fn object(state: &State, key: &str, kind: &Kind, root: &str) -> Answered {
             _ => Err((StatusCode::NOT_FOUND, "not found".into())),
         };
     };
-    let version = obj.version.trim_matches('"').replace('"', "");
+    let version = obj.version;
     let (bytes, etag, vary) = match rewrite::rewrite(kind, key, &obj.bytes, root) {
         Some(b) => {
             let tag = format!("{}-{}", digest(version.as_bytes()), digest(&b));
@@ -248,6 +245,31 @@ fn object(state: &State, key: &str, kind: &Kind, root: &str) -> Answered {
         cache_control: cache_control(key),
         etag,
         vary,
+    }))
+}
+
+/// An object and a validator for it: in a bucket its ETag (one GET); locally its size and
+/// modification time, as static servers make theirs (a stat and a read, no hashing).
+fn read(state: &State, key: &str) -> tilecast::Result<Option<Versioned>> {
+    if state.local_root.is_none() {
+        return Ok(state.store.get_versioned(key)?.map(|mut v| {
+            v.version = v.version.replace('"', "");
+            v
+        }));
+    }
+    let Some(info) = state.store.head(key)? else {
+        return Ok(None);
+    };
+    let Some(bytes) = state.store.get(key)? else {
+        return Ok(None);
+    };
+    let nanos = info
+        .modified
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    Ok(Some(Versioned {
+        version: format!("{:x}-{nanos:x}", bytes.len()),
+        bytes,
     }))
 }
 
