@@ -101,3 +101,23 @@ fn keys_cannot_leave_the_root() {
         assert!(s.get(k).is_err(), "{k}");
     }
 }
+
+#[test]
+fn listings_skip_symbolic_links() {
+    // The chunker plans what a listing of its ingest directory shows: a link (to a file or
+    // a directory, inside or outside the root) is not an object of the store.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.grib2"), b"GRIB").unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let s = LocalStore::new(d.path().to_path_buf());
+    s.put("in/a.grib2", b"GRIB".to_vec(), PutMeta::PNG).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.grib2"),
+        d.path().join("in/link.grib2"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), d.path().join("in/dir")).unwrap();
+    std::os::unix::fs::symlink(d.path().join("in/a.grib2"), d.path().join("in/b.grib2")).unwrap();
+    let keys: Vec<String> = s.list("in/").unwrap().into_iter().map(|o| o.key).collect();
+    assert_eq!(keys, ["in/a.grib2"]);
+}

@@ -8,7 +8,7 @@ mod commands;
 mod infra;
 mod site;
 
-use commands::{chunker, inspect, ledger, pool, prune, render, worker};
+use commands::{chunker, inspect, ledger, pool, prune, render, serve, worker};
 use infra::logging;
 
 use std::process::ExitCode;
@@ -79,6 +79,8 @@ enum Command {
     Pool(pool::PoolArgs),
     /// Remove old runs from an output root: from the catalog first, then their objects.
     Prune(prune::PruneArgs),
+    /// Serve an output tree over HTTP, read-only, with the built-in viewer at `/`.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Extract(args) => inspect::extract(args),
+        Command::Serve(args) => serve::run(args),
         Command::Chunker(args) => chunker::run(*args),
         Command::Worker(args) => worker::run(args),
         Command::Ledger(args) => ledger::run(args),

@@ -71,10 +71,8 @@ pub fn assets() -> &'static [Asset] {
     &ASSETS
 }
 
-/// The file published at `path` ("index.html", "viewer/viewer.js", ...).
-// `tilecast serve` answers `/` and `/viewer/*` with it; until that command lands only the
-// tests call it.
-#[allow(dead_code)]
+/// The file published at `path` ("index.html", "viewer/viewer.js", ...); `tilecast serve`
+/// answers `/` and `/viewer/*` with it.
 pub fn asset(path: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.path == path)
 }

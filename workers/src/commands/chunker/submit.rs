@@ -45,12 +45,26 @@ impl Watcher {
         let mut spool = None;
         let (path, uri, etag) = match self.ingest.local_root() {
             Some(root) => {
+                // The listing skips symbolic links, but a file can be replaced by one after
+                // it: the file is read by its real path, which must be inside the ingest
+                // directory (workers accept only plain absolute paths inside their roots).
                 let p = root.join(&c.key);
-                // Workers accept only plain absolute paths inside their --ingest roots.
-                let uri = std::fs::canonicalize(&p)
-                    .or_else(|_| std::path::absolute(&p))
-                    .unwrap_or_else(|_| p.clone());
-                (p, uri.to_string_lossy().into_owned(), None)
+                let real = std::fs::canonicalize(&p)
+                    .with_context(|| format!("{}: resolving its path", p.display()))
+                    .map_err(later)?;
+                let real_root = std::fs::canonicalize(root)
+                    .with_context(|| format!("{}: resolving the ingest directory", root.display()))
+                    .map_err(later)?;
+                if !real.starts_with(&real_root) {
+                    return Err(file(anyhow::anyhow!(
+                        "{}: a symbolic link out of the ingest directory {} (to {}); not read",
+                        p.display(),
+                        root.display(),
+                        real.display()
+                    )));
+                }
+                let uri = real.to_string_lossy().into_owned();
+                (real, uri, None)
             }
             None => {
                 let dir = tempfile::Builder::new()
