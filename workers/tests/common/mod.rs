@@ -1,6 +1,7 @@
 //! Shared by the broker and bucket tests: a test's own queue prefix, directories and
 //! processes ([`Cluster`]), output trees and their comparison with `tilecast render`, and a
-//! minimal HTTP client; waiting, signals and driving the broker are in [`control`].
+//! minimal HTTP client; waiting, signals and driving the broker are in [`control`], the
+//! rendered Helm chart in [`chart`].
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
+pub mod chart;
 mod control;
 pub mod crafted;
 pub mod s3;
