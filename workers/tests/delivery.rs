@@ -4,7 +4,9 @@
 //! deliveries in the `x-tilecast-attempts` header of the copy it publishes again. That count
 //! does not depend on the broker: RabbitMQ 4.3 no longer raises a quorum queue's delivery count
 //! for a requeuing `basic.nack`, which the worker used before. The ledger counts the dead
-//! letter by reason and the requeues, and its metrics show the queues' depths and consumers.
+//! letter by reason and the requeues, and its metrics show the queues' depths and consumers
+//! (ready counts, which exclude a message being worked on, as KEDA's AMQP trigger sees them)
+//! and, through the management API, unacknowledged messages.
 
 mod common;
 
@@ -265,4 +267,88 @@ fn the_ready_count_excludes_a_message_being_worked_on() {
         assert_eq!(d.message_count(), 1, "one ready, one held unacked");
         held.delivery.ack(Default::default()).await.unwrap();
     });
+}
+
+#[test]
+fn unacknowledged_counts_come_from_the_management_api() {
+    // The management plugin is not enabled on the test broker: a stand-in answers
+    // `GET /api/queues/<vhost>/<queue>` as RabbitMQ's HTTP API documents it, and records what
+    // the ledger asked for.
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api_port = listener.local_addr().unwrap().port();
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut head = Vec::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_string());
+            }
+            let unacked = if head[0].contains(".render ") { 3 } else { 0 };
+            let body = format!(
+                r#"{{"messages":{unacked},"messages_ready":0,"messages_unacknowledged":{unacked},"consumers":1}}"#
+            );
+            seen.lock().unwrap().push(head.join("\n"));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let mut c = Cluster::new("mgmt");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let url = format!("http://monitor:s%40cret@127.0.0.1:{api_port}/%2f");
+    c.start(
+        "ledger",
+        &[
+            "ledger",
+            "--recheck",
+            "0.5",
+            "--metrics-addr",
+            &addr,
+            "--management-url",
+            &url,
+        ],
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let (_, text) = wait_http(port, "/metrics", Duration::from_secs(20));
+        let v = |q: &str| {
+            sample(
+                &text,
+                &format!("tilecast_queue_messages_unacked{{queue=\"{q}\"}}"),
+            )
+        };
+        if v("render") == Some(3.0) && v("results") == Some(0.0) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{text}\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let reqs = requests.lock().unwrap().clone();
+    let render = reqs
+        .iter()
+        .find(|r| r.starts_with(&format!("GET /api/queues/%2f/{}.render HTTP/1.1", c.prefix)))
+        .unwrap_or_else(|| panic!("{reqs:#?}"));
+    // monitor:s@cret, percent-decoded from the URL, as HTTP Basic credentials.
+    assert!(
+        render
+            .to_lowercase()
+            .contains("authorization: basic bw9uaxrvcjpzqgnyzxq="),
+        "{render}"
+    );
+    assert!(!c.logs().contains("s%40cret") && !c.logs().contains("s@cret"));
 }

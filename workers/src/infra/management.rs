@@ -60,6 +60,9 @@ impl Management {
             .unwrap_or(url)
             .trim_end_matches('/')
             .to_string();
+        // The binary installs ring as the TLS provider at start; a client built elsewhere
+        // (tests) needs it too, and installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
