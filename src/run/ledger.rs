@@ -68,6 +68,8 @@ pub struct Ledger {
     open: HashMap<String, OpenRun>,
     /// Runs known to have their manifest: never read again.
     complete: HashSet<String>,
+    /// Plan-to-manifest times of runs completed since [`Ledger::take_run_durations`].
+    durations: Vec<Duration>,
 }
 
 impl Ledger {
@@ -76,6 +78,7 @@ impl Ledger {
             books,
             open: HashMap::new(),
             complete: HashSet::new(),
+            durations: Vec::new(),
         }
     }
 
@@ -150,6 +153,12 @@ impl Ledger {
             .max()
             .unwrap_or_default();
         (self.open.len(), oldest)
+    }
+
+    /// How long the runs completed since the last call took, from their plan to their
+    /// manifest (runs whose plan time the store does not give are left out).
+    pub fn take_run_durations(&mut self) -> Vec<Duration> {
+        std::mem::take(&mut self.durations)
     }
 
     fn waiting(&self, run: &str) -> Option<usize> {
@@ -266,7 +275,10 @@ impl Ledger {
             manifest_bytes(&m),
             PutMeta::JSON,
         )?;
-        self.open.remove(run);
+        if let Some(o) = self.open.remove(run) {
+            self.durations
+                .extend(o.planned.and_then(|p| p.elapsed().ok()));
+        }
         self.complete.insert(run.to_string());
         Ok(RunState::Completed)
     }

@@ -3,7 +3,8 @@
 
 Usage: check_chart.py CHART_DIR OUT_JSON
 
-For the default values and every charts/tilecast/ci/*-values.yaml:
+For the default values (given the broker URL they require; rendering them without it must
+fail with a message naming rabbitmq.amqpUrl) and every charts/tilecast/ci/*-values.yaml:
   * renders the chart with Helm v4 (helm-python-sdk) and runs `helm lint --strict`;
   * validates every rendered Kubernetes object with kubernetes-validate in strict mode
     against a current Kubernetes version (and the ScaledJob's jobTargetRef as a batch/v1
@@ -23,6 +24,8 @@ import tempfile
 
 import helm_python as helm
 import yaml
+
+from render_chart import render, render_error, value_sets
 
 KUBERNETES_VERSION = "1.33.0"
 
@@ -90,8 +93,14 @@ def check_keda(where, obj, tmp):
         if t.get("type") == "rabbitmq":
             md = t.get("metadata", {})
             only(w + ".metadata", md, RABBITMQ_METADATA)
-            if md.get("protocol") != "http":
-                fail(w, "the rabbitmq trigger must use protocol http (management API) so in-flight messages count")
+            # A ScaledJob counts ready messages over AMQP with the default strategy (a running
+            # Job stands for the messages it takes); a ScaledObject (an HPA) counts in-flight
+            # messages too, through the management API, so busy workers are not scaled away.
+            want = "amqp" if kind == "ScaledJob" else "http"
+            if md.get("protocol") != want:
+                fail(w, f"the rabbitmq trigger of a {kind} must use protocol {want}")
+            if md.get("excludeUnacknowledged"):
+                fail(w, "excludeUnacknowledged is not used (AMQP counts ready messages only)")
             if md.get("mode") not in ("QueueLength", "MessageRate"):
                 fail(w, f"mode {md.get('mode')!r}")
             if not md.get("queueName"):
@@ -103,6 +112,8 @@ def check_keda(where, obj, tmp):
             if k not in ROLLOUT or v not in ROLLOUT[k]:
                 fail(where + ".rollout", f"{k}: {v!r}")
         only(where + ".scalingStrategy", spec.get("scalingStrategy", {}), SCALING_STRATEGY)
+        if spec.get("scalingStrategy", {}).get("strategy") != "default":
+            fail(where, "scalingStrategy must be default (matched to a ready-only count and maxJobs per Job)")
         jt = spec.get("jobTargetRef", {})
         if jt.get("backoffLimit") != 0:
             fail(where, "jobTargetRef.backoffLimit must be 0")
@@ -110,6 +121,12 @@ def check_keda(where, obj, tmp):
             fail(where, "restartPolicy must be Never")
         if not jt.get("activeDeadlineSeconds"):
             fail(where, "activeDeadlineSeconds missing")
+        ignored = set()
+        for rule in jt.get("podFailurePolicy", {}).get("rules", []):
+            if rule.get("action") == "Ignore":
+                ignored |= set(rule.get("onExitCodes", {}).get("values", []))
+        if not {75, 124, 143} <= ignored:
+            fail(where, f"podFailurePolicy must ignore exits 75, 124 and 143 (ignores {sorted(ignored)})")
         job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": obj["metadata"]["name"]}, "spec": jt}
         validate_k8s(where + ".jobTargetRef", job, tmp)
         check_pod(where, jt.get("template", {}).get("spec", {}))
@@ -150,26 +167,21 @@ def check_pod(where, pod):
 
 def main(chart_dir, out_json):
     chart = helm.Chart.load(chart_dir)
-    ci = os.path.join(chart_dir, "ci")
-    sets = [None] + sorted(os.path.join(ci, f) for f in os.listdir(ci) if f.endswith("-values.yaml"))
+    sets = value_sets(chart_dir)
     if len(sets) < 4:
         fail(chart_dir, "need the default values and at least three values files in ci/")
+    err = render_error(chart, None)
+    if err is None or "rabbitmq.amqpUrl is required" not in err:
+        fail("default values without a broker URL", f"must fail naming rabbitmq.amqpUrl, got {err!r}")
     containers = []
     with tempfile.TemporaryDirectory() as tmp:
-        for vf in sets:
-            label = os.path.basename(vf) if vf else "default values"
-            values = helm.values_from_yaml(open(vf).read()) if vf else None
+        for label, values in sets:
             report = helm.lint(chart_dir, values, strict=True)
             for m in report["messages"]:
                 fail(label, f"helm lint: {m}")
             for e in report["errors"]:
                 fail(label, f"helm lint: {e}")
-            rendered = chart.render(values, name="tilecast", namespace="weather", is_install=True)
-            objects = []
-            for path, text in sorted(rendered.items()):
-                if path.endswith("NOTES.txt"):
-                    continue
-                objects += [d for d in yaml.safe_load_all(text) if d]
+            objects = render(chart, values)
             if not objects:
                 fail(label, "nothing rendered")
             for obj in objects:

@@ -154,8 +154,8 @@ fn chart_checks_fail_on_a_broken_chart() {
     );
     edit(
         "templates/worker-scaledjob.yaml",
-        "        protocol: http\n",
-        "        protocol: http\n        notAKedaField: x\n",
+        "        protocol: amqp\n",
+        "        protocol: amqp\n        notAKedaField: x\n",
     );
     let o = check_chart(&chart, &tmp.path().join("out.json"));
     assert!(!o.status.success());

@@ -360,6 +360,15 @@ fn metrics_pass_promtool_and_a_real_prometheus_sees_the_counts() {
         "{text}"
     );
     assert!(text.contains("tilecast_files_claimed_total 2"), "{text}");
+    // End-to-end latency of every rendered job, the duration of both runs, ledger lag.
+    for series in [
+        format!("tilecast_job_latency_seconds_count {jobs}"),
+        "tilecast_run_duration_seconds_count 2".into(),
+        "tilecast_queue_messages{queue=\"results\"} ".into(),
+        "tilecast_dead_letters_total{reason=\"permanent\"} 0".into(),
+    ] {
+        assert!(text.contains(&series), "{series}\n{text}");
+    }
     assert!(
         text.contains("tilecast_stage_duration_seconds_bucket{stage=\"render\""),
         "{text}"

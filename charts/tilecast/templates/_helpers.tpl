@@ -93,21 +93,53 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* MiB of /scratch for a component ("chunker" or "worker"), called with
+     (dict "root" $ "component" name): with bucket ingest the chunker spools the largest
+     object and a worker caches NetCDF objects and holds the one in use; 256 MiB is for
+     temporary files. With volumes nothing is spooled or cached. */}}
+{{- define "tilecast.scratchMiB" -}}
+{{- $v := .root.Values -}}
+{{- $mib := 256 -}}
+{{- if $v.storage.ingest.url -}}
+{{- $mib = add $mib $v.storage.largestObjectMiB -}}
+{{- if eq .component "worker" -}}
+{{- $mib = add $mib $v.worker.cacheMb -}}
+{{- end -}}
+{{- end -}}
+{{- $mib -}}
+{{- end }}
+
+{{/* A container's resources with the scratch space as its ephemeral-storage request and
+     limit (unless given), so the scheduler places the pod where the space is and the kubelet
+     never evicts it for using what it was sized for. Called with
+     (dict "resources" map "scratchMiB" n). */}}
+{{- define "tilecast.resources" -}}
+{{- $eph := dict "ephemeral-storage" (printf "%vMi" .scratchMiB) -}}
+{{- $req := merge (deepCopy (default dict .resources.requests)) $eph -}}
+{{- $lim := merge (deepCopy (default dict .resources.limits)) $eph -}}
+requests:
+  {{- toYaml $req | nindent 2 }}
+limits:
+  {{- toYaml $lim | nindent 2 }}
+{{- end }}
+
+{{/* Volumes every pod has; called with (dict "root" $ "scratchMiB" n). */}}
 {{- define "tilecast.volumes" -}}
+{{- $v := .root.Values -}}
 - name: out
-  {{- if .Values.storage.out.existingClaim }}
+  {{- if $v.storage.out.existingClaim }}
   persistentVolumeClaim:
-    claimName: {{ .Values.storage.out.existingClaim }}
+    claimName: {{ $v.storage.out.existingClaim }}
   {{- else }}
   emptyDir: {}
   {{- end }}
 - name: scratch
   emptyDir:
-    sizeLimit: {{ .Values.storage.scratchSizeLimit }}
-{{- if .Values.palettes }}
+    sizeLimit: {{ .scratchMiB }}Mi
+{{- if $v.palettes }}
 - name: palettes
   configMap:
-    name: {{ include "tilecast.fullname" . }}-palettes
+    name: {{ include "tilecast.fullname" .root }}-palettes
 {{- end }}
 {{- end }}
 
@@ -127,9 +159,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     - {{ $v.worker.deployment.idleExit | quote }}
     {{- else }}
     - --max-jobs
-    - "1"
+    - {{ $v.worker.scaledJob.maxJobs | quote }}
     - --idle-exit
-    - "30"
+    - {{ $v.worker.scaledJob.idleExit | quote }}
     {{- end }}
   env:
     {{- include "tilecast.env" .root | nindent 4 }}
@@ -148,7 +180,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       mountPath: {{ $v.storage.ingest.mountPath }}
       readOnly: true
   resources:
-    {{- toYaml $v.worker.resources | nindent 4 }}
+    {{- include "tilecast.resources" (dict "resources" $v.worker.resources "scratchMiB" (include "tilecast.scratchMiB" (dict "root" .root "component" "worker"))) | nindent 4 }}
   securityContext:
     {{- toYaml $v.securityContext | nindent 4 }}
 {{- end }}

@@ -1,7 +1,8 @@
 //! `tilecast ledger`: consumes job results and dead-letter events, hands them to the run
 //! ledger ([`tilecast::run::ledger`]), which writes a run's `manifest.json` as soon as every
 //! job has a result or is dead, and keeps the metrics that outlive workers (outcomes, stage
-//! durations, tiles, queue depths). It runs inside the chunker process or alone.
+//! durations, tiles, requeues, dead letters by reason, end-to-end latency, queue depths).
+//! It runs inside the chunker process or alone.
 //!
 //! The ledger's state is rebuilt from the bookkeeping in the output store, so a restarted
 //! ledger loses nothing; runs nothing was heard of for `--recheck` seconds are re-read, which
@@ -18,7 +19,7 @@ use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
 };
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use tilecast::io::store::Store;
 use tilecast::run::books::Books;
 use tilecast::run::catalog::prune::{prune, Rule};
@@ -27,8 +28,10 @@ use tilecast::run::ledger::{Ledger, RunState};
 
 use crate::commands::prune::RetentionArgs;
 use crate::infra::amqp::{self, AmqpArgs, Names};
+use crate::infra::headers::{self, DeathReason};
 use crate::infra::http::{self, Health};
-use crate::infra::metrics::Metrics;
+use crate::infra::management::Management;
+use crate::infra::metrics::{Metrics, POLLED_QUEUES};
 use crate::infra::signals::shutdown;
 use crate::infra::storage::{blocking, Location, S3Args};
 
@@ -51,6 +54,18 @@ pub struct LedgerArgs {
     pub metrics_addr: SocketAddr,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub depths: DepthArgs,
+}
+
+/// Where queue depths come from besides AMQP.
+#[derive(Args, Clone, Debug)]
+pub struct DepthArgs {
+    /// RabbitMQ management API URL with the vhost (http://user:pass@host:15672/%2f): adds the
+    /// unacknowledged messages of each queue (tilecast_queue_messages_unacked), which AMQP
+    /// cannot tell. Without it, ready messages and consumers are still polled.
+    #[arg(long, env = "TILECAST_MANAGEMENT_URL", hide_env_values = true)]
+    pub management_url: Option<String>,
 }
 
 pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
@@ -63,6 +78,7 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
         let server = http::serve(args.metrics_addr, health.clone());
         let store = Location::parse(&args.out)?.open(&args.s3)?;
         let service = Service::new(store, health.clone(), true, args.retention.rule());
+        let service = service.with_management(&args.depths)?;
         tokio::select! {
             r = server => r.map(|_| ExitCode::SUCCESS),
             r = service.serve(args.clone()) => r.map(|_| ExitCode::SUCCESS),
@@ -79,6 +95,10 @@ pub struct Service {
     owns_readiness: bool,
     /// Runs to remove after each completed run (`--prune-keep`, `--prune-older-than`).
     retention: Option<Rule>,
+    /// The management API, for unacknowledged counts.
+    management: Option<Management>,
+    /// Whether the last management API poll failed (logged once per failing streak).
+    management_failing: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -93,7 +113,19 @@ impl Service {
             health,
             owns_readiness,
             retention,
+            management: None,
+            management_failing: false.into(),
         }
+    }
+
+    /// Also polls unacknowledged counts from the management API, when given one.
+    pub fn with_management(mut self, args: &DepthArgs) -> anyhow::Result<Service> {
+        self.management = args
+            .management_url
+            .as_deref()
+            .map(Management::new)
+            .transpose()?;
+        Ok(self)
     }
 
     /// Applies the retention rule after a run completed.
@@ -204,6 +236,14 @@ impl Service {
             }
         };
         self.metrics().record_result(&r, &r.outcome);
+        let h = d.properties.headers().clone().unwrap_or_default();
+        let requeues = headers::count(&h, headers::REQUEUES).unwrap_or(0);
+        self.metrics().job_requeues.inc_by(requeues);
+        if r.outcome == "done" {
+            if let Some(s) = headers::seconds_since_published(&h) {
+                self.metrics().job_latency.observe(s);
+            }
+        }
         let (run, job) = (r.run.clone(), r.job.clone());
         let state = self.ledger().record_result(r);
         self.report(&run, Some(&job), state);
@@ -216,6 +256,14 @@ impl Service {
             .job_results
             .with_label_values(&["dead_lettered"])
             .inc();
+        let h = d.properties.headers().clone().unwrap_or_default();
+        self.metrics()
+            .dead_letters
+            .with_label_values(&[DeathReason::of(&h).label()])
+            .inc();
+        self.metrics()
+            .job_requeues
+            .inc_by(headers::requeues_of_dead(&h));
         // Parsing is pure (nothing the message names is read), and every name is checked
         // before it becomes part of a bookkeeping key.
         let job = Job::parse(&d.data).ok();
@@ -277,6 +325,9 @@ impl Service {
         match state {
             Ok(RunState::Completed) => {
                 self.metrics().runs_completed.inc();
+                for took in self.ledger().take_run_durations() {
+                    self.metrics().run_duration.observe(took.as_secs_f64());
+                }
                 let now = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .unwrap_or_default();
@@ -298,8 +349,16 @@ impl Service {
         }
     }
 
+    /// Ready messages and consumers of each polled queue (a passive declare), and their
+    /// unacknowledged messages from the management API when there is one.
     async fn poll_depths(&self, ch: &lapin::Channel, names: &Names) -> anyhow::Result<()> {
-        for (label, q) in [("render", &names.render), ("dead", &names.dead)] {
+        for label in POLLED_QUEUES {
+            let q = match label {
+                "render" => &names.render,
+                "dead" => &names.dead,
+                "results" => &names.results,
+                _ => &names.dead_events,
+            };
             let opts = QueueDeclareOptions {
                 passive: true,
                 ..Default::default()
@@ -307,22 +366,39 @@ impl Service {
             let d = ch
                 .queue_declare(q.as_str().into(), opts, FieldTable::default())
                 .await?;
-            self.metrics()
-                .queue_messages
+            let m = self.metrics();
+            m.queue_messages
                 .with_label_values(&[label])
                 .set(d.message_count() as f64);
+            m.queue_consumers
+                .with_label_values(&[label])
+                .set(d.consumer_count() as f64);
+            let Some(api) = &self.management else {
+                continue;
+            };
+            use std::sync::atomic::Ordering::Relaxed;
+            match api.queue(q).await {
+                Ok(c) => {
+                    m.queue_unacked
+                        .with_label_values(&[label])
+                        .set(c.messages_unacknowledged as f64);
+                    self.management_failing.store(false, Relaxed);
+                }
+                Err(e) => {
+                    if !self.management_failing.swap(true, Relaxed) {
+                        tracing::warn!(component = "ledger", error = %format!("{e:#}"),
+                            "cannot read unacknowledged counts from the management API");
+                    }
+                }
+            }
         }
         Ok(())
     }
 }
 
+/// A text header of a delivery.
 fn header(d: &Delivery, key: &str) -> Option<String> {
-    let headers = d.properties.headers().as_ref()?;
-    match headers.inner().get(key)? {
-        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
-        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
-        _ => None,
-    }
+    headers::text(d.properties.headers().as_ref()?, key)
 }
 
 /// The broker's reason for a dead letter (`x-first-death-reason`: rejected, delivery_limit...).

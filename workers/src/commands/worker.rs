@@ -5,9 +5,16 @@
 //! while the async side keeps the broker's heartbeats flowing. Outcomes and exit codes follow
 //! docs/ARCHITECTURE.md: done or already done → ack, exit 0; idle past `--idle-exit` → exit 0; permanent
 //! error → the job goes to the dead-letter exchange with the reason in headers, ack, exit 0;
-//! transient error → nack with requeue, exit 75; SIGTERM → rendering stops between tiles
-//! (within a second), no result is written, the channel closes so the job returns to the
-//! queue, exit 143; past `--job-timeout` → the same stop, the job is requeued, exit 124.
+//! transient error → the job is published again with its failed deliveries counted in a
+//! header (or, past `--delivery-limit`, dead-lettered), acked, exit 75; SIGTERM → rendering
+//! stops between tiles (within a second), no result is written, the channel closes so the job
+//! returns to the queue, exit 143; past `--job-timeout` → the same stop, then the job is
+//! retried or dead-lettered as for a transient error, exit 124.
+//!
+//! The worker counts failed deliveries itself ([`crate::infra::headers`]) rather than nacking
+//! with requeue: from RabbitMQ 4.3 a requeuing `basic.nack` no longer raises the quorum
+//! queue's delivery count, so a job failing transiently for ever would never reach
+//! `x-delivery-limit`.
 //!
 //! Job sources are read only under `--ingest` (see [`crate::infra::sources::Roots`]) and outputs
 //! only under `--out`.
@@ -19,14 +26,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use futures_lite::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-};
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
 use tilecast::run::execute::{self, Progress};
 use tilecast::run::job::{Job, JobResult, RESULT_TYPE};
 
-use crate::infra::amqp::{self, AmqpArgs};
+use crate::infra::amqp::{self, AmqpArgs, Names, RENDER_KEY};
+use crate::infra::headers::{self, DeathReason};
 use crate::infra::http::{self, Health};
 use crate::infra::metrics::Metrics;
 use crate::infra::sources::{Roots, Sources};
@@ -149,6 +155,13 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         args.cache_mb.saturating_mul(1 << 20),
         roots,
     ));
+    let broker = Broker {
+        conn: &conn,
+        ch: &ch,
+        tag: &tag,
+        names: &names,
+        delivery_limit: u64::from(args.amqp.delivery_limit),
+    };
     let job_timeout = Duration::from_secs_f64(args.job_timeout);
     let idle = Duration::from_secs_f64(args.idle_exit.max(0.0));
     let mut done = 0u64;
@@ -170,6 +183,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             Ok(Some(d)) => d.context("receiving a job")?,
         };
         let received = born.elapsed();
+        let job_headers = delivery.properties.headers().clone().unwrap_or_default();
+        let failed_before = headers::failed_before(&job_headers);
         let last = done + 1 == args.max_jobs;
         let body = delivery.data.clone();
         let job = Job::parse(&body);
@@ -178,7 +193,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             Err(e) => Outcome::Permanent(e.to_string()),
             Ok(job) => {
                 let progress = Arc::new(Progress::default());
-                let job_id = job.id.clone();
+                let (job_id, run_id) = (job.id.clone(), job.run.clone());
                 let (job, root, books, sources, store, p) = (
                     job.clone(),
                     out_root.clone(),
@@ -204,9 +219,11 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     _ = tokio::time::sleep(job_timeout) => {
                         progress.request_stop();
                         let _ = tokio::time::timeout(STOP_GRACE, &mut task).await;
+                        let why = format!("still running after --job-timeout {:.0} s", job_timeout.as_secs_f64());
                         tracing::error!(worker = %name, job = %job_id, outcome = "timeout",
-                            "job still running after --job-timeout {:.0} s: stopped and requeued", job_timeout.as_secs_f64());
-                        return Ok(requeue(&delivery, &conn, EXIT_TIMEOUT).await);
+                            "job {why}: stopped");
+                        let ids = (job_id.as_str(), run_id.as_str());
+                        return Ok(broker.retry_or_bury(&delivery, &body, ids, &why, EXIT_TIMEOUT).await);
                     }
                 }
             }
@@ -248,7 +265,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     "done"
                 };
                 health.metrics.record_result(&r, &r.outcome);
-                let props = amqp::properties(RESULT_TYPE, &r.job, FieldTable::default());
+                let report_headers = headers::report(&job_headers, failed_before);
+                let props = amqp::properties(RESULT_TYPE, &r.job, report_headers);
                 let report = serde_json::to_vec(&r)?;
                 let sent = publish_then_ack(&ch, "", &names.results, &report, props, &delivery);
                 if let Err(e) = sent.await {
@@ -269,20 +287,14 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     .job_results
                     .with_label_values(&["dead_lettered"])
                     .inc();
-                let mut headers = FieldTable::default();
-                headers.insert(
-                    "x-tilecast-reason".into(),
-                    AMQPValue::LongString(LongString::from(reason.as_str())),
+                let h = dead_letter_headers(
+                    &job_headers,
+                    (&id, &run),
+                    &reason,
+                    DeathReason::Permanent,
+                    failed_before,
                 );
-                headers.insert(
-                    "x-tilecast-job".into(),
-                    AMQPValue::LongString(LongString::from(id.as_str())),
-                );
-                headers.insert(
-                    "x-tilecast-run".into(),
-                    AMQPValue::LongString(LongString::from(run.as_str())),
-                );
-                let props = amqp::properties(tilecast::run::job::JOB_TYPE, &id, headers);
+                let props = amqp::properties(tilecast::run::job::JOB_TYPE, &id, h);
                 let sent = publish_then_ack(&ch, &names.dead_exchange, "", &body, props, &delivery);
                 if let Err(e) = sent.await {
                     return Ok(broker_lost(&conn, &id, e.context("dead-lettering the job")).await);
@@ -295,9 +307,13 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             Outcome::Transient(e) => {
                 tracing::warn!(
                     worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = "transient",
-                    "job failed, requeued: {e:#}"
+                    failed_before, "job failed: {e:#}"
                 );
-                return Ok(requeue(&delivery, &conn, EXIT_TRANSIENT).await);
+                let why = format!("{e:#}");
+                let ids = (id.as_str(), run.as_str());
+                return Ok(broker
+                    .retry_or_bury(&delivery, &body, ids, &why, EXIT_TRANSIENT)
+                    .await);
             }
         }
         done += 1;
@@ -332,21 +348,92 @@ async fn broker_lost(conn: &lapin::Connection, job: &str, e: anyhow::Error) -> E
     ExitCode::from(EXIT_TRANSIENT)
 }
 
-/// The job goes back to the queue and the process exits with `code` (75: transient failure;
-/// 124: job timeout).
-async fn requeue(
-    delivery: &lapin::message::Delivery,
-    conn: &lapin::Connection,
-    code: u8,
-) -> ExitCode {
-    let _ = delivery
-        .nack(BasicNackOptions {
-            requeue: true,
-            ..Default::default()
-        })
-        .await;
-    let _ = conn.close(200, "job requeued".into()).await;
-    ExitCode::from(code)
+/// What a worker needs to send a failed job on: its connection, channel, topology and the
+/// delivery limit.
+struct Broker<'a> {
+    conn: &'a lapin::Connection,
+    ch: &'a lapin::Channel,
+    /// The consumer's tag.
+    tag: &'a str,
+    names: &'a Names,
+    delivery_limit: u64,
+}
+
+impl Broker<'_> {
+    /// A delivery failed without the job being at fault (a transient error, or past
+    /// `--job-timeout`). The job is published again with the failure counted in
+    /// `x-tilecast-attempts`, or, once it has failed more than `--delivery-limit` times, sent to
+    /// the dead-letter exchange; then this delivery is acked and the process exits `code`.
+    /// Should the broker fail meanwhile, the connection closes and the unacked job returns.
+    async fn retry_or_bury(
+        &self,
+        delivery: &lapin::message::Delivery,
+        body: &[u8],
+        (job, run): (&str, &str),
+        error: &str,
+        code: u8,
+    ) -> ExitCode {
+        // The process ends after this job: no further delivery may arrive once it is acked,
+        // or it would return when the connection closes, counted as a failed delivery.
+        let _ = self
+            .ch
+            .basic_cancel(self.tag.into(), BasicCancelOptions::default())
+            .await;
+        let job_headers = delivery.properties.headers().clone().unwrap_or_default();
+        let failures = headers::failed_before(&job_headers) + 1;
+        let id = if job == "?" { "unknown" } else { job };
+        let sent = if failures > self.delivery_limit {
+            let reason = format!(
+                "delivery limit reached: failed on all {failures} deliveries (--delivery-limit {}); last error: {error}",
+                self.delivery_limit
+            );
+            let h = dead_letter_headers(
+                &job_headers,
+                (job, run),
+                &reason,
+                DeathReason::DeliveryLimit,
+                failures - 1,
+            );
+            let props = amqp::properties(tilecast::run::job::JOB_TYPE, id, h);
+            let exchange = &self.names.dead_exchange;
+            tracing::error!(job = %job, run = %run, outcome = "dead_lettered", failures,
+                "job dead-lettered: {reason}");
+            publish_then_ack(self.ch, exchange, "", body, props, delivery).await
+        } else {
+            // The new copy starts the broker's own count afresh.
+            let mut h = headers::without(&job_headers, headers::BROKER_DELIVERY_COUNT);
+            headers::set_count(&mut h, headers::ATTEMPTS, failures);
+            let props = amqp::properties(tilecast::run::job::JOB_TYPE, id, h);
+            let exchange = &self.names.jobs_exchange;
+            tracing::warn!(job = %job, run = %run, outcome = "requeued", failures,
+                limit = self.delivery_limit, "job requeued after failed delivery {failures}");
+            publish_then_ack(self.ch, exchange, RENDER_KEY, body, props, delivery).await
+        };
+        match sent {
+            Ok(()) => {
+                let _ = self.conn.close(200, "job requeued".into()).await;
+                ExitCode::from(code)
+            }
+            Err(e) => broker_lost(self.conn, job, e.context("sending the failed job on")).await,
+        }
+    }
+}
+
+/// Headers of a worker's dead letter: the reason, the job and run (`?` when unknown), why it
+/// died, when it was published and how often it went back to the queue.
+fn dead_letter_headers(
+    job_headers: &FieldTable,
+    (job, run): (&str, &str),
+    reason: &str,
+    death: DeathReason,
+    requeues: u64,
+) -> FieldTable {
+    let mut h = headers::report(job_headers, requeues);
+    headers::set_text(&mut h, "x-tilecast-reason", reason);
+    headers::set_text(&mut h, "x-tilecast-job", job);
+    headers::set_text(&mut h, "x-tilecast-run", run);
+    headers::set_text(&mut h, headers::DEATH, death.label());
+    h
 }
 
 /// Runs a job to its outcome. Blocking.

@@ -34,7 +34,9 @@ pub struct AmqpArgs {
     /// Prefix of every exchange and queue name.
     #[arg(long, env = "TILECAST_QUEUE_PREFIX", default_value = "tilecast")]
     pub queue_prefix: String,
-    /// Deliveries of one job before the broker dead-letters it (x-delivery-limit).
+    /// Failed deliveries of one job that are retried; the next failure dead-letters it. The
+    /// worker counts them itself (x-tilecast-attempts), and the render queue's
+    /// x-delivery-limit, which counts workers lost while holding the job, is set to it.
     #[arg(long, env = "TILECAST_DELIVERY_LIMIT", default_value_t = 5)]
     pub delivery_limit: u32,
     /// Give up connecting after this many seconds of retries.

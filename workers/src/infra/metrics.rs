@@ -3,14 +3,22 @@
 //! globals), passed to whatever counts. Names follow Prometheus conventions with the
 //! `tilecast_` prefix; labels are bounded (stage, outcome, queue).
 //!
-//! Workers live for seconds, so what matters is counted from the result records the ledger
-//! consumes: outcomes, per-stage durations, tiles and bytes written.
+//! Workers live for seconds, so what matters is counted from the result records and dead
+//! letters the ledger consumes: outcomes, per-stage durations, tiles and bytes written,
+//! requeues, dead letters by reason and end-to-end latency. Every labelled counter starts
+//! with each of its label values at 0, so `increase()` sees the first event and alerts on
+//! "no results" have a series to test.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder,
 };
 use tilecast::run::job::JobResult;
+
+use crate::infra::headers::DeathReason;
+
+/// The queues whose depths the ledger polls: label and queue-name suffix.
+pub const POLLED_QUEUES: [&str; 4] = ["render", "dead", "results", "dead_events"];
 
 pub struct Metrics {
     registry: Registry,
@@ -30,7 +38,26 @@ pub struct Metrics {
     pub oldest_open_run_age: Gauge,
     pub last_run_completed: Gauge,
     pub queue_messages: GaugeVec,
+    pub queue_unacked: GaugeVec,
+    pub queue_consumers: GaugeVec,
+    pub dead_letters: IntCounterVec,
+    pub job_requeues: IntCounter,
+    pub job_latency: Histogram,
+    pub run_duration: Histogram,
     pub broker_up: IntGauge,
+}
+
+fn vec_gauge(r: &Registry, name: &str, help: &str, label: &str) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), &[label]).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+fn histogram(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+        .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -67,23 +94,50 @@ impl Metrics {
                 "Time per job spent in each stage, from workers' result records.",
             )
             .buckets(vec![
+                // Up to 600 s: a store request is retried for up to --s3-retry-timeout (120 s)
+                // and a job may run until --job-timeout (600 s).
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                60.0, 120.0, 300.0, 600.0,
             ]),
             &["stage"],
         )
         .expect("valid metric");
         r.register(Box::new(stage_seconds.clone()))
             .expect("unique metric");
-        let queue_messages = GaugeVec::new(
+        for outcome in ["done", "already_done", "dead_lettered"] {
+            job_results.with_label_values(&[outcome]);
+        }
+        let queue_messages = vec_gauge(
+            &r,
+            "tilecast_queue_messages",
+            "Messages ready (waiting for a consumer) in a queue, polled from the broker.",
+            "queue",
+        );
+        let queue_unacked = vec_gauge(
+            &r,
+            "tilecast_queue_messages_unacked",
+            "Messages delivered and not yet acknowledged in a queue, from the management API (only with --management-url).",
+            "queue",
+        );
+        let queue_consumers = vec_gauge(
+            &r,
+            "tilecast_queue_consumers",
+            "Consumers of a queue, polled from the broker.",
+            "queue",
+        );
+        let dead_letters = IntCounterVec::new(
             Opts::new(
-                "tilecast_queue_messages",
-                "Messages ready in a queue, polled from the broker.",
+                "tilecast_dead_letters_total",
+                "Dead letters the ledger consumed, by reason (permanent, delivery_limit, rejected, expired, maxlen, other).",
             ),
-            &["queue"],
+            &["reason"],
         )
         .expect("valid metric");
-        r.register(Box::new(queue_messages.clone()))
+        r.register(Box::new(dead_letters.clone()))
             .expect("unique metric");
+        for reason in DeathReason::ALL {
+            dead_letters.with_label_values(&[reason.label()]);
+        }
         let gauge = |name: &str, help: &str| {
             let g = Gauge::new(name, help).expect("valid metric");
             r.register(Box::new(g.clone())).expect("unique metric");
@@ -101,6 +155,15 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(build.clone())).expect("unique metric");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let started = gauge(
+            "tilecast_start_time_seconds",
+            "Unix time this process started.",
+        );
+        started.set(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        );
         Metrics {
             events,
             files_seen: counter(
@@ -158,15 +221,41 @@ impl Metrics {
             ),
             last_run_completed: gauge(
                 "tilecast_last_run_completed_timestamp_seconds",
-                "Unix time the ledger last completed a run.",
+                "Unix time this ledger last completed a run; 0 until it completes one.",
             ),
             broker_up: int_gauge(
                 "tilecast_broker_up",
                 "1 while connected to the broker with the topology declared.",
             ),
+            job_requeues: counter(
+                &r,
+                "tilecast_job_requeues_total",
+                "Times finished jobs went back to the queue (transient failures, timeouts, lost workers), counted when the job's result or dead letter arrives.",
+            ),
+            job_latency: histogram(
+                &r,
+                "tilecast_job_latency_seconds",
+                "From a job's first publication by the chunker to the ledger receiving its result (rendered jobs).",
+                &[
+                    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+                    7200.0,
+                ],
+            ),
+            run_duration: histogram(
+                &r,
+                "tilecast_run_duration_seconds",
+                "From a run's plan to its manifest, for runs the ledger completed.",
+                &[
+                    10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0,
+                    21600.0,
+                ],
+            ),
             job_results,
             stage_seconds,
             queue_messages,
+            queue_unacked,
+            queue_consumers,
+            dead_letters,
             registry: r,
         }
     }

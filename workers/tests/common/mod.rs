@@ -1,6 +1,7 @@
 //! Shared by the broker and bucket tests: a test's own queue prefix, directories and
 //! processes ([`Cluster`]), output trees and their comparison with `tilecast render`, and a
-//! minimal HTTP client; waiting, signals and driving the broker are in [`control`].
+//! minimal HTTP client; waiting, signals and driving the broker are in [`control`], the
+//! rendered Helm chart in [`chart`].
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 
 pub mod browser;
+pub mod chart;
 mod control;
 pub mod crafted;
 pub mod s3;

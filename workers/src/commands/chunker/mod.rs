@@ -41,7 +41,7 @@ use tilecast::settings::RenderSettings;
 mod submit;
 mod watch;
 
-use crate::commands::ledger::{LedgerArgs, Service as LedgerService};
+use crate::commands::ledger::{DepthArgs, LedgerArgs, Service as LedgerService};
 use crate::commands::render::{PublishFlags, RenderFlags};
 use crate::infra::amqp::{self, AmqpArgs};
 use crate::infra::http::{self, Health};
@@ -99,6 +99,12 @@ pub struct ChunkerArgs {
     /// Directory objects are streamed to for hashing and indexing (default: $TMPDIR).
     #[arg(long, env = "TILECAST_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
+    /// Largest object (MB of 2^20 bytes) streamed to the spool directory; a bigger one is
+    /// recorded as a file that cannot be processed, with an error naming its size. Keep it
+    /// within the spool directory's space (the chart sizes both from
+    /// storage.largestObjectMiB).
+    #[arg(long, env = "TILECAST_MAX_OBJECT_MB", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_object_mb: u64,
     /// Do not run the ledger in this process (run `tilecast ledger` separately).
     #[arg(long, env = "TILECAST_NO_LEDGER")]
     pub no_ledger: bool,
@@ -107,6 +113,8 @@ pub struct ChunkerArgs {
     pub recheck: f64,
     #[command(flatten)]
     pub retention: crate::commands::prune::RetentionArgs,
+    #[command(flatten)]
+    pub depths: DepthArgs,
     /// Address for /metrics, /healthz and /readyz.
     #[arg(long, env = "TILECAST_METRICS_ADDR", default_value = "0.0.0.0:9464")]
     pub metrics_addr: SocketAddr,
@@ -141,14 +149,12 @@ pub fn run(args: ChunkerArgs) -> anyhow::Result<ExitCode> {
                 recheck: args.recheck,
                 metrics_addr: args.metrics_addr,
                 retention: args.retention.clone(),
+                depths: args.depths.clone(),
             };
             let (h, store) = (health.clone(), out.clone());
             let rule = args.retention.rule();
-            tokio::spawn(async move {
-                LedgerService::new(store, h, false, rule)
-                    .serve(l.clone())
-                    .await
-            });
+            let service = LedgerService::new(store, h, false, rule).with_management(&l.depths)?;
+            tokio::spawn(async move { service.serve(l.clone()).await });
         }
         let watcher = Watcher {
             instance: args.instance.clone().unwrap_or_else(host_name),

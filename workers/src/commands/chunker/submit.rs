@@ -13,6 +13,7 @@ use tilecast::settings::RenderSettings;
 
 use super::{Candidate, Failure, Session, Watcher};
 use crate::infra::amqp::{self, RENDER_KEY};
+use crate::infra::headers;
 use tilecast::run::books::{Claim, IngestRecord};
 
 impl Watcher {
@@ -67,6 +68,18 @@ impl Watcher {
                 (real, uri, None)
             }
             None => {
+                // Spooling an object larger than the scratch space would get the pod evicted,
+                // and the restarted chunker would resume the same claim: refuse it instead.
+                let max = self.args.max_object_mb.saturating_mul(1 << 20);
+                if c.size > max {
+                    return Err(file(anyhow::anyhow!(
+                        "{}: {} bytes is more than --max-object-mb {} MB (the spool space); \
+                         raise it and the chart's storage.largestObjectMiB to read it",
+                        self.ingest.url(&c.key),
+                        c.size,
+                        self.args.max_object_mb
+                    )));
+                }
                 let dir = tempfile::Builder::new()
                     .prefix("tilecast-spool-")
                     .tempdir_in(
@@ -191,10 +204,14 @@ impl Watcher {
 
 /// Publishes jobs in windows, so the number of unconfirmed messages stays bounded.
 async fn publish(jobs: &[Job], s: &Session) -> anyhow::Result<()> {
+    // Every job of the file carries the time it was first published, for the ledger's
+    // end-to-end latency; a resumed submission publishes afresh, with a new time.
+    let mut published = FieldTable::default();
+    headers::set_count(&mut published, headers::PUBLISHED, headers::now_ms());
     for window in jobs.chunks(256) {
         let mut confirms = Vec::with_capacity(window.len());
         for j in window {
-            let props = amqp::properties(JOB_TYPE, &j.id, FieldTable::default());
+            let props = amqp::properties(JOB_TYPE, &j.id, published.clone());
             let c =
                 s.ch.basic_publish(
                     s.names.jobs_exchange.as_str().into(),
