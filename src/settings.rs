@@ -27,6 +27,55 @@ pub struct RenderSettings {
     /// images keep the run ids and job ids they had before the setting existed.
     #[serde(default, skip_serializing_if = "Images::is_none")]
     pub images: Images,
+    /// The highest zoom of data tiles. Left out of the JSON at its default, like `images`.
+    #[serde(default, skip_serializing_if = "DataZoom::is_native")]
+    pub data_zoom: DataZoom,
+}
+
+/// How deep data tiles go. Above a field's native zoom (where a tile pixel becomes smaller
+/// than a grid cell) a data tile holds nothing a client's own bilinear overzoom of the tile
+/// below would not give it, at the cost of most of a pyramid's bytes and time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DataZoom {
+    /// Up to the layer's native zoom, within its zoom range (the default).
+    #[default]
+    Native,
+    /// Every zoom of the layer, as colour tiles.
+    All,
+    /// Up to this zoom, within the layer's zoom range.
+    Max(u8),
+}
+
+impl DataZoom {
+    pub fn is_native(&self) -> bool {
+        *self == DataZoom::Native
+    }
+
+    /// The highest data-tile zoom of a layer with zooms `minzoom..=maxzoom` whose grid's
+    /// native zoom is `native`: never outside the layer's range, so the data TileJSON always
+    /// has one.
+    pub fn max_for(self, minzoom: u8, maxzoom: u8, native: u8) -> u8 {
+        match self {
+            DataZoom::Native => native.clamp(minzoom, maxzoom),
+            DataZoom::All => maxzoom,
+            DataZoom::Max(z) => z.clamp(minzoom, maxzoom),
+        }
+    }
+}
+
+/// Parses `native`, `all` or a zoom number.
+pub fn parse_data_zoom(s: &str) -> std::result::Result<DataZoom, String> {
+    match s.trim() {
+        "native" => Ok(DataZoom::Native),
+        "all" => Ok(DataZoom::All),
+        n => match n.parse::<u8>() {
+            Ok(z) if z <= MAX_ZOOM => Ok(DataZoom::Max(z)),
+            _ => Err(format!(
+                "bad data zoom {s:?}: expected native, all or a zoom from 0 to {MAX_ZOOM}"
+            )),
+        },
+    }
 }
 
 /// Whole-field images a run writes per layer besides its tiles
@@ -128,6 +177,19 @@ mod tests {
     #[test]
     fn parses_flags() {
         assert_eq!(parse_zoom("0-5"), Ok((0, 5)));
+        assert_eq!(parse_data_zoom("native"), Ok(DataZoom::Native));
+        assert_eq!(parse_data_zoom("all"), Ok(DataZoom::All));
+        assert_eq!(parse_data_zoom("4"), Ok(DataZoom::Max(4)));
+        assert!(parse_data_zoom("25").is_err() && parse_data_zoom("deep").is_err());
+        assert_eq!(DataZoom::Native.max_for(0, 5, 3), 3);
+        assert_eq!(
+            DataZoom::Native.max_for(4, 5, 3),
+            4,
+            "never below the layer's range"
+        );
+        assert_eq!(DataZoom::Native.max_for(0, 2, 3), 2, "never above it");
+        assert_eq!(DataZoom::All.max_for(0, 5, 3), 5);
+        assert_eq!(DataZoom::Max(9).max_for(0, 5, 3), 5);
         assert_eq!(parse_zoom("3"), Ok((3, 3)));
         assert!(parse_zoom("a-b").is_err());
         assert_eq!(parse_range("-40:40.5"), Ok((-40.0, 40.5)));

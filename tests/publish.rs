@@ -258,8 +258,71 @@ fn a_global_grid_gets_the_tilings_whole_world() {
             // Temperatures in K: an offset far from 0 tells +offset from -offset.
             let data_tj = json(&run.join(name).join("data/tilejson.json"));
             assert!(data_tj["baseShift"].as_f64().unwrap() < -100.0, "{data_tj}");
-            let (valid, _) = decodes_like_the_sampler(&file, &run.join(name), &data_tj, &tiles);
-            assert_eq!(valid, tiles.len() * 256 * 256);
+            // Data tiles stop at the data maxzoom (3.2).
+            let data_max = data_tj["maxzoom"].as_u64().unwrap();
+            let data_tiles: BTreeSet<TileId> = tiles
+                .iter()
+                .copied()
+                .filter(|t| u64::from(t.z) <= data_max)
+                .collect();
+            assert!(!data_tiles.is_empty());
+            let (valid, _) =
+                decodes_like_the_sampler(&file, &run.join(name), &data_tj, &data_tiles);
+            assert_eq!(valid, data_tiles.len() * 256 * 256);
         }
+    }
+}
+
+#[test]
+fn data_tiles_stop_at_the_native_zoom_unless_asked_for_more() {
+    use tilecast::settings::DataZoom;
+    // GFS at 0.25°: a z3 pixel (360° / 2048) is finer than a cell, a z2 pixel is not.
+    let file = common::shared_samples()
+        .join("grib2/gribberish__gfs.t12z.pgrb2.0p25.f023-PV-TMP-missing.grib2");
+    let zooms = |dir: &Path| -> BTreeSet<u8> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().to_str()?.parse().ok())
+            .collect()
+    };
+    for (data_zoom, want) in [
+        (DataZoom::Native, 3u8),
+        (DataZoom::All, 4),
+        (DataZoom::Max(1), 1),
+        (DataZoom::Max(9), 4),
+    ] {
+        let out = common::tempdir();
+        let settings = RenderSettings {
+            zoom: Some((0, 4)),
+            data_zoom,
+            ..Default::default()
+        };
+        let (run, manifest) = render(&file, &settings, None, out.path());
+        let layer = &manifest["layers"][0];
+        let dir = run.join(layer["name"].as_str().unwrap());
+        assert_eq!(
+            zooms(&dir),
+            (0..=4).collect(),
+            "colour tiles go to --zoom's end"
+        );
+        assert_eq!(
+            zooms(&dir.join("data")),
+            (0..=want).collect(),
+            "{data_zoom:?}"
+        );
+        assert_eq!(layer["data_maxzoom"], want, "{data_zoom:?}");
+        let tj = json(&dir.join("data/tilejson.json"));
+        assert_eq!(
+            (tj["minzoom"].as_u64(), tj["maxzoom"].as_u64()),
+            (Some(0), Some(want as u64))
+        );
+        assert_eq!(json(&dir.join("tilejson.json"))["maxzoom"], 4);
+        // A data tile at the data maxzoom exists wherever the colour tile does.
+        let colour: BTreeSet<_> = written_tiles(&dir)
+            .into_iter()
+            .filter(|t| t.z <= want)
+            .collect();
+        let data: BTreeSet<_> = written_tiles(&dir.join("data")).into_iter().collect();
+        assert_eq!(colour, data);
     }
 }

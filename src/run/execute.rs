@@ -265,6 +265,7 @@ fn render_tiles(
 ) -> Result<(u64, u64, StageSeconds)> {
     let settings = &job.settings;
     let (run, layer) = (&job.run, &job.layer);
+    let data_maxzoom = job.data_maxzoom();
     let tiles: Vec<_> = job.tiles.iter().flat_map(TileRange::tiles).collect();
     let written: Vec<(u64, [f64; 3])> = tiles
         .par_iter()
@@ -279,12 +280,17 @@ fn render_tiles(
             }
             let idx: Vec<u8> = values.iter().map(|&v| p.style.table.index(v)).collect();
             let colour = indexed_png(TILE_SIZE, TILE_SIZE, &idx, &p.style.table.entries)?;
-            let data = rgba_png(TILE_SIZE, TILE_SIZE, &data_pixels(&values, p.style.data))?;
+            // Data tiles stop at the layer's data maxzoom; clients overzoom them.
+            let data = (t.z <= data_maxzoom)
+                .then(|| rgba_png(TILE_SIZE, TILE_SIZE, &data_pixels(&values, p.style.data)))
+                .transpose()?;
             let t2 = Instant::now();
             let rel = format!("{}/{}/{}.png", t.z, t.x, t.y);
-            let size = colour.len() as u64 + data.len() as u64;
+            let size = colour.len() as u64 + data.as_ref().map_or(0, |d| d.len() as u64);
             out.put_async(&format!("{run}/{layer}/{rel}"), colour, PutMeta::PNG)?;
-            out.put_async(&format!("{run}/{layer}/data/{rel}"), data, PutMeta::PNG)?;
+            if let Some(data) = data {
+                out.put_async(&format!("{run}/{layer}/data/{rel}"), data, PutMeta::PNG)?;
+            }
             let t3 = Instant::now();
             let secs = [
                 (t1 - t0).as_secs_f64(),
@@ -351,6 +357,7 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         tiling,
         minzoom: job.minzoom,
         maxzoom: job.maxzoom,
+        data_maxzoom: job.data_maxzoom(),
         bounds,
         info,
         range,
@@ -394,6 +401,7 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         crs: tiling.crs().into(),
         minzoom: job.minzoom,
         maxzoom: job.maxzoom,
+        data_maxzoom: Some(job.data_maxzoom()),
         tiles: format!("{name}/{{z}}/{{x}}/{{y}}.png"),
         data_tiles: format!("{name}/data/{{z}}/{{x}}/{{y}}.png"),
         scale: data.scale,

@@ -41,6 +41,9 @@ pub struct Job {
     pub fields: Vec<SourceRef>,
     pub minzoom: u8,
     pub maxzoom: u8,
+    /// The highest zoom of the layer's data tiles (absent: `maxzoom`, as before the member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_maxzoom: Option<u8>,
     pub tiles: Vec<TileRange>,
     pub meta: bool,
     pub settings: RenderSettings,
@@ -98,6 +101,7 @@ impl Job {
             fields: layer.sources.clone(),
             minzoom: layer.minzoom,
             maxzoom: layer.maxzoom,
+            data_maxzoom: layer.data_maxzoom,
             tiles: part.tiles.clone(),
             meta: part.meta,
             settings: plan.settings.clone(),
@@ -105,6 +109,11 @@ impl Job {
             out: out.to_string(),
             series_lead: layer.series_lead.clone(),
         }
+    }
+
+    /// The highest zoom of the layer's data tiles.
+    pub fn data_maxzoom(&self) -> u8 {
+        self.data_maxzoom.unwrap_or(self.maxzoom)
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -159,6 +168,14 @@ impl Job {
                 "zoom range {}-{}",
                 self.minzoom, self.maxzoom
             )));
+        }
+        if let Some(d) = self.data_maxzoom {
+            if d < self.minzoom || d > self.maxzoom {
+                return Err(invalid(format!(
+                    "data maxzoom {d} outside the zoom range {}-{}",
+                    self.minzoom, self.maxzoom
+                )));
+            }
         }
         let tiling = self.settings.tiling;
         for r in &self.tiles {
@@ -293,6 +310,7 @@ mod tests {
             }],
             minzoom: 0,
             maxzoom: 2,
+            data_maxzoom: Some(1),
             tiles: vec![TileRange {
                 z: 2,
                 x0: 0,

@@ -280,6 +280,18 @@ pub fn spacing_deg(grid: &Grid, bounds: [f64; 4]) -> f64 {
     }
 }
 
+/// The highest zoom of a layer's data tiles (see [`crate::settings::DataZoom`]).
+pub fn data_maxzoom(
+    settings: &RenderSettings,
+    tiling: Tiling,
+    grid: &Grid,
+    bounds: [f64; 4],
+    (minzoom, maxzoom): (u8, u8),
+) -> u8 {
+    let native = tiling.native_zoom(spacing_deg(grid, bounds));
+    settings.data_zoom.max_for(minzoom, maxzoom, native)
+}
+
 /// The zoom range for a layer.
 pub fn zooms(settings: &RenderSettings, tiling: Tiling, grid: &Grid, bounds: [f64; 4]) -> (u8, u8) {
     settings

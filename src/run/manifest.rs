@@ -85,6 +85,10 @@ pub struct LayerEntry {
     pub crs: String,
     pub minzoom: u8,
     pub maxzoom: u8,
+    /// The highest zoom of the data tiles (absent in manifests written before data tiles
+    /// stopped at the native zoom: then `maxzoom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_maxzoom: Option<u8>,
     pub tiles: String,
     pub data_tiles: String,
     pub scale: f64,

@@ -80,6 +80,10 @@ pub struct LayerPlan {
     pub sources: Vec<SourceRef>,
     pub minzoom: u8,
     pub maxzoom: u8,
+    /// The highest zoom of the layer's data tiles; absent in plans from before data tiles
+    /// stopped at the native zoom (then `maxzoom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_maxzoom: Option<u8>,
     pub jobs: Vec<JobPart>,
     /// The sources of the first layer (by valid time, then plan order) of the same series in
     /// this file, when that is another layer: a colour range taken from the data is taken
@@ -237,6 +241,8 @@ pub fn plan_run(
         };
         let bounds = grid.bounds();
         let (minzoom, maxzoom) = layer::zooms(settings, settings.tiling, &grid, bounds);
+        let data_maxzoom =
+            layer::data_maxzoom(settings, settings.tiling, &grid, bounds, (minzoom, maxzoom));
         // Counted before any tile is listed: a deep zoom range must not plan itself out of
         // memory.
         planned_tiles = (minzoom..=maxzoom).fold(planned_tiles, |n, z| {
@@ -290,6 +296,7 @@ pub fn plan_run(
             sources,
             minzoom,
             maxzoom,
+            data_maxzoom: Some(data_maxzoom),
             jobs: Vec::new(),
             series_lead: None,
         };

@@ -206,6 +206,8 @@ pub struct LayerDocs<'a> {
     pub tiling: Tiling,
     pub minzoom: u8,
     pub maxzoom: u8,
+    /// The data tiles' highest zoom (the data document's `maxzoom`; clients overzoom).
+    pub data_maxzoom: u8,
     /// The data's true extent, west > east across the antimeridian.
     pub bounds: [f64; 4],
     pub info: &'a FieldInfo,
@@ -266,6 +268,7 @@ impl LayerDocs<'_> {
                 Some(_) => url("data/{z}/{x}/{y}.png"),
                 None => "{z}/{x}/{y}.png".into(),
             }],
+            maxzoom: self.data_maxzoom,
             dem: Some(DemEncoding::of(self.data)),
             data_encoding: Some(self.data.clone()),
             ..colour.clone()

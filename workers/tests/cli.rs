@@ -102,14 +102,22 @@ fn render_of_samples_succeeds_and_is_byte_identical_across_runs() {
 fn render_writes_the_documented_layout_and_a_wind_speed_layer() {
     let out = tempdir();
     // Nearest-neighbour at a zoom finer than the 2-degree grid: every pixel is a grid point,
-    // so the speed must be the magnitude of the two components there.
+    // so the speed must be the magnitude of the two components there. Data tiles at zoom 2
+    // are above the grid's native zoom (0): asked for with --data-zoom.
     let o = output(
         bin()
             .arg("render")
             .arg(samples().join("global_uv10.grib2"))
             .arg("--out")
             .arg(out.path())
-            .args(["--zoom", "0-2", "--resample", "nearest"]),
+            .args([
+                "--zoom",
+                "0-2",
+                "--resample",
+                "nearest",
+                "--data-zoom",
+                "all",
+            ]),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let run = run_dir(out.path());

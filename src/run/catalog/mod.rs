@@ -104,6 +104,9 @@ pub struct CatalogLayer {
     pub crs: String,
     pub minzoom: u8,
     pub maxzoom: u8,
+    /// The data tiles' highest zoom, as in the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_maxzoom: Option<u8>,
     /// Bounds every client accepts (as in the TileJSON).
     pub bounds: [f64; 4],
     pub palette: String,
@@ -149,6 +152,7 @@ impl CatalogLayer {
             crs: l.crs.clone(),
             minzoom: l.minzoom,
             maxzoom: l.maxzoom,
+            data_maxzoom: l.data_maxzoom,
             bounds: client_bounds(l.bounds, tiling),
             palette: l.palette.clone(),
             range: l.range,

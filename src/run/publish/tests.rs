@@ -156,6 +156,7 @@ fn docs(base: Option<&BaseUrl>, extent: [f64; 4]) -> (serde_json::Value, serde_j
         tiling: Tiling::WebMercator,
         minzoom: 2,
         maxzoom: 6,
+        data_maxzoom: 4,
         bounds: extent,
         info: &info,
         range: [0.0, 120.0],
@@ -179,6 +180,14 @@ fn tile_urls_are_absolute_with_a_base_url_and_relative_to_the_document_without()
     assert_eq!(
         d["tiles"],
         serde_json::json!([format!("{layer}/data/{{z}}/{{x}}/{{y}}.png")])
+    );
+    assert_eq!(
+        (c["maxzoom"].as_u64(), d["maxzoom"].as_u64()),
+        (Some(6), Some(4))
+    );
+    assert_eq!(
+        (c["minzoom"].as_u64(), d["minzoom"].as_u64()),
+        (Some(2), Some(2))
     );
     let legend = c["legend"].as_str().unwrap();
     assert_eq!(

@@ -20,7 +20,9 @@ use tilecast::render::resample::Resample;
 use tilecast::run::execute::Progress;
 use tilecast::run::local::render_file;
 use tilecast::run::publish::BaseUrl;
-use tilecast::settings::{parse_range, parse_zoom, Images, RenderSettings};
+use tilecast::settings::{
+    parse_data_zoom, parse_range, parse_zoom, DataZoom, Images, RenderSettings,
+};
 
 use crate::infra::storage::{Location, S3Args};
 
@@ -62,6 +64,12 @@ pub struct RenderFlags {
     /// Zoom range, e.g. `0-5` (default: 0 up to the field's native resolution).
     #[arg(long, env = "TILECAST_ZOOM", value_parser = parse_zoom)]
     zoom: Option<(u8, u8)>,
+    /// Highest zoom of data tiles: `native` (up to the zoom where a tile pixel is no
+    /// smaller than a grid cell; clients overzoom above it), `all` (every zoom, as colour
+    /// tiles) or a zoom number. Always within the layer's zoom range.
+    #[arg(long, env = "TILECAST_DATA_ZOOM", value_name = "native|all|N",
+          default_value = "native", value_parser = parse_data_zoom)]
+    data_zoom: DataZoom,
     /// Resampling where a tile pixel is smaller than a grid cell.
     #[arg(
         long,
@@ -140,6 +148,7 @@ impl RenderFlags {
                 ImagesArg::None => Images::None,
                 ImagesArg::Equirect => Images::Equirect,
             },
+            data_zoom: self.data_zoom,
         };
         s.validate()?;
         Ok(s)
