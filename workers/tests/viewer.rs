@@ -1,17 +1,19 @@
 //! The viewer (issue #12) in a real browser: `tilecast render` of a real time series publishes
-//! the viewer beside its catalog, and a static HTTP server of that tree (node's http,
-//! `tests/browser/server.mjs`, as any static host or bucket website would serve it) shows it
-//! in Debian's chromium, driven by playwright-core (`tests/browser/viewer.mjs`).
+//! the viewer beside its catalog; `tilecast serve` of that tree shows it in Debian's chromium,
+//! driven by playwright-core (`tests/browser/viewer.mjs`), and so does a static HTTP server of
+//! the same tree (node's http, `tests/browser/server.mjs`, as any static host or bucket website
+//! would serve it: the copy `render` published, with relative URLs).
 //!
 //! The series is `sample-data/era_like.nc`'s 2 m temperature: two valid times, 6 hours
 //! apart, on a regular 2° grid. The driver checks what the page shows (colour-tile pixels at
 //! three points, the slider's step, the data tiles on the GPU, the globe, a page without
 //! errors); this file checks the value the page reads under the cursor against the field as
 //! `tilecast extract` writes it. Screenshots of each state and the driver's JSON result go to
-//! `<target>/browser-artefacts/viewer/`.
+//! `<target>/browser-artefacts/viewer/` (through `serve`) and `viewer-static/`.
 
+use std::io::Read;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 
@@ -85,15 +87,58 @@ fn around(values: &[f64], [lon, lat]: [f64; 2]) -> [f64; 3] {
     [range[0], range[1], south * (1.0 - fj) + north * fj]
 }
 
-fn run_driver(root: &Path, case: &Value, artefacts: &Path) -> Value {
+/// `tilecast serve` of an output tree, killed when dropped.
+struct Serve(Child, String);
+
+impl Serve {
+    fn start(root: &Path) -> Serve {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .arg(root)
+            .args(["--addr", &addr])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Its first line says where it serves, once the socket is bound.
+        let mut out = child.stdout.take().unwrap();
+        let (mut line, mut b) = (Vec::new(), [0u8; 1]);
+        while out.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
+            line.push(b[0]);
+        }
+        let line = String::from_utf8_lossy(&line).into_owned();
+        assert!(line.starts_with("serving "), "serve printed {line:?}");
+        Serve(child, format!("http://{addr}/"))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Where the driver finds the page: a running server's URL, or a tree it serves statically.
+enum Host<'a> {
+    Url(&'a str),
+    Static(&'a Path),
+}
+
+fn run_driver(host: Host, case: &Value, artefacts: &Path) -> Value {
     let case_file = artefacts.join("case.json");
     std::fs::write(&case_file, serde_json::to_vec(case).unwrap()).unwrap();
     let started = std::time::Instant::now();
-    let o = Command::new(node())
-        .arg(package().join("viewer.mjs"))
-        .arg("--root")
-        .arg(root)
-        .args(["--port", &free_port().to_string()])
+    let mut driver = Command::new(node());
+    driver.arg(package().join("viewer.mjs"));
+    match host {
+        Host::Url(u) => driver.args(["--url", u]),
+        Host::Static(root) => driver
+            .arg("--root")
+            .arg(root)
+            .args(["--port", &free_port().to_string()]),
+    };
+    let o = driver
         .arg("--case")
         .arg(&case_file)
         .arg("--artefacts")
@@ -157,11 +202,19 @@ fn the_viewer_shows_a_time_series_reads_values_and_draws_data_tiles_and_a_globe(
         "points": POINTS,
         "view": {"zoom": 1, "lat": 20, "lon": 30},
     });
-    let artefacts = artefacts("viewer");
-    let result = run_driver(&out, &case, &artefacts);
+    // A static host first (what `render` published, relative URLs), then `tilecast serve`
+    // (the embedded page, absolute URLs), whose hover result is checked below.
+    let result = run_driver(Host::Static(&out), &case, &artefacts("viewer-static"));
     assert!(
         result["failures"].as_array().unwrap().is_empty(),
-        "{:#}",
+        "static host: {:#}",
+        result["failures"]
+    );
+    let server = Serve::start(&out);
+    let result = run_driver(Host::Url(&server.1), &case, &artefacts("viewer"));
+    assert!(
+        result["failures"].as_array().unwrap().is_empty(),
+        "tilecast serve: {:#}",
         result["failures"]
     );
     assert_eq!(result["maplibre"], "5.24.1");
