@@ -26,7 +26,7 @@ use tilecast::geo::grid::Grid;
 
 mod common;
 
-use common::browser::{artefacts, node, package, require_tools};
+use common::browser::{artefacts, drive, require_tools};
 use common::{bin, free_port, samples, shared_samples};
 
 /// Pure magenta: far from every palette used here (the driver checks the distance).
@@ -281,31 +281,15 @@ fn sample_cases(s: &Sample, out: &Path, base: &str) -> (Vec<Value>, Field) {
 fn run_driver(root: &Path, port: u16, cases: &[Value], artefacts: &Path) -> Value {
     let cases_file = root.join("cases.json");
     std::fs::write(&cases_file, serde_json::to_vec(cases).unwrap()).unwrap();
-    let started = std::time::Instant::now();
-    let o = Command::new(node())
-        .arg(package().join("run.mjs"))
-        .arg("--root")
-        .arg(root)
-        .args(["--port", &port.to_string()])
-        .arg("--cases")
-        .arg(&cases_file)
-        .arg("--artefacts")
-        .arg(artefacts)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "driver: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let result: Value = serde_json::from_slice(&o.stdout).unwrap();
-    eprintln!(
-        "chromium {}, maplibre-gl {}, {:.1} s; artefacts in {}",
-        result["chromium"],
-        result["maplibre"],
-        started.elapsed().as_secs_f64(),
-        artefacts.display()
-    );
+    let args: [std::ffi::OsString; 6] = [
+        "--root".into(),
+        root.into(),
+        "--port".into(),
+        port.to_string().into(),
+        "--cases".into(),
+        cases_file.into(),
+    ];
+    let result = drive("run.mjs", &args, artefacts);
     for c in result["cases"].as_array().unwrap() {
         eprintln!(
             "{}: ok {}, probes {}, {} tile requests, {} empty tiles, {} ms, failures {}",

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::browser::{artefacts, node, package, require_tools};
+use common::browser::{artefacts, drive, require_tools};
 use common::{bin, free_port, samples};
 
 /// era_like.nc's grid (sample-data/README.md): 180 × 91 points, 2° apart, longitudes 0..358,
@@ -128,38 +128,17 @@ enum Host<'a> {
 fn run_driver(host: Host, case: &Value, artefacts: &Path) -> Value {
     let case_file = artefacts.join("case.json");
     std::fs::write(&case_file, serde_json::to_vec(case).unwrap()).unwrap();
-    let started = std::time::Instant::now();
-    let mut driver = Command::new(node());
-    driver.arg(package().join("viewer.mjs"));
-    match host {
-        Host::Url(u) => driver.args(["--url", u]),
-        Host::Static(root) => driver
-            .arg("--root")
-            .arg(root)
-            .args(["--port", &free_port().to_string()]),
+    let mut args: Vec<std::ffi::OsString> = match host {
+        Host::Url(u) => vec!["--url".into(), u.into()],
+        Host::Static(root) => vec![
+            "--root".into(),
+            root.into(),
+            "--port".into(),
+            free_port().to_string().into(),
+        ],
     };
-    let o = driver
-        .arg("--case")
-        .arg(&case_file)
-        .arg("--artefacts")
-        .arg(artefacts)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "driver: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let result: Value = serde_json::from_slice(&o.stdout).unwrap();
-    eprintln!(
-        "chromium {}, maplibre-gl {}, {} requests, {:.1} s; artefacts in {}",
-        result["chromium"],
-        result["maplibre"],
-        result["states"]["requests"],
-        started.elapsed().as_secs_f64(),
-        artefacts.display()
-    );
-    result
+    args.extend(["--case".into(), case_file.into()]);
+    drive("viewer.mjs", &args, artefacts)
 }
 
 #[test]

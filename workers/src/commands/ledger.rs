@@ -99,6 +99,11 @@ pub struct Service {
     management: Option<Management>,
     /// Whether the last management API poll failed (logged once per failing streak).
     management_failing: std::sync::atomic::AtomicBool,
+    /// Whether the viewer is in the output store (published at start-up, else retried at
+    /// every recheck until it is: a store outage at start must not leave it half written).
+    viewer: std::sync::atomic::AtomicBool,
+    /// Whether publishing it has failed already (logged once).
+    viewer_failing: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -115,6 +120,8 @@ impl Service {
             retention,
             management: None,
             management_failing: false.into(),
+            viewer: false.into(),
+            viewer_failing: false.into(),
         }
     }
 
@@ -142,14 +149,25 @@ impl Service {
         }
     }
 
-    /// Writes the viewer beside the catalog it reads (`crate::site`), once at start-up: a
-    /// failure is logged and the ledger goes on, since manifests matter more than the page.
+    /// Writes the viewer beside the catalog it reads (`crate::site`) until it is there: at
+    /// start-up and then at each recheck after a failure, which is logged once; the ledger
+    /// goes on meanwhile, since manifests matter more than the page.
     fn publish_viewer(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.viewer.load(Relaxed) {
+            return;
+        }
         let store = self.ledger().books().store().clone();
         match blocking(|| crate::site::publish(store.as_ref())) {
-            Ok(()) => tracing::info!(component = "ledger", key = "index.html", "viewer published"),
-            Err(e) => tracing::warn!(component = "ledger", error = %format!("{e:#}"),
-                "publishing the viewer"),
+            Ok(()) => {
+                self.viewer.store(true, Relaxed);
+                tracing::info!(component = "ledger", key = "index.html", "viewer published");
+            }
+            Err(e) if !self.viewer_failing.swap(true, Relaxed) => {
+                tracing::warn!(component = "ledger", error = %format!("{e:#}"),
+                    "publishing the viewer; retrying at each recheck")
+            }
+            Err(_) => {}
         }
     }
 
@@ -216,6 +234,7 @@ impl Service {
                 }
                 _ = tick.tick() => {
                     blocking(|| self.recheck(recheck));
+                    self.publish_viewer();
                     self.poll_depths(&ch, &names).await?;
                 }
             }

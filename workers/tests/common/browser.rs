@@ -61,3 +61,30 @@ pub fn require_tools() {
         assert_eq!(&installed, locked, "{m} is not the locked version: {HOW}");
     }
 }
+
+/// Runs the driver `script` of `tests/browser` with `args`; it must exit 0 and print one JSON
+/// document, its result. Says how long it took and where the artefacts are.
+pub fn drive(script: &str, args: &[std::ffi::OsString], artefacts: &Path) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    let o = Command::new(node())
+        .arg(package().join(script))
+        .args(args)
+        .arg("--artefacts")
+        .arg(artefacts)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    eprintln!(
+        "{script}: chromium {}, maplibre-gl {}, {:.1} s; artefacts in {}",
+        result["chromium"],
+        result["maplibre"],
+        started.elapsed().as_secs_f64(),
+        artefacts.display()
+    );
+    result
+}
