@@ -404,10 +404,12 @@ fn empty_tiles(s: &Server, dir: &Path, catalog: &Value) {
         px.iter().all(|b| *b == 0),
         "every pixel missing (code 0, alpha 0)"
     );
+    // Outside the layer's zoom range (rendered 0-2) a tile never exists: 404, not empty.
     for missing in [
         format!("/{run}/nolayer/2/3/1.png"),
         "/0000000000000000/x/0/0/0.png".into(),
         format!("/{run}/{name}/0/0/7.png"),
+        format!("/{run}/{name}/3/7/2.png"),
     ] {
         assert_eq!(s.get(&missing, &[]).status, 404, "{missing}");
     }

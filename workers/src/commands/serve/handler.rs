@@ -4,6 +4,7 @@
 //! store answered as empty.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -43,8 +44,8 @@ pub struct State {
     pub listen: String,
     /// A data tile with every pixel missing (code 0, alpha 0).
     pub empty_data_tile: Bytes,
-    /// TileJSON keys of layers in complete runs, and when that was checked.
-    layers: Mutex<HashMap<String, Instant>>,
+    /// TileJSON keys of layers in complete runs, their zoom range, and when that was checked.
+    layers: Mutex<HashMap<String, (Instant, RangeInclusive<u32>)>>,
 }
 
 impl State {
@@ -292,28 +293,38 @@ fn inside_root(root: &std::path::Path, key: &str) -> Result<(), (StatusCode, Str
 }
 
 /// Whether the tile's layer belongs to a complete run (its TileJSON and the run's manifest
-/// exist), so a tile it does not store is empty rather than not yet written.
+/// exist) and the tile's zoom is in the TileJSON's range, so a tile it does not store is
+/// empty rather than not yet written or never meant to exist (a data tile above the data
+/// maxzoom, which clients overzoom).
 fn layer_complete(state: &State, t: &TileRef) -> Result<bool, (StatusCode, String)> {
     let key = t.tilejson_key();
-    let mut known = state.layers.lock().expect("layer cache");
-    if known.get(&key).is_some_and(|at| at.elapsed() < LAYER_TTL) {
-        return Ok(true);
+    let known = state.layers.lock().expect("layer cache");
+    if let Some((_, zooms)) = known.get(&key).filter(|(at, _)| at.elapsed() < LAYER_TTL) {
+        return Ok(zooms.contains(&t.z));
     }
     drop(known);
-    let exists = |k: &str| {
-        state
-            .store
-            .head(k)
-            .map(|h| h.is_some())
-            .map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))
+    let bad_gateway = |e: tilecast::Error| (StatusCode::BAD_GATEWAY, e.to_string());
+    let Some(doc) = state.store.get(&key).map_err(bad_gateway)? else {
+        return Ok(false);
     };
-    let complete = exists(&key)? && exists(&format!("{}/manifest.json", t.run))?;
-    if complete {
-        known = state.layers.lock().expect("layer cache");
-        if known.len() > 100_000 {
-            known.clear();
-        }
-        known.insert(key, Instant::now());
+    if state
+        .store
+        .head(&format!("{}/manifest.json", t.run))
+        .map_err(bad_gateway)?
+        .is_none()
+    {
+        return Ok(false);
     }
-    Ok(complete)
+    let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap_or_default();
+    let zoom = |k: &str| doc[k].as_u64().and_then(|z| u32::try_from(z).ok());
+    let Some(zooms) = zoom("minzoom").zip(zoom("maxzoom")).map(|(a, b)| a..=b) else {
+        return Ok(false);
+    };
+    let inside = zooms.contains(&t.z);
+    let mut known = state.layers.lock().expect("layer cache");
+    if known.len() > 100_000 {
+        known.clear();
+    }
+    known.insert(key, (Instant::now(), zooms));
+    Ok(inside)
 }

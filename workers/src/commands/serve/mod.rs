@@ -6,8 +6,8 @@
 //! for the catalog and STAC, revalidated for the viewer), CORS for any origin, gzip for JSON
 //! and text, single byte ranges and `HEAD`. `catalog.json`, `style.json` and TileJSONs have
 //! their relative URLs made absolute from `--public-url` or from the request (`Host`,
-//! `X-Forwarded-Host/Proto/Prefix`). A tile a complete layer does not store (all missing) is
-//! answered as empty: 204 for a colour tile, an all-missing data tile for a data tile (MapLibre
+//! `X-Forwarded-Host/Proto/Prefix`). A tile a complete layer does not store (all missing) at a
+//! zoom of its TileJSON is answered as empty: 204 for a colour tile, an all-missing data tile for a data tile (MapLibre
 //! before 5.x errs on an empty `raster-dem` response). Nothing outside the root is ever
 //! served (route.rs: dot segments, encodings, bookkeeping; handler.rs: symbolic links).
 //! The contract is docs/ARCHITECTURE.md §3.17.
