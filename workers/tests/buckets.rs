@@ -9,19 +9,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::s3::{Bucket, Moto, Proxy};
+use common::s3::{bucket_cluster, Bucket, Moto, Proxy};
 use common::*;
 
 /// A cluster whose ingest and output are buckets `ingest` and `tiles` on `endpoint`.
-fn bucket_cluster(name: &str, endpoint: &str) -> Cluster {
-    let mut c = Cluster::new(name);
-    c.env = Moto::env_for(endpoint);
-    c.env
-        .push(("TILECAST_OUT".into(), "s3://tiles/runs".into()));
-    c.env.push(("TILECAST_INGEST".into(), "s3://ingest".into()));
-    c
-}
-
 fn start_chunker(c: &mut Cluster, label: &str, metrics_port: u16, extra: &[&str]) {
     let addr = format!("127.0.0.1:{metrics_port}");
     let mut args = vec![

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::s3::Moto;
+use common::s3::{bucket_cluster, Moto};
 use common::*;
 
 #[test]
@@ -17,11 +17,7 @@ fn an_object_over_the_spool_limit_is_refused_with_its_size_and_the_next_one_rend
     moto.create_bucket("ingest");
     moto.create_bucket("tiles");
     let (ingest, out) = (moto.client("ingest"), moto.client("tiles"));
-    let mut c = Cluster::new("spool");
-    c.env = Moto::env_for(&moto.endpoint());
-    c.env
-        .push(("TILECAST_OUT".into(), "s3://tiles/runs".into()));
-    c.env.push(("TILECAST_INGEST".into(), "s3://ingest".into()));
+    let mut c = bucket_cluster("spool", &moto.endpoint());
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     c.start(

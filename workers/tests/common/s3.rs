@@ -426,3 +426,14 @@ fn slow_down(mut c: TcpStream) {
     );
     let _ = c.shutdown(Shutdown::Both);
 }
+
+/// A test cluster whose output is `s3://tiles/runs` and ingest `s3://ingest` on the S3
+/// server at `endpoint` (moto, or a proxy in front of it).
+pub fn bucket_cluster(name: &str, endpoint: &str) -> super::Cluster {
+    let mut c = super::Cluster::new(name);
+    c.env = Moto::env_for(endpoint);
+    c.env
+        .push(("TILECAST_OUT".into(), "s3://tiles/runs".into()));
+    c.env.push(("TILECAST_INGEST".into(), "s3://ingest".into()));
+    c
+}

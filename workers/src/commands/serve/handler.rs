@@ -228,17 +228,17 @@ fn object(state: &State, key: &str, kind: &Kind, root: &str) -> Answered {
             _ => Err((StatusCode::NOT_FOUND, "not found".into())),
         };
     };
-    let version = obj.version;
     let (bytes, etag, vary) = match rewrite::rewrite(kind, key, &obj.bytes, root) {
         Some(b) => {
-            let tag = format!("{}-{}", digest(version.as_bytes()), digest(&b));
+            // The bytes sent decide the tag: the stored version is in them already.
+            let tag = digest(&b);
             let vary = state
                 .public_url
                 .is_none()
                 .then_some("Host, X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Prefix");
             (b, tag, vary)
         }
-        None => (obj.bytes, version, None),
+        None => (obj.bytes, obj.version, None),
     };
     Ok(Answer::Body(Body {
         bytes: Bytes::from(bytes),
