@@ -93,7 +93,10 @@ fn every_point_is_where_the_reference_puts_it() {
             let (want_lat, want_lon) = (ll[k], ll[n + k]);
             if keys["gridType"] == "space_view" && want_lat == 0.0 && want_lon == 0.0 {
                 // ecCodes puts pixels off the earth's disk at (0, 0); we have none there.
-                assert!(lat.is_nan() && lon.is_nan(), "{rel}: point {k} off the disk");
+                assert!(
+                    lat.is_nan() && lon.is_nan(),
+                    "{rel}: point {k} off the disk"
+                );
                 off_disk += 1;
                 continue;
             }
@@ -155,7 +158,10 @@ fn rows_grids_sample_their_own_points() {
             let want = field.values[k];
             let got = s.at(lon, lat);
             if want.is_nan() {
-                assert!(got.is_nan(), "{rel}: point {k} should be missing, got {got}");
+                assert!(
+                    got.is_nan(),
+                    "{rel}: point {k} should be missing, got {got}"
+                );
                 continue;
             }
             assert!(
@@ -168,7 +174,6 @@ fn rows_grids_sample_their_own_points() {
     }
 }
 
-
 /// Every file of `unsupported/` but the deliberately corrupted one is checked here.
 #[test]
 fn every_formerly_unsupported_grib2_sample_is_checked() {
@@ -180,5 +185,58 @@ fn every_formerly_unsupported_grib2_sample_is_checked() {
         }
         let rel = format!("unsupported/{name}");
         assert!(FILES.contains(&rel.as_str()), "{rel} is not in FILES");
+    }
+}
+
+/// The bearing of each grid's y axis, which turns grid-relative winds to earth-relative ones,
+/// against pyproj on the coordinate system GDAL reads from the file: Lambert, polar
+/// stereographic and rotated lat/lon, within 1e-6 radians at every point.
+#[test]
+fn wind_turning_angles_match_pyproj() {
+    use tilecast::geo::wind;
+    for rel in [
+        "grib2/gribberish__hrrr.t06z.wrfsfcf01-TMP.grib2",
+        "grib2/gribberish__aqm.t12z.ave_1hr_o3-AK-polar-stereographic.grib2",
+        "unsupported/iris__sensible_pole.grib2",
+        "grids/geocat__MET9_IR108_cosmode_0909210000.grb2",
+    ] {
+        let file = common::shared_samples().join(rel);
+        let grid = Dataset::open(&file).unwrap().decode(0).unwrap().grid;
+        let ours = wind::y_axis_bearings(&grid).expect("a grid with its own axes");
+        let tmp = common::tempdir();
+        let points = tmp.path().join("points.npy");
+        let flat: Vec<f64> = grid
+            .all_lonlat()
+            .into_iter()
+            .flat_map(|(lon, lat)| [lon, lat])
+            .collect();
+        let mut buf = Vec::new();
+        tilecast::io::npy::write_f64(&mut buf, &[grid.len(), 2], &flat).unwrap();
+        std::fs::write(&points, buf).unwrap();
+        let out = tmp.path().join("north.npy");
+        common::run(
+            Command::new(common::python())
+                .arg(common::root().join("tests/oracle/grid_north.py"))
+                .arg(&file)
+                .arg(&points)
+                .arg(&out),
+        );
+        let (_, want) = common::read_npy(&out);
+        assert_eq!(want.len(), ours.len(), "{rel}");
+        let worst = ours
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f64, f64::max);
+        let spread = want.iter().fold(0f64, |m, b| m.max(b.abs()));
+        assert!(
+            spread > 0.01,
+            "{rel}: a grid whose axes barely turn tests nothing"
+        );
+        assert!(
+            worst < 1e-6,
+            "{rel}: bearings differ by up to {worst} radians"
+        );
+        eprintln!("{rel}: worst {worst:.1e} rad over a spread of {spread:.3} rad");
     }
 }

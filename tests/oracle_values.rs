@@ -144,7 +144,10 @@ fn corrupted_era5_file_keeps_a_clear_error() {
     let name = "cfgrib__era5-levels-corrupted.grib";
     let f = common::shared_samples().join("unsupported").join(name);
     let ds = Dataset::open(&f).unwrap_or_else(|e| panic!("{e}"));
-    let first = ds.entries().first().expect("an entry for the broken message");
+    let first = ds
+        .entries()
+        .first()
+        .expect("an entry for the broken message");
     let err = match &first.info {
         Ok(_) => ds
             .decode(first.index)
@@ -153,7 +156,10 @@ fn corrupted_era5_file_keeps_a_clear_error() {
         Err(err) => err.to_string(),
     };
     assert!(err.contains(name), "error does not name the file: {err}");
-    assert!(err.contains("field 0: "), "error does not name the field: {err}");
+    assert!(
+        err.contains("field 0: "),
+        "error does not name the field: {err}"
+    );
 }
 
 /// Every grid point's position against ecCodes' geo iterator, for one field of each grid in

@@ -305,7 +305,8 @@ fn unsupported_fields_are_listed_and_the_rest_renders() {
     // One file holding a supported field followed by three whose grid template is made
     // one tilecast does not read (3.204, curvilinear orthogonal).
     let mut bytes = std::fs::read(samples().join("global_t2m.grib2")).unwrap();
-    let mut other = std::fs::read(shared().join("unsupported/cfgrib__regular_gg_ml_g2.grib")).unwrap();
+    let mut other =
+        std::fs::read(shared().join("unsupported/cfgrib__regular_gg_ml_g2.grib")).unwrap();
     set_grid_template(&mut other, 204);
     bytes.extend(other);
     let mixed = dir.path().join("mixed.grib2");
@@ -381,7 +382,11 @@ fn extract_writes_npy_and_inspect_lists_fields() {
     // Coordinates: (ny, nx, 2) on a regular grid, (n, 2) with (n,) values on a reduced one.
     let ll = dir.path().join("ll.npy");
     for (file, values_shape, ll_shape) in [
-        (samples().join("sst_missing.grib2"), vec![91, 180], vec![91, 180, 2]),
+        (
+            samples().join("sst_missing.grib2"),
+            vec![91, 180],
+            vec![91, 180, 2],
+        ),
         (
             shared().join("grids/earthkit__O32_global.grib2"),
             vec![5248],
@@ -402,7 +407,9 @@ fn extract_writes_npy_and_inspect_lists_fields() {
         assert_eq!(shape, values_shape);
         let (shape, c) = tilecast::io::npy::read(&std::fs::read(&ll).unwrap()).unwrap();
         assert_eq!(shape, ll_shape);
-        assert!(c.chunks(2).all(|p| (-180.0..=360.0).contains(&p[0]) && p[1].abs() <= 90.0));
+        assert!(c
+            .chunks(2)
+            .all(|p| (-180.0..=360.0).contains(&p[0]) && p[1].abs() <= 90.0));
     }
 }
 
