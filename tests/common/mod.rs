@@ -2,6 +2,7 @@
 //! reference oracles (Python: ecCodes, netCDF4; GDAL command-line tools).
 #![allow(dead_code)]
 
+pub mod gdal;
 pub mod views;
 
 use std::path::{Path, PathBuf};
