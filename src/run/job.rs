@@ -22,7 +22,7 @@ pub struct JobSource {
     /// Path or URI of the file.
     pub uri: String,
     pub sha256: String,
-    /// `grib2` or `netcdf`.
+    /// A [`crate::decode::Format`] name: `grib1`, `grib2`, `grib` or `netcdf`.
     pub format: String,
     /// ETag of the object when it was planned (object stores only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,7 +160,7 @@ impl Job {
                 )));
             }
         }
-        if !matches!(self.source.format.as_str(), "grib2" | "netcdf") {
+        if !crate::decode::Format::NAMES.contains(&self.source.format.as_str()) {
             return Err(invalid(format!("source format {:?}", self.source.format)));
         }
         if self.minzoom > self.maxzoom || self.maxzoom > crate::settings::MAX_ZOOM {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tilecast::decode::{Dataset, FieldSource};
+use tilecast::decode::Dataset;
 use tilecast::error::StoreFault;
 use tilecast::io::input::read_range;
 use tilecast::io::store::Store;
@@ -159,8 +159,8 @@ impl Sources {
         Ok(s)
     }
 
-    /// The dataset holding one field of the job's file: for GRIB2, that field's message,
-    /// with fields numbered as in the file.
+    /// The dataset holding one field of the job's file: for GRIB (either edition), that
+    /// field's message, with fields numbered as in the file.
     pub fn open(&self, job: &Job, source: &SourceRef) -> Result<Dataset> {
         let uri = &job.source.uri;
         let location = self.roots.admit(uri)?;
@@ -178,40 +178,26 @@ impl Sources {
             }
             Ok(offset..offset.saturating_add(length))
         };
-        match (location, &source.location) {
-            (
-                Location::Local(path),
-                FieldSource::Grib2 {
-                    offset,
-                    length,
-                    sub_field,
-                },
-            ) => {
-                let bytes = read_range(&path, message(*offset, *length)?)?;
-                let first = source.field.saturating_sub(*sub_field);
-                Ok(Dataset::from_grib_message(&path, bytes, *offset, first))
+        match (location, source.location.grib_message()) {
+            (Location::Local(path), Some((offset, length, sub_field))) => {
+                let bytes = read_range(&path, message(offset, length)?)?;
+                let first = source.field.saturating_sub(sub_field);
+                Ok(Dataset::from_grib_message(&path, bytes, offset, first))
             }
-            (Location::Local(path), FieldSource::NetCdf { .. }) => Dataset::open(&path),
-            (
-                Location::S3 { bucket, prefix },
-                FieldSource::Grib2 {
-                    offset,
-                    length,
-                    sub_field,
-                },
-            ) => {
+            (Location::Local(path), None) => Dataset::open(&path),
+            (Location::S3 { bucket, prefix }, Some((offset, length, sub_field))) => {
                 let store = self.bucket(uri, &bucket)?;
-                let range = message(*offset, *length)?;
+                let range = message(offset, length)?;
                 let bytes = store.get_range(&prefix, range, job.source.etag.as_deref())?;
-                let first = source.field.saturating_sub(*sub_field);
+                let first = source.field.saturating_sub(sub_field);
                 Ok(Dataset::from_grib_message(
                     Path::new(uri),
                     bytes,
-                    *offset,
+                    offset,
                     first,
                 ))
             }
-            (Location::S3 { bucket, prefix }, FieldSource::NetCdf { .. }) => {
+            (Location::S3 { bucket, prefix }, None) => {
                 let store = self.bucket(uri, &bucket)?;
                 let path = self.cache.fetch(&store, &prefix, &job.source.sha256)?;
                 Dataset::open(&path)
@@ -220,7 +206,7 @@ impl Sources {
     }
 }
 
-/// A job's fields, read from the ingest roots: one GRIB2 message by byte range, or a whole
+/// A job's fields, read from the ingest roots: one GRIB message by byte range, or a whole
 /// NetCDF file (through the cache when it is in a bucket).
 impl JobInput for Sources {
     fn read(&self, job: &Job, source: &SourceRef) -> Result<InputField> {
