@@ -16,7 +16,7 @@ use super::netcdf_check;
 use super::netcdf_grid::grid_of;
 use super::{iso, Entry, Field, FieldInfo, FieldSource, Level, WindComponent, WindFrame};
 use crate::error::{Error, Result};
-use crate::geo::grid::{Grid, GridKind};
+use crate::geo::grid::Grid;
 
 /// An open NetCDF file. The C library is not thread-safe, so reads are serialised.
 pub struct NetCdfFile {
@@ -401,36 +401,7 @@ fn describe(
 }
 
 fn grid_text(g: &Grid) -> String {
-    match &g.kind {
-        GridKind::LatLon { dlon, dlat, .. } => {
-            format!(
-                "regular_ll {}x{} ({:.4}x{:.4} deg)",
-                g.nx,
-                g.ny,
-                dlon.abs(),
-                dlat.abs()
-            )
-        }
-        GridKind::Projected {
-            projection, dx, dy, ..
-        } => {
-            let name = match projection {
-                crate::geo::projection::Projection::LambertConformal { .. } => "lambert",
-                crate::geo::projection::Projection::PolarStereographic { .. } => {
-                    "polar_stereographic"
-                }
-                crate::geo::projection::Projection::Mercator { .. } => "mercator",
-            };
-            format!(
-                "{name} {}x{} ({:.1}x{:.1} km)",
-                g.nx,
-                g.ny,
-                dx.abs() / 1e3,
-                dy.abs() / 1e3
-            )
-        }
-        GridKind::Curvilinear(_) => format!("curvilinear {}x{}", g.nx, g.ny),
-    }
+    g.describe()
 }
 
 fn time_value(coords: &mut Coords, c: &VarMeta, i: usize) -> Option<chrono::NaiveDateTime> {
