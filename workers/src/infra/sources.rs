@@ -301,8 +301,72 @@ impl Cache {
 
 #[cfg(test)]
 mod tests {
-    use super::Cache;
+    use super::{Cache, Roots, Sources};
     use std::time::{Duration, SystemTime};
+    use tilecast::run::execute::JobInput;
+
+    /// A worker reads a GRIB field by its message's byte range: a GRIB1 message (one field),
+    /// a multi-field GRIB2 message and both in one file give the fields the whole file gives,
+    /// numbered as in the file.
+    #[test]
+    fn grib_fields_of_either_edition_are_read_by_their_message() {
+        let shared = std::env::var_os("TILECAST_SHARED_SAMPLES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/sample-data")
+            });
+        assert!(
+            shared.join("README.md").exists(),
+            "set TILECAST_SHARED_SAMPLES"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let ingest = dir.path().canonicalize().unwrap().join("ingest");
+        std::fs::create_dir(&ingest).unwrap();
+        let mut bytes =
+            std::fs::read(shared.join("grids/earthkit__rotated_wind_20x20.grib")).unwrap();
+        bytes.extend(std::fs::read(shared.join("grib2/pygrib__eta.grb")).unwrap());
+        bytes.extend(
+            std::fs::read(shared.join("grib1/cfgrib__fields_with_missing_values.grib")).unwrap(),
+        );
+        let file = ingest.join("mixed.grib");
+        std::fs::write(&file, &bytes).unwrap();
+        let settings = tilecast::settings::RenderSettings {
+            zoom: Some((0, 0)),
+            ..Default::default()
+        };
+        let (_, plan) = tilecast::run::local::plan_file(&file, &settings, 1000).unwrap();
+        assert_eq!(plan.source.format, "grib");
+        let jobs = tilecast::run::job::Job::from_plan(&plan, "/nowhere");
+        let s3 = super::super::storage::S3Args {
+            s3_endpoint: None,
+            s3_path_style: false,
+            s3_retry_timeout: 1.0,
+        };
+        let roots = Roots::new(&[ingest.to_string_lossy().into_owned()]).unwrap();
+        let sources = Sources::new(s3, dir.path().join("cache"), 1 << 20, roots);
+        let whole = tilecast::decode::Dataset::open(&file).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for job in &jobs {
+            for source in &job.fields {
+                let got = sources.read(job, source).unwrap().field;
+                let want = whole.decode(source.field).unwrap();
+                assert_eq!(got.info.index, source.field);
+                assert_eq!(got.info.variable, want.info.variable);
+                let same = got
+                    .values
+                    .iter()
+                    .zip(&want.values)
+                    .all(|(a, b)| a == b || a.is_nan() && b.is_nan());
+                assert!(
+                    same && got.values.len() == want.values.len(),
+                    "field {}",
+                    source.field
+                );
+                seen.insert(serde_json::to_value(&source.location).unwrap()["format"].to_string());
+            }
+        }
+        assert_eq!(seen.len(), 2, "{seen:?}");
+    }
 
     #[test]
     fn the_cache_evicts_least_recently_used_files_but_never_the_one_in_use() {
