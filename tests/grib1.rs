@@ -249,51 +249,78 @@ fn names_and_levels_follow_the_tables() {
     );
 }
 
-/// Every point of the first field of each GRIB1 sample against ecCodes' geo iterator
-/// (`latitudes`/`longitudes`), to 1e-5 degrees: lat/lon both ways up, Lambert, polar
-/// stereographic, regular and reduced Gaussian, reduced lat/lon, rotated lat/lon and space
-/// view (where pixels off the earth's disk have no position in either).
+/// Every point of field 0 of `file` against ecCodes' geo iterator (`latitudes`/
+/// `longitudes`), to 1e-5 degrees; returns the points off the earth's disk (a space view's),
+/// where neither has a position.
+fn compare_geometry(file: &Path) -> usize {
+    let name = file.display();
+    let tmp = common::tempdir();
+    let out = tmp.path().join("latlon.npy");
+    common::run(
+        std::process::Command::new(common::python())
+            .arg(common::root().join("tests/oracle/eccodes_latlon.py"))
+            .arg(file)
+            .arg("0")
+            .arg(&out),
+    );
+    let (shape, ll) = common::read_npy(&out);
+    let grid = Dataset::open(file).unwrap().grid(0).unwrap();
+    let n = grid.len();
+    assert_eq!(shape.iter().product::<usize>(), 2 * n, "{name}: {shape:?}");
+    let (mut worst, mut off_disk) = (0f64, 0);
+    for (k, (lon, lat)) in grid.all_lonlat().into_iter().enumerate() {
+        let (want_lat, want_lon) = (ll[k], ll[n + k]);
+        if !(lat.is_finite() && lon.is_finite()) {
+            // Off the disk: ecCodes writes (0, 0) there.
+            assert_eq!((want_lat, want_lon), (0.0, 0.0), "{name}: point {k}");
+            off_disk += 1;
+            continue;
+        }
+        let dlat = lat - want_lat;
+        let dlon = (lon - want_lon + 540.0).rem_euclid(360.0) - 180.0;
+        worst = worst.max(dlat.hypot(dlon * lat.to_radians().cos()));
+    }
+    assert!(
+        worst < 1e-5,
+        "{name}: points differ from ecCodes by up to {worst} degrees"
+    );
+    eprintln!("{name}: max position difference {worst:.2e} degrees, {off_disk} off the disk");
+    off_disk
+}
+
+/// Every GRIB1 sample's points: lat/lon both ways up, Lambert, polar stereographic, regular
+/// and reduced Gaussian, reduced lat/lon, rotated lat/lon and space view.
 #[test]
 fn grib1_geometry_matches_eccodes() {
-    let tmp = common::tempdir();
     for file in all_grib1() {
-        let name = file.display();
-        let out = tmp.path().join("latlon.npy");
+        let off_disk = compare_geometry(&file);
+        let space_view = file.to_string_lossy().contains("Seviri");
+        assert_eq!(off_disk > 0, space_view, "{}: {off_disk}", file.display());
+    }
+}
+
+/// No sample is GRIB1 Mercator: ecCodes writes one, on the sphere and on the oblate earth,
+/// and tilecast reads its values and points as ecCodes does.
+#[test]
+fn grib1_mercator_written_by_eccodes_matches_it() {
+    let tmp = common::tempdir();
+    for flags in ["0x80", "0xc0"] {
+        let file = tmp.path().join(format!("mercator-{flags}.grib"));
         common::run(
             std::process::Command::new(common::python())
-                .arg(common::root().join("tests/oracle/eccodes_latlon.py"))
-                .arg(&file)
-                .arg("0")
-                .arg(&out),
+                .arg(common::root().join("tests/oracle/eccodes_grib1_mercator.py"))
+                .arg(flags)
+                .arg(&file),
         );
-        let (shape, ll) = common::read_npy(&out);
-        let grid = Dataset::open(&file).unwrap().grid(0).unwrap();
-        let n = grid.len();
-        assert_eq!(shape.iter().product::<usize>(), 2 * n, "{name}: {shape:?}");
-        let points = grid.all_lonlat();
-        let (mut worst, mut off_disk) = (0f64, 0);
-        for (k, &(lon, lat)) in points.iter().enumerate() {
-            let (want_lat, want_lon) = (ll[k], ll[n + k]);
-            if !(lat.is_finite() && lon.is_finite()) {
-                // Off the disk: ecCodes writes (0, 0) there.
-                assert_eq!((want_lat, want_lon), (0.0, 0.0), "{name}: point {k}");
-                off_disk += 1;
-                continue;
-            }
-            let dlat = lat - want_lat;
-            let dlon = (lon - want_lon + 540.0).rem_euclid(360.0) - 180.0;
-            worst = worst.max(dlat.hypot(dlon * lat.to_radians().cos()));
-        }
-        assert!(
-            worst < 1e-5,
-            "{name}: points differ from ecCodes by up to {worst} degrees"
-        );
-        assert_eq!(
-            off_disk > 0,
-            name.to_string().contains("Seviri"),
-            "{name}: {off_disk}"
-        );
-        eprintln!("{name}: max position difference {worst:.2e} degrees, {off_disk} off the disk");
+        let ds = Dataset::open(&file).unwrap();
+        assert!(ds.entries()[0]
+            .info
+            .as_ref()
+            .unwrap()
+            .grid
+            .starts_with("mercator 61x41"));
+        assert_eq!(compare_with_eccodes(&file), 1);
+        assert_eq!(compare_geometry(&file), 0);
     }
 }
 

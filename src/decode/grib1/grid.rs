@@ -415,6 +415,59 @@ mod tests {
         assert_eq!(g.lonlat(2.0, 1.0), (2.0, 59.0));
     }
 
+    /// A GDS of `kind` from octet 7 on (`body`), with NV 0 and no PV/PL.
+    fn gds(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut b = vec![0, 255, kind];
+        b.extend_from_slice(body);
+        b.resize(b.len().max(39), 0);
+        super::super::sections::build::section(&b)
+    }
+
+    fn mdeg(v: f64) -> [u8; 3] {
+        let m =
+            ((v * 1000.0).round().abs() as u32 | if v < 0.0 { 0x80_0000 } else { 0 }).to_be_bytes();
+        [m[1], m[2], m[3]]
+    }
+
+    /// No sample is GRIB1 Mercator: a grid whose corners are where the projection puts them
+    /// must have its last point at the declared La2/Lo2, on the sphere and on the ellipsoid.
+    #[test]
+    fn a_mercator_grid_ends_at_its_last_point() {
+        for flags in [0x80u8, 0xC0] {
+            let earth = earth(flags);
+            let p = Projection::Mercator {
+                earth,
+                lon0: 0.0,
+                lat_ts: 20.0,
+            };
+            let (x0, y0) = p.forward(-30.0, 10.0).unwrap();
+            let (nx, ny, dx, dy) = (61u16, 41u16, 50_000.0, 45_000.0);
+            let (lo2, la2) = p.inverse(x0 + 60.0 * dx, y0 + 40.0 * dy);
+            let mut body = Vec::new();
+            body.extend_from_slice(&nx.to_be_bytes());
+            body.extend_from_slice(&ny.to_be_bytes());
+            body.extend_from_slice(&mdeg(10.0));
+            body.extend_from_slice(&mdeg(-30.0));
+            body.push(flags);
+            body.extend_from_slice(&mdeg(la2));
+            body.extend_from_slice(&mdeg(lo2));
+            body.extend_from_slice(&mdeg(20.0));
+            body.push(0);
+            body.push(0x40); // j positive: rows northwards
+            body.extend_from_slice(&(dx as u32).to_be_bytes()[1..]);
+            body.extend_from_slice(&(dy as u32).to_be_bytes()[1..]);
+            let (g, text) = parse(&gds(1, &body)).unwrap();
+            assert_eq!(text, "mercator 61x41 (50.0x45.0 km)");
+            let (lon, lat) = g.lonlat(60.0, 40.0);
+            assert!(
+                (lon - lo2).abs() < 1e-3 && (lat - la2).abs() < 1e-3,
+                "{lon} {lat}"
+            );
+            let (lon, lat) = g.lonlat(0.0, 0.0);
+            assert!((lon + 30.0).abs() < 1e-9 && (lat - 10.0).abs() < 1e-9);
+        }
+    }
+
     #[test]
     fn hostile_sections_are_errors() {
         let gds = latlon_gds(3, 2);

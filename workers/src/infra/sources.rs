@@ -2,7 +2,7 @@
 //! (`--ingest`): a job naming any other file or object is refused before anything is opened,
 //! so its dead-letter reason says nothing about what exists outside those roots.
 //!
-//! Only the byte range of a GRIB2 field (a ranged GET on a bucket,
+//! Only the byte range of a GRIB field (a ranged GET on a bucket,
 //! a seek on a local file), or a whole NetCDF file, which the netCDF library needs on disk:
 //! from a bucket it goes through a bounded cache directory shared by the jobs of a pod.
 //!
