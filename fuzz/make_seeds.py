@@ -5,7 +5,8 @@ from real files:
 
 - grib2: single messages cut from ../shared/sample-data (one of each packing and grid kind
   the samples have, a bitmap, a constant field, a multi-field message, a WMO bulletin
-  header, GRIB1 and unsupported grids for the error paths) and from sample-data/; the one
+  header, GRIB1 messages of several grids and both editions in one file, unsupported grids
+  for the error paths) and from sample-data/; the one
   real 5.2 field and the 5.3/5.42 fields are hundreds of kB, so the 5 kB iris__uk_t field is
   also re-encoded by ecCodes in every packing;
 - ccsds: the `ccsds` target's own layout (7 parameter bytes, then the code stream) from every
@@ -105,7 +106,13 @@ def grib_seeds():
         "complex-sd-order2.grib2": message("global_uv10.grib2", 0, root=ROOT / "sample-data"),
         "complex-sd-order1.grib2": message("global_uv10.grib2", 1, root=ROOT / "sample-data"),
         "unsupported-healpix.grib2": message("unsupported/earthkit__healpix_H8.grib2"),
-        "unsupported-grib1.grib": message("grids/earthkit__rotated_wind_20x20.grib"),
+        "grib1-rotated.grib": message("grids/earthkit__rotated_wind_20x20.grib"),
+        "grib1-reduced-ll-bitmap.grib": message("grids/iristd__reduced_ll_missing.grib1"),
+        "grib1-regular-ll.grib": message("grids/cfgrib__regular_ll_sfc.grib"),
+        "grib1-polar.grib": message("grib1/pygrib__CMC_reg_WIND_ISBL_300_ps60km_2010052400_P012.grib"),
+        # Both editions in one file.
+        "mixed-editions.grib": message("grids/earthkit__rotated_wind_20x20.grib", 1)
+        + message(g + "cfgrib__step_60m.grib", 2),
         # Two messages with junk before, between and after them.
         "two-messages-junk.grib2": b"junk" + message(g + "cfgrib__step_60m.grib", 0)
         + b"\0GRI" + message(g + "cfgrib__step_60m.grib", 1) + b"GRIB\0\0",

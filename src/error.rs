@@ -18,7 +18,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not a format tilecast reads (random bytes, an image, GRIB1, ...).
+    /// The file is not a format tilecast reads (random bytes, an image, ...).
     #[error("{path}: {reason}")]
     UnknownFormat { path: PathBuf, reason: String },
     /// The file is a known format but its structure is broken (truncated, bad lengths).

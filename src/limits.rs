@@ -43,7 +43,7 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Largest GRIB2 message worth reading for a field within the point budget: 32 bits per
+    /// Largest GRIB message worth reading for a field within the point budget: 32 bits per
     /// value, a bitmap, and generous room for the other sections.
     pub fn max_message_bytes(&self) -> u64 {
         self.max_field_points

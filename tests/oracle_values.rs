@@ -138,7 +138,8 @@ fn own_sample_files_match_the_oracles() {
 
 /// The deliberately corrupted ERA5 file (see the samples' README) keeps a clear error: its
 /// first message's length is broken, so that entry is a structure error naming the file,
-/// and the file still opens. Every other file in unsupported/ now decodes (`tests/grids.rs`).
+/// and the file still opens; its second message decodes (`tests/grib1.rs`). Every other file
+/// in unsupported/ now decodes (`tests/grids.rs`).
 #[test]
 fn corrupted_era5_file_keeps_a_clear_error() {
     let name = "cfgrib__era5-levels-corrupted.grib";

@@ -1,6 +1,9 @@
-//! GRIB2 files: the bytes as a whole file, indexed in memory (`Dataset::from_grib_bytes`,
-//! what a worker does with its byte range) and streamed from disk (`inventory`, what the
-//! chunker does), then every field's grid and values decoded, whatever its packing.
+//! GRIB files of either edition (the target's name is older than GRIB1 decoding): the bytes
+//! as a whole file, indexed in memory (`Dataset::from_grib_bytes`, what a worker does with
+//! its byte range) and streamed from disk (`inventory`, what the chunker does), then every
+//! field's grid and values decoded, whatever its packing. The splitter reads the edition of
+//! each message, so GRIB1 messages (seeds `grib1-*`, `mixed-editions.grib`) go through the
+//! edition-1 decoder and mixed files through both.
 //!
 //! tilecast runs gribberish (parameter tables, PNG) under `catch_unwind` (decode/grib.rs),
 //! so a panic inside gribberish becomes that field's error or fallback names, in production

@@ -1,8 +1,9 @@
 //! Bounds-checked big-endian readers for untrusted bytes.
 //!
-//! GRIB2 stores integers big-endian, and signed ones in sign-and-magnitude form (the top bit is
-//! the sign), not two's complement. Every reader returns `None` past the end instead of
-//! panicking, so a truncated file can only ever produce an error.
+//! GRIB (both editions) stores integers big-endian, and signed ones in sign-and-magnitude form
+//! (the top bit is the sign), not two's complement; GRIB1 adds 3-byte integers and IBM floats.
+//! Every reader returns `None` past the end instead of panicking, so a truncated file can only
+//! ever produce an error.
 
 /// Reads `N` bytes at `off`, or `None` if they are not all present.
 fn take<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
@@ -15,6 +16,31 @@ pub fn u8_at(b: &[u8], off: usize) -> Option<u8> {
 
 pub fn u16_at(b: &[u8], off: usize) -> Option<u16> {
     take::<2>(b, off).map(u16::from_be_bytes)
+}
+
+/// 3-byte unsigned integer (GRIB1 lengths and sizes).
+pub fn u24_at(b: &[u8], off: usize) -> Option<u32> {
+    take::<3>(b, off).map(|[a, b, c]| u32::from_be_bytes([0, a, b, c]))
+}
+
+/// Sign-and-magnitude 24-bit integer (GRIB1 latitudes and longitudes in millidegrees).
+pub fn i24sm_at(b: &[u8], off: usize) -> Option<i64> {
+    u24_at(b, off).map(|v| sign_magnitude(v as u64, 24))
+}
+
+/// An IBM System/360 single-precision float (GRIB1 reference values and angles): sign,
+/// 7-bit base-16 exponent biased by 64, 24-bit fraction. Exact in `f64`.
+pub fn ibm_f64_at(b: &[u8], off: usize) -> Option<f64> {
+    u32_at(b, off).map(|v| {
+        let fraction = (v & 0x00ff_ffff) as f64 / (1u32 << 24) as f64;
+        let exponent = ((v >> 24) & 0x7f) as i32 - 64;
+        let value = fraction * 16f64.powi(exponent);
+        if v & 0x8000_0000 != 0 {
+            -value
+        } else {
+            value
+        }
+    })
 }
 
 pub fn u32_at(b: &[u8], off: usize) -> Option<u32> {
@@ -130,6 +156,18 @@ mod tests {
         assert_eq!(sign_magnitude(0x0001, 16), 1);
         assert_eq!(sign_magnitude(0x8000_0000, 32), 0);
         assert_eq!(i32sm_at(&[0x80, 0, 0, 5], 0), Some(-5));
+    }
+
+    #[test]
+    fn grib1_readers() {
+        assert_eq!(u24_at(&[1, 2, 3], 0), Some(0x010203));
+        assert_eq!(u24_at(&[1, 2], 0), None);
+        assert_eq!(i24sm_at(&[0x80, 0x01, 0x00], 0), Some(-256));
+        // 0x42640000 = +0.390625 * 16^2 = 100; 0xC276A000 = -118.625.
+        assert_eq!(ibm_f64_at(&[0x42, 0x64, 0, 0], 0), Some(100.0));
+        assert_eq!(ibm_f64_at(&[0xC2, 0x76, 0xA0, 0], 0), Some(-118.625));
+        assert_eq!(ibm_f64_at(&[0; 4], 0), Some(0.0));
+        assert_eq!(ibm_f64_at(&[0; 3], 0), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! GRIB2 files: inventory and decoding of fields. The only module that imports gribberish.
+//! GRIB files: inventory and decoding of fields. The only module that imports gribberish.
 //!
+//! Edition-1 messages are handed to [`super::grib1`]; the rest of this module is edition 2.
 //! tilecast indexes messages, parses grids and product metadata, unpacks the simple, complex,
 //! JPEG2000 (through OpenJPEG, see `grib_jpeg`) and CCSDS packings, and applies bitmaps itself
 //! (see the sibling modules); gribberish supplies the parameter tables (names and units by
@@ -16,6 +17,7 @@ use bitvec::view::BitView;
 use gribberish::message::Message;
 use gribberish::sections::data_representation::DataRepresentationSection;
 
+use super::grib1;
 use super::grib_aec;
 use super::grib_grid::{self, GridError};
 use super::grib_image;
@@ -23,12 +25,12 @@ use super::grib_index::FieldSections;
 use super::grib_jpeg;
 use super::grib_meta;
 use super::grib_names;
-use super::grib_split::{Piece, Problem, Splitter, WholeMessage};
+use super::grib_split::{FieldLayout, Piece, Problem, Splitter, WholeMessage};
 use super::grib_unpack::{self, Scaling};
-use super::{iso, Entry, Field, FieldInfo, FieldSource, WindComponent, WindFrame};
+use super::{iso, Entry, Field, FieldInfo, FieldSource, Format, WindComponent, WindFrame};
 use crate::error::{Error, Result};
 
-/// A GRIB2 file held in memory with its inventory.
+/// A GRIB file (or part of one) held in memory with its inventory.
 pub struct GribFile {
     path: PathBuf,
     bytes: Vec<u8>,
@@ -36,8 +38,10 @@ pub struct GribFile {
     base: usize,
     /// File index of the first field in `bytes`.
     first: usize,
-    sections: Vec<Option<FieldSections>>,
+    sections: Vec<Option<FieldLayout>>,
     entries: Vec<Entry>,
+    /// Whether well-framed messages of edition 1 and of edition 2 were found.
+    editions: [bool; 2],
 }
 
 impl GribFile {
@@ -50,6 +54,7 @@ impl GribFile {
     /// by [`split_file`], as the streamed inventory finds them.
     pub fn new_at(path: &Path, bytes: Vec<u8>, base: usize, first: usize) -> GribFile {
         let (mut sections, mut entries) = (Vec::new(), Vec::new());
+        let mut editions = [false; 2];
         let size = bytes.len() as u64;
         let split = split_file(
             path,
@@ -58,6 +63,7 @@ impl GribFile {
             first,
             |part| {
                 let shift = part.base - base;
+                editions = [0, 1].map(|e| editions[e] || part.editions[e]);
                 sections.extend(
                     part.sections
                         .into_iter()
@@ -85,6 +91,7 @@ impl GribFile {
             first,
             sections,
             entries,
+            editions,
         }
     }
 
@@ -94,6 +101,7 @@ impl GribFile {
         let Piece {
             offset,
             length,
+            edition,
             content,
         } = piece;
         let (bytes, sections, entries) = match content {
@@ -103,12 +111,20 @@ impl GribFile {
                     .enumerate()
                     .map(|(sub, s)| {
                         let k = first + sub;
-                        let source = FieldSource::Grib2 {
-                            offset,
-                            length,
-                            sub_field: sub,
+                        let info = match s {
+                            FieldLayout::Edition1(s) => {
+                                let source = FieldSource::Grib1 { offset, length };
+                                grib1::describe(path, &bytes, k, source, s)
+                            }
+                            FieldLayout::Edition2(s) => {
+                                let source = FieldSource::Grib2 {
+                                    offset,
+                                    length,
+                                    sub_field: sub,
+                                };
+                                describe(path, &bytes, k, source, s)
+                            }
                         };
-                        let info = describe(path, &bytes, k, source, s);
                         Entry { index: k, info }
                     })
                     .collect();
@@ -127,7 +143,18 @@ impl GribFile {
             first,
             sections,
             entries,
+            editions: [edition == 1, edition == 2],
         }
+    }
+
+    /// The format these messages make: named by their editions.
+    pub fn format(&self) -> Format {
+        Format::of_grib(self.editions)
+    }
+
+    /// Whether well-framed messages of edition 1 and of edition 2 were found.
+    pub fn editions(&self) -> [bool; 2] {
+        self.editions
     }
 
     /// The entries, given away (the grids of [`GribFile::grid`] are gone with the bytes).
@@ -140,17 +167,26 @@ impl GribFile {
     }
 
     pub fn grid(&self, k: usize) -> Result<crate::geo::grid::Grid> {
-        let s = self.sections[k - self.first]
+        match self.sections[k - self.first]
             .as_ref()
-            .expect("inventory entry with info has sections");
-        grid_of(&self.path, k, &self.bytes[s.s3.0..s.s3.1]).map(|(g, _)| g)
+            .expect("inventory entry with info has sections")
+        {
+            FieldLayout::Edition1(s) => grib1::grid(&self.path, k, &self.bytes, s),
+            FieldLayout::Edition2(s) => {
+                grid_of(&self.path, k, &self.bytes[s.s3.0..s.s3.1]).map(|(g, _)| g)
+            }
+        }
     }
 
     pub fn decode(&self, info: FieldInfo) -> Result<Field> {
         let k = info.index;
-        let s = self.sections[k - self.first]
+        let s = match self.sections[k - self.first]
             .as_ref()
-            .expect("inventory entry with info has sections");
+            .expect("inventory entry with info has sections")
+        {
+            FieldLayout::Edition1(s) => return grib1::decode(&self.path, &self.bytes, info, s),
+            FieldLayout::Edition2(s) => s,
+        };
         let sec = |r: (usize, usize)| &self.bytes[r.0..r.1];
         let corrupt = |what: &'static str, reason: String| Error::CorruptField {
             path: self.path.clone(),
@@ -238,7 +274,7 @@ impl GribFile {
     }
 }
 
-/// The one loop both views of a GRIB2 file run: splits the `size` bytes `r` yields (byte
+/// The one loop both views of a GRIB file run: splits the `size` bytes `r` yields (byte
 /// `base` of the file on) with a [`Splitter`] and hands each piece to `take` as a
 /// [`GribFile`] whose fields are numbered in file order from `first` on. Past
 /// [`crate::limits::MAX_FIELDS_PER_FILE`] entries, one over-limit entry ends the list (a
@@ -456,7 +492,8 @@ fn png_unpack(s5: &[u8], data: &[u8], packed: usize) -> std::result::Result<Vec<
     }
 }
 
-fn count_ones(bits: &[u8], points: usize) -> usize {
+/// Number of bits set among the first `points` of a bitmap (which covers them).
+pub(super) fn count_ones(bits: &[u8], points: usize) -> usize {
     let full = points / 8;
     let mut n: usize = bits[..full].iter().map(|b| b.count_ones() as usize).sum();
     let rest = points % 8;
@@ -467,7 +504,7 @@ fn count_ones(bits: &[u8], points: usize) -> usize {
 }
 
 /// Spreads the packed values over the grid, NaN where the bitmap bit is 0.
-fn expand(bits: &[u8], packed: &[f32], points: usize) -> Vec<f32> {
+pub(super) fn expand(bits: &[u8], packed: &[f32], points: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(points);
     let mut next = packed.iter();
     for p in 0..points {

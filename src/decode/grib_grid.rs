@@ -12,6 +12,7 @@ use crate::geo::grid::{Grid, GridKind};
 use crate::geo::projection::{Earth, Projection};
 
 /// Why a grid cannot be used, before the caller adds file and field.
+#[derive(Debug)]
 pub enum GridError {
     Unsupported {
         template: u16,

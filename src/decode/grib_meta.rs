@@ -148,8 +148,12 @@ fn unknown_level() -> Level {
     }
 }
 
-/// Code table 4.5 to a level with a short label for layer names.
-fn describe_level(first: Option<(u8, Option<f64>)>, second: Option<(u8, Option<f64>)>) -> Level {
+/// Code table 4.5 to a level with a short label for layer names (GRIB1 levels are mapped to
+/// the same codes, so both editions label a level alike).
+pub(crate) fn describe_level(
+    first: Option<(u8, Option<f64>)>,
+    second: Option<(u8, Option<f64>)>,
+) -> Level {
     let Some((kind, value)) = first else {
         return unknown_level();
     };

@@ -1,4 +1,4 @@
-//! Finds the GRIB messages of a file: the one splitter behind both views of a GRIB2 file.
+//! Finds the GRIB messages of a file: the one splitter behind both views of a GRIB file.
 //!
 //! A [`Dataset`](super::Dataset) (the whole file in memory, read through a `Cursor`) and the
 //! streamed [`inventory`](super::inventory) the chunker plans from (read from the file, one
@@ -17,19 +17,26 @@
 //!   ("GRIB" cannot overlap itself, so no marker is skipped): real messages after a stray
 //!   "GRIB", after junk, or after a message whose length is broken are still found.
 //! * A well-framed message is consumed whole, and the scan resumes right after its "7777":
-//!   its fields, or one piece with a problem when its sections do not chain from section 1
-//!   to the "7777", when it is edition 1 (recognised, not decoded), or when it is longer
-//!   than the limit ([`crate::limits::Limits::max_message_bytes`]; not read). A "GRIB"
-//!   inside the packed data of a well-framed message is never taken for a message.
+//!   its fields (an edition-1 message holds one, an edition-2 message one per section 7),
+//!   or one piece with a problem when its sections do not chain from section 1 to the
+//!   "7777", or when it is longer than the limit
+//!   ([`crate::limits::Limits::max_message_bytes`]; not read). A "GRIB" inside the packed
+//!   data of a well-framed message is never taken for a message.
 //!
-//! Checking a frame reads 20 bytes, and a message is read whole (then skipped) only once its
-//! frame is good, so the work stays linear in the size of the file however hostile it is,
-//! and at most one message is in memory at a time. The other ceiling, on entries per file,
-//! is applied by the caller that numbers them (`grib::split_file`).
+//! An edition-1 header declares a 3-octet length; one with bit 0x800000 set follows ECMWF's
+//! large-message convention (see [`super::grib1::sections`]), whose real length needs the
+//! length of section 4, found by reading the 3-octet lengths of the sections before it.
+//!
+//! Checking a frame reads 20 bytes (a few more for a large edition-1 message), and a message
+//! is read whole (then skipped) only once its frame is good, so the work stays linear in the
+//! size of the file however hostile it is, and at most one message is in memory at a time.
+//! The other ceiling, on entries per file, is applied by the caller that numbers them
+//! (`grib::split_file`).
 
 use std::io::{self, Read, Seek};
 use std::path::Path;
 
+use super::grib1;
 use super::grib_index::{self, FieldSections};
 use crate::error::Error;
 use crate::limits::MAX_FIELDS_PER_FILE;
@@ -41,30 +48,47 @@ pub struct Piece {
     pub offset: u64,
     /// The message's declared length (0 when its header has none).
     pub length: u64,
+    /// The edition of a well-framed message (1 or 2); 0 for a bad frame.
+    pub edition: u8,
     pub content: Result<WholeMessage, Problem>,
 }
 
-/// A whole edition-2 message and its fields.
+/// A whole message and its fields.
 #[derive(Debug)]
 pub struct WholeMessage {
     /// The message's bytes, "GRIB" to "7777".
     pub bytes: Vec<u8>,
     /// Its fields, with section ranges relative to `bytes`.
-    pub fields: Vec<FieldSections>,
+    pub fields: Vec<FieldLayout>,
+}
+
+/// Where the sections of one field are, by edition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldLayout {
+    Edition1(grib1::Sections),
+    Edition2(FieldSections),
+}
+
+impl FieldLayout {
+    /// The same ranges, `by` bytes further on (a message's ranges inside a larger buffer).
+    pub fn shifted(self, by: usize) -> FieldLayout {
+        match self {
+            FieldLayout::Edition1(s) => FieldLayout::Edition1(s.shifted(by)),
+            FieldLayout::Edition2(s) => FieldLayout::Edition2(s.shifted(by)),
+        }
+    }
 }
 
 /// Why a marker yielded no fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
-    /// A whole message of another edition (1): recognised, not decoded.
-    Edition(u8),
-    /// A whole edition-2 message longer than `limit` bytes, not read.
+    /// A whole message longer than `limit` bytes, not read.
     TooLarge { limit: u64 },
     /// With this piece, the file would list `declared` entries, more than
     /// [`MAX_FIELDS_PER_FILE`]: the list ends here (set by the caller that counts entries).
     TooManyFields { declared: u64 },
-    /// A bad frame, or a well-framed edition-2 message whose sections do not chain; the text
-    /// says why and names the byte offsets.
+    /// A bad frame, or a well-framed message whose sections do not chain; the text says why
+    /// and names the byte offsets.
     Corrupt(String),
 }
 
@@ -74,13 +98,6 @@ impl Problem {
     pub fn into_error(self, path: &Path, k: usize, offset: u64, length: u64) -> Error {
         let path = path.to_owned();
         match self {
-            Problem::Edition(ed) => Error::Unsupported {
-                path,
-                field: k,
-                what: "GRIB edition",
-                template: ed.to_string(),
-                detail: format!(" (message at byte {offset})"),
-            },
             Problem::TooLarge { limit } => Error::OverLimit {
                 path,
                 subject: format!("field {k} (message at byte {offset})"),
@@ -107,7 +124,8 @@ impl Problem {
     }
 }
 
-/// Bytes of section 0 (indicator section) of an edition-2 message.
+/// Bytes of section 0 (indicator section) of an edition-2 message, and the least a frame of
+/// either edition is checked on.
 const HEADER: u64 = 16;
 
 /// Bytes of data the splitter scans for markers at a time.
@@ -130,6 +148,8 @@ pub struct Splitter<R> {
     window_start: u64,
     /// Bytes the window holds at most: [`WINDOW`] (at least 4).
     window_size: u64,
+    /// The edition byte of the last header read.
+    edition: u8,
     failed: bool,
 }
 
@@ -147,6 +167,7 @@ impl<R: Read + Seek> Splitter<R> {
             window: Vec::new(),
             window_start: 0,
             window_size: WINDOW,
+            edition: 0,
             failed: false,
         }
     }
@@ -165,9 +186,15 @@ impl<R: Read + Seek> Splitter<R> {
         };
         let (length, content, next) = self.message_at(start)?;
         self.pos = next;
+        let edition = if next == start + 4 {
+            0 // a bad frame: the scan resumes after its marker
+        } else {
+            self.edition
+        };
         Ok(Some(Piece {
             offset: self.base + start,
             length,
+            edition,
             content,
         }))
     }
@@ -194,11 +221,30 @@ impl<R: Read + Seek> Splitter<R> {
         let mut head = [0u8; HEADER as usize];
         self.read_at(start, &mut head)?;
         let edition = head[7];
+        self.edition = edition;
         let length = match edition {
             2 => u64::from_be_bytes([
                 head[8], head[9], head[10], head[11], head[12], head[13], head[14], head[15],
             ]),
-            1 => u64::from(u32::from_be_bytes([0, head[4], head[5], head[6]])),
+            1 => {
+                let declared = u32::from_be_bytes([0, head[4], head[5], head[6]]);
+                if declared & grib1::sections::LARGE == 0 {
+                    u64::from(declared)
+                } else {
+                    match self.large_grib1_length(start, remain, declared)? {
+                        Some(length) => length,
+                        None => {
+                            return bad(
+                                u64::from(declared),
+                                format!(
+                                    "large edition 1 message at byte {offset}: sections cut \
+                                     short by the end of the file (truncated file?)"
+                                ),
+                            )
+                        }
+                    }
+                }
+            }
             e => {
                 return bad(
                     0,
@@ -235,9 +281,7 @@ impl<R: Read + Seek> Splitter<R> {
             );
         }
         // A good frame: the message is consumed whole, whatever is inside.
-        let content = if edition != 2 {
-            Err(Problem::Edition(edition))
-        } else if length > self.max_message {
+        let content = if length > self.max_message {
             Err(Problem::TooLarge {
                 limit: self.max_message,
             })
@@ -245,12 +289,48 @@ impl<R: Read + Seek> Splitter<R> {
             // Bounded by the limit and by the data.
             let mut bytes = vec![0u8; length as usize];
             self.read_at(start, &mut bytes)?;
-            match grib_index::split_message(&bytes, offset) {
+            let fields = if edition == 1 {
+                grib1::sections::split(&bytes, offset).map(|s| vec![FieldLayout::Edition1(s)])
+            } else {
+                grib_index::split_message(&bytes, offset)
+                    .map(|f| f.into_iter().map(FieldLayout::Edition2).collect())
+            };
+            match fields {
                 Ok(fields) => Ok(WholeMessage { bytes, fields }),
                 Err(reason) => Err(Problem::Corrupt(reason)),
             }
         };
         Ok((length, content, end))
+    }
+
+    /// The real length of the large edition-1 message at `start` (`remain` bytes of data
+    /// from there) declaring `declared`, or `None` when its sections run past the data.
+    fn large_grib1_length(
+        &mut self,
+        start: u64,
+        remain: u64,
+        declared: u32,
+    ) -> io::Result<Option<u64>> {
+        let mut failed = None;
+        let mut read = |at: u64, n: usize| -> Option<u32> {
+            if failed.is_some() || n > 3 || at.checked_add(n as u64)? > remain {
+                return None;
+            }
+            let mut buf = [0u8; 3];
+            match self.read_at(start + at, &mut buf[..n]) {
+                Ok(()) => Some(buf[..n].iter().fold(0, |v, &b| v << 8 | u32::from(b))),
+                Err(e) => {
+                    failed = Some(e);
+                    None
+                }
+            }
+        };
+        let bds = grib1::sections::bds_offset(&mut read);
+        let bds_length = bds.and_then(|at| read(at, 3));
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(bds_length.map(|l| grib1::sections::real_length(declared, l)))
     }
 
     /// The next "GRIB" at or after `pos` (which is left just after it), or `None`.
@@ -438,20 +518,30 @@ mod tests {
         assert!(split(&m[..3], u64::MAX).is_empty());
     }
 
+    /// A one-field edition-1 message.
+    fn grib1_message() -> Vec<u8> {
+        use crate::decode::grib1::sections::build::{bds, latlon_gds, message, pds};
+        message(&[pds(0x80, 167), latlon_gds(2, 2), bds(8, &[1, 2, 3, 4], 0)])
+    }
+
     #[test]
-    fn edition_1_and_over_limit_messages_are_skipped_unread() {
+    fn editions_1_and_2_mix_and_over_limit_messages_are_skipped_unread() {
         let m = one_field();
-        let mut ed1 = b"GRIB\0\0\x14\x01".to_vec();
-        ed1.extend_from_slice(&[0; 8]);
-        ed1.extend_from_slice(b"7777");
+        let ed1 = grib1_message();
         let mut data = ed1.clone();
         data.extend_from_slice(&m);
         data.extend_from_slice(&m);
         let limit = m.len() as u64 - 1;
+        assert!(ed1.len() as u64 <= limit);
         let pieces = split(&data, limit);
-        assert_eq!(pieces[0], (0, Err(Problem::Edition(1))));
-        assert_eq!(pieces[1], (20, Err(Problem::TooLarge { limit })));
+        assert_eq!(pieces[0], (0, Ok(1)));
+        let after = ed1.len() as u64;
+        assert_eq!(pieces[1], (after, Err(Problem::TooLarge { limit })));
         assert_eq!(pieces.len(), 3);
+        let editions: Vec<u8> = Splitter::new(Cursor::new(&data), data.len() as u64, 0, limit)
+            .map(|p| p.unwrap().edition)
+            .collect();
+        assert_eq!(editions, [1, 2, 2]);
         // Over the limit and without its "7777": corrupt, and the next marker is found.
         let mut broken = m.clone();
         broken[8..16].copy_from_slice(&(m.len() as u64 + 1).to_be_bytes());
@@ -462,6 +552,33 @@ mod tests {
             pieces[1],
             (m.len() as u64, Err(Problem::TooLarge { limit }))
         );
+    }
+
+    #[test]
+    fn large_edition_1_messages_are_framed_by_their_real_length() {
+        use crate::decode::grib1::sections::LARGE;
+        // 300 octets of data in a message flagged large: its length counted in units of 120
+        // (3 * 120 = 360) less the section 4 length field (the padding), plus 4.
+        let mut m = grib1_message();
+        let bds_at = 8 + 28 + 32;
+        let body_end = m.len() - 4;
+        m.splice(
+            body_end..body_end,
+            std::iter::repeat_n(0u8, 300 - (body_end - bds_at)),
+        );
+        let total = m.len() as u64;
+        let units = (total - 4).div_ceil(120) as u32;
+        let padding = (units as u64 * 120 - (total - 4)) as u32;
+        m[4..7].copy_from_slice(&(LARGE | units).to_be_bytes()[1..]);
+        m[bds_at..bds_at + 3].copy_from_slice(&padding.to_be_bytes()[1..]);
+        let mut data = m.clone();
+        data.extend_from_slice(&one_field());
+        let pieces = split(&data, u64::MAX);
+        assert_eq!(pieces, [(0, Ok(1)), (total, Ok(1))]);
+        // Cut inside its section headers: one error naming the marker, then nothing.
+        let pieces = split(&m[..20], u64::MAX);
+        assert_eq!(pieces.len(), 1);
+        assert!(corrupt(&pieces[0].1).contains("large edition 1 message at byte 0"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Inventories for planning: every field's metadata and grid, read without holding a whole
 //! file in memory.
 //!
-//! A GRIB2 file is read one message at a time (a message is the largest thing in memory),
+//! A GRIB file is read one message at a time (a message is the largest thing in memory),
 //! split into messages by the same code as a [`Dataset`] (`grib_split`), so both list the
 //! same entries and errors; a NetCDF file is opened through the C library, which reads
 //! metadata only. Decoding values needs a [`Dataset`](super::Dataset); planning needs only
@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::grib::split_file;
-use super::{clone_error, Dataset, Entry, Field, FieldSource, Format};
+use super::{clone_error, Dataset, Entry, Field, Format};
 use crate::error::{Error, Result};
 use crate::geo::grid::Grid;
 
@@ -43,9 +43,10 @@ impl FileFields for Dataset {
 pub enum Inventory {
     /// NetCDF: the dataset itself (metadata only is read until a field is decoded).
     NetCdf(Dataset),
-    /// GRIB2, streamed: entries and grids, no values.
+    /// GRIB (either edition), streamed: entries and grids, no values.
     Grib {
         path: PathBuf,
+        format: Format,
         entries: Vec<Entry>,
         grids: Vec<Option<Grid>>,
     },
@@ -61,7 +62,7 @@ impl FileFields for Inventory {
     fn format(&self) -> Format {
         match self {
             Inventory::NetCdf(_) => Format::NetCdf,
-            Inventory::Grib { .. } => Format::Grib2,
+            Inventory::Grib { format, .. } => *format,
         }
     }
     fn entries(&self) -> &[Entry] {
@@ -77,6 +78,7 @@ impl FileFields for Inventory {
                 path,
                 entries,
                 grids,
+                ..
             } => match (entries.get(index), grids.get(index)) {
                 (Some(_), Some(Some(g))) => Ok(g.clone()),
                 (Some(e), _) => Err(match &e.info {
@@ -97,7 +99,7 @@ impl FileFields for Inventory {
 }
 
 impl Inventory {
-    /// Decodes field `index`, reading only its message from a GRIB2 file.
+    /// Decodes field `index`, reading only its message from a GRIB file.
     pub fn decode(&self, index: usize) -> Result<Field> {
         match self {
             Inventory::NetCdf(ds) => ds.decode(index),
@@ -108,13 +110,8 @@ impl Inventory {
                     count: entries.len(),
                 })?;
                 let info = entry.info.as_ref().map_err(|e| clone_error(e, index))?;
-                let FieldSource::Grib2 {
-                    offset,
-                    length,
-                    sub_field,
-                } = info.source
-                else {
-                    unreachable!("GRIB2 inventories hold GRIB2 sources")
+                let Some((offset, length, sub_field)) = info.source.grib_message() else {
+                    unreachable!("GRIB inventories hold GRIB sources")
                 };
                 let bytes = crate::io::input::read_range(path, offset..offset + length)?;
                 let ds = Dataset::from_grib_message(path, bytes, offset, index - sub_field);
@@ -140,13 +137,15 @@ pub fn inventory(path: &Path) -> Result<Inventory> {
     }
 }
 
-/// The streamed GRIB2 inventory: the file split by the [`split_file`] a [`Dataset`] uses,
+/// The streamed GRIB inventory: the file split by the [`split_file`] a [`Dataset`] uses,
 /// read one message at a time; only entries and grids are kept.
 fn grib(path: &Path) -> Result<Inventory> {
     let (file, size) = crate::io::input::open_file(path)?;
     let (mut entries, mut grids) = (Vec::new(), Vec::new());
+    let mut editions = [false; 2];
     // One message (one `GribFile`) in memory at a time.
     split_file(path, file, (size, 0), 0, |gf| {
+        editions = [0, 1].map(|e| editions[e] || gf.editions()[e]);
         for e in gf.entries() {
             grids.push(e.info.as_ref().ok().and_then(|_| gf.grid(e.index).ok()));
         }
@@ -158,6 +157,7 @@ fn grib(path: &Path) -> Result<Inventory> {
     }
     Ok(Inventory::Grib {
         path: path.to_owned(),
+        format: Format::of_grib(editions),
         entries,
         grids,
     })

@@ -8,6 +8,7 @@
 pub mod bytes;
 mod cf;
 mod grib;
+mod grib1;
 pub(crate) mod grib_aec;
 mod grib_grid;
 mod grib_grid_rows;
@@ -31,11 +32,19 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::geo::grid::Grid;
 
-/// File formats tilecast reads.
+/// File formats tilecast reads. A GRIB file is named by the editions of its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// GRIB, every message edition 1.
+    #[serde(rename = "grib1")]
+    Grib1,
+    /// GRIB, every message edition 2 (and a file of GRIB markers without a readable message).
+    #[serde(rename = "grib2")]
     Grib2,
+    /// GRIB, messages of both editions.
+    #[serde(rename = "grib")]
+    Grib,
+    #[serde(rename = "netcdf")]
     NetCdf,
 }
 
@@ -43,8 +52,23 @@ impl Format {
     /// The name used in manifests and job messages.
     pub fn name(self) -> &'static str {
         match self {
+            Format::Grib1 => "grib1",
             Format::Grib2 => "grib2",
+            Format::Grib => "grib",
             Format::NetCdf => "netcdf",
+        }
+    }
+
+    /// Every name [`Format::name`] gives.
+    pub const NAMES: [&'static str; 4] = ["grib1", "grib2", "grib", "netcdf"];
+
+    /// The format of a GRIB file whose well-framed messages have the editions `seen`
+    /// (`seen[0]`: edition 1, `seen[1]`: edition 2).
+    pub(crate) fn of_grib(seen: [bool; 2]) -> Format {
+        match seen {
+            [true, false] => Format::Grib1,
+            [true, true] => Format::Grib,
+            _ => Format::Grib2,
         }
     }
 }
@@ -65,6 +89,12 @@ pub struct Level {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "format", rename_all = "lowercase")]
 pub enum FieldSource {
+    /// A GRIB edition 1 message, which holds exactly one field.
+    Grib1 {
+        /// Byte range of the message.
+        offset: u64,
+        length: u64,
+    },
     Grib2 {
         /// Byte range of the whole message holding the field.
         offset: u64,
@@ -77,6 +107,22 @@ pub enum FieldSource {
         /// Indices of the leading (non-horizontal) dimensions.
         indices: Vec<usize>,
     },
+}
+
+impl FieldSource {
+    /// For a field in a GRIB message of either edition: the message's byte range and the
+    /// field's position in it.
+    pub fn grib_message(&self) -> Option<(u64, u64, usize)> {
+        match *self {
+            FieldSource::Grib1 { offset, length } => Some((offset, length, 0)),
+            FieldSource::Grib2 {
+                offset,
+                length,
+                sub_field,
+            } => Some((offset, length, sub_field)),
+            FieldSource::NetCdf { .. } => None,
+        }
+    }
 }
 
 /// Everything known about a field without decoding its values.
@@ -105,7 +151,8 @@ pub struct FieldInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wind_component: Option<WindComponent>,
     /// For a wind component, the directions it is resolved along, when the file says
-    /// (GRIB2 flag table 3.3 bit 5; CF `eastward_wind`/`northward_wind` or `x_wind`/`y_wind`).
+    /// (GRIB2 flag table 3.3 bit 5, GRIB1 code table 7 bit 5; CF `eastward_wind`/
+    /// `northward_wind` or `x_wind`/`y_wind`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wind_frame: Option<WindFrame>,
 }
@@ -156,9 +203,9 @@ enum Inner {
 }
 
 impl Dataset {
-    /// Opens a regular file, sniffing its format from its content. A GRIB2 file is read
+    /// Opens a regular file, sniffing its format from its content. A GRIB file is read
     /// into memory whole: to plan or render a large one, [`inventory`] it and decode its
-    /// fields one message at a time ([`decode_field`]).
+    /// fields one message at a time ([`Inventory::decode`]).
     pub fn open(path: &Path) -> Result<Dataset> {
         use std::io::Read;
         let (f, size) = crate::io::input::open_file(path)?;
@@ -187,8 +234,8 @@ impl Dataset {
             }
             Inner::Grib(file)
         };
-        let format = match inner {
-            Inner::Grib(_) => Format::Grib2,
+        let format = match &inner {
+            Inner::Grib(g) => g.format(),
             Inner::NetCdf(_) => Format::NetCdf,
         };
         let ds = Dataset {
@@ -205,18 +252,20 @@ impl Dataset {
         Ok(ds)
     }
 
-    /// A GRIB2 dataset over bytes already in memory.
+    /// A GRIB dataset over bytes already in memory.
     pub fn from_grib_bytes(name: &Path, bytes: Vec<u8>) -> Dataset {
         Dataset::from_grib_message(name, bytes, 0, 0)
     }
 
-    /// A GRIB2 dataset over one message read from a file at byte `offset`, whose first
-    /// field is field `first` of the file: fields and errors are numbered as in the file.
+    /// A GRIB dataset over one message (of either edition) read from a file at byte
+    /// `offset`, whose first field is field `first` of the file: fields and errors are
+    /// numbered as in the file.
     pub fn from_grib_message(name: &Path, bytes: Vec<u8>, offset: u64, first: usize) -> Dataset {
+        let file = grib::GribFile::new_at(name, bytes, offset as usize, first);
         Dataset {
             path: name.to_owned(),
-            format: Format::Grib2,
-            inner: Inner::Grib(grib::GribFile::new_at(name, bytes, offset as usize, first)),
+            format: file.format(),
+            inner: Inner::Grib(file),
         }
     }
 
@@ -259,6 +308,10 @@ impl Dataset {
             // within the message.
             (Ok(info), FieldSource::Grib2 { sub_field, .. }) => {
                 matches!(info.source, FieldSource::Grib2 { sub_field: s, .. } if s == *sub_field)
+            }
+            // One field per message: the message at that offset.
+            (Ok(info), FieldSource::Grib1 { offset, .. }) => {
+                matches!(info.source, FieldSource::Grib1 { offset: o, .. } if o == *offset)
             }
             (Err(_), _) => false,
         })
@@ -343,22 +396,27 @@ pub(crate) fn clone_error(e: &Error, field: usize) -> Error {
 
 pub use inventory::{inventory, FileFields, Inventory};
 
-/// The error for a file that is neither GRIB2 nor NetCDF.
+/// The error for a file that is neither GRIB nor NetCDF.
 pub(crate) fn unknown_format(path: &Path, empty: bool) -> Error {
     Error::UnknownFormat {
         path: path.to_owned(),
         reason: if empty {
             "empty file".into()
         } else {
-            "not a GRIB2 or NetCDF file (no GRIB, CDF or HDF5 signature)".into()
+            "not a GRIB or NetCDF file (no GRIB, CDF or HDF5 signature)".into()
         },
     }
 }
 
-/// Recognises a format from the first bytes of a file.
+/// Recognises a format from the first bytes of a file: for GRIB, the edition of the first
+/// message (octet 8), which the messages after it may not share.
 pub(crate) fn sniff(head: &[u8]) -> Option<Format> {
     if head.starts_with(b"GRIB") {
-        Some(Format::Grib2)
+        Some(if head.get(7) == Some(&1) {
+            Format::Grib1
+        } else {
+            Format::Grib2
+        })
     } else if head.starts_with(b"CDF\x01")
         || head.starts_with(b"CDF\x02")
         || head.starts_with(b"CDF\x05")

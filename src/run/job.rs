@@ -22,7 +22,7 @@ pub struct JobSource {
     /// Path or URI of the file.
     pub uri: String,
     pub sha256: String,
-    /// `grib2` or `netcdf`.
+    /// A [`crate::decode::Format`] name: `grib1`, `grib2`, `grib` or `netcdf`.
     pub format: String,
     /// ETag of the object when it was planned (object stores only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,7 +160,7 @@ impl Job {
                 )));
             }
         }
-        if !matches!(self.source.format.as_str(), "grib2" | "netcdf") {
+        if !crate::decode::Format::NAMES.contains(&self.source.format.as_str()) {
             return Err(invalid(format!("source format {:?}", self.source.format)));
         }
         if self.minzoom > self.maxzoom || self.maxzoom > crate::settings::MAX_ZOOM {
@@ -333,6 +333,18 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_slice(&j.to_json()).unwrap();
         v["added_in_a_later_release"] = serde_json::json!(42);
         assert_eq!(Job::parse(&serde_json::to_vec(&v).unwrap()).unwrap(), j);
+        // GRIB1 and mixed-edition files: their formats and the one-field GRIB1 location.
+        for format in ["grib1", "grib"] {
+            let mut g = job();
+            g.source.format = format.into();
+            g.fields[0].location = crate::decode::FieldSource::Grib1 {
+                offset: 442,
+                length: 442,
+            };
+            let text = String::from_utf8(g.to_json()).unwrap();
+            assert!(text.contains(r#""location":{"format":"grib1","offset":442,"length":442}"#));
+            assert_eq!(Job::parse(text.as_bytes()).unwrap(), g);
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct RunReport {
     pub seconds: f64,
 }
 
-/// A local file's fields, read a message (GRIB2) or a slice (NetCDF) at a time.
+/// A local file's fields, read a message (GRIB) or a slice (NetCDF) at a time.
 impl JobInput for Inventory {
     fn read(&self, _job: &Job, source: &SourceRef) -> Result<InputField> {
         Ok(InputField {

@@ -30,6 +30,7 @@ pub fn agree(path: &Path) -> Result<Vec<Line>, String> {
             b.err().map(|e| e.to_string())
         ),
     };
+    assert_eq!(full.format(), streamed.format(), "{name}: format");
     let (a, b) = (FileFields::entries(&full), streamed.entries());
     assert_eq!(a.len(), b.len(), "{name}: entry count");
     let mut lines = Vec::new();

@@ -231,7 +231,7 @@ fn bad_files_give_clear_errors_and_exit_codes_never_panics() {
             })
             .collect();
         std::fs::write(&random, &bytes).unwrap();
-        v.push((random, "not a GRIB2 or NetCDF file"));
+        v.push((random, "not a GRIB or NetCDF file"));
         let mislabelled = d.join("actually_netcdf.grib2");
         std::fs::copy(samples().join("era_like.nc"), &mislabelled).unwrap();
         v.push((mislabelled, ""));

@@ -11,7 +11,7 @@ use tilecast::geo::grid::GridKind;
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// GRIB2 or NetCDF file.
+    /// GRIB (edition 1 or 2) or NetCDF file.
     #[arg(env = "TILECAST_INSPECT_FILE")]
     file: PathBuf,
     /// Print JSON (one object with a list of fields) instead of a table.
@@ -21,7 +21,7 @@ pub struct InspectArgs {
 
 #[derive(Args)]
 pub struct ExtractArgs {
-    /// GRIB2 or NetCDF file.
+    /// GRIB (edition 1 or 2) or NetCDF file.
     #[arg(env = "TILECAST_EXTRACT_FILE")]
     file: PathBuf,
     /// Index of the field, as listed by `tilecast inspect`.

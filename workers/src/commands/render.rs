@@ -28,8 +28,9 @@ use crate::infra::storage::{Location, S3Args};
 
 #[derive(Args)]
 pub struct RenderArgs {
-    /// GRIB2 or NetCDF files or objects (`s3://bucket/key`), or directories and bucket
-    /// prefixes (their GRIB2/NetCDF files are rendered, sorted by name).
+    /// GRIB (edition 1 or 2) or NetCDF files or objects (`s3://bucket/key`), or directories
+    /// and bucket prefixes (their GRIB and NetCDF files, by extension, are rendered, sorted by
+    /// name).
     #[arg(required = true, env = "TILECAST_FILES", value_delimiter = ',')]
     files: Vec<String>,
     /// Output location (a directory, file://path or s3://bucket/prefix); each file's run goes
@@ -177,7 +178,7 @@ fn renderable(name: &str) -> bool {
     name.rsplit_once('.').is_some_and(|(_, e)| {
         matches!(
             e.to_lowercase().as_str(),
-            "grib2" | "grb2" | "grib" | "grb" | "nc" | "nc4" | "netcdf"
+            "grib2" | "grb2" | "grib1" | "grb1" | "grib" | "grb" | "nc" | "nc4" | "netcdf"
         )
     })
 }

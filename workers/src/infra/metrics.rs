@@ -189,7 +189,7 @@ impl Metrics {
             files_invalid: counter(
                 &r,
                 "tilecast_files_invalid_total",
-                "Files that could not be read or are not GRIB2/NetCDF.",
+                "Files that could not be read or are not GRIB/NetCDF.",
             ),
             jobs_published: counter(
                 &r,

@@ -2,7 +2,7 @@
 //! (`--ingest`): a job naming any other file or object is refused before anything is opened,
 //! so its dead-letter reason says nothing about what exists outside those roots.
 //!
-//! Only the byte range of a GRIB2 field (a ranged GET on a bucket,
+//! Only the byte range of a GRIB field (a ranged GET on a bucket,
 //! a seek on a local file), or a whole NetCDF file, which the netCDF library needs on disk:
 //! from a bucket it goes through a bounded cache directory shared by the jobs of a pod.
 //!
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tilecast::decode::{Dataset, FieldSource};
+use tilecast::decode::Dataset;
 use tilecast::error::StoreFault;
 use tilecast::io::input::read_range;
 use tilecast::io::store::Store;
@@ -159,8 +159,8 @@ impl Sources {
         Ok(s)
     }
 
-    /// The dataset holding one field of the job's file: for GRIB2, that field's message,
-    /// with fields numbered as in the file.
+    /// The dataset holding one field of the job's file: for GRIB (either edition), that
+    /// field's message, with fields numbered as in the file.
     pub fn open(&self, job: &Job, source: &SourceRef) -> Result<Dataset> {
         let uri = &job.source.uri;
         let location = self.roots.admit(uri)?;
@@ -178,40 +178,26 @@ impl Sources {
             }
             Ok(offset..offset.saturating_add(length))
         };
-        match (location, &source.location) {
-            (
-                Location::Local(path),
-                FieldSource::Grib2 {
-                    offset,
-                    length,
-                    sub_field,
-                },
-            ) => {
-                let bytes = read_range(&path, message(*offset, *length)?)?;
-                let first = source.field.saturating_sub(*sub_field);
-                Ok(Dataset::from_grib_message(&path, bytes, *offset, first))
+        match (location, source.location.grib_message()) {
+            (Location::Local(path), Some((offset, length, sub_field))) => {
+                let bytes = read_range(&path, message(offset, length)?)?;
+                let first = source.field.saturating_sub(sub_field);
+                Ok(Dataset::from_grib_message(&path, bytes, offset, first))
             }
-            (Location::Local(path), FieldSource::NetCdf { .. }) => Dataset::open(&path),
-            (
-                Location::S3 { bucket, prefix },
-                FieldSource::Grib2 {
-                    offset,
-                    length,
-                    sub_field,
-                },
-            ) => {
+            (Location::Local(path), None) => Dataset::open(&path),
+            (Location::S3 { bucket, prefix }, Some((offset, length, sub_field))) => {
                 let store = self.bucket(uri, &bucket)?;
-                let range = message(*offset, *length)?;
+                let range = message(offset, length)?;
                 let bytes = store.get_range(&prefix, range, job.source.etag.as_deref())?;
-                let first = source.field.saturating_sub(*sub_field);
+                let first = source.field.saturating_sub(sub_field);
                 Ok(Dataset::from_grib_message(
                     Path::new(uri),
                     bytes,
-                    *offset,
+                    offset,
                     first,
                 ))
             }
-            (Location::S3 { bucket, prefix }, FieldSource::NetCdf { .. }) => {
+            (Location::S3 { bucket, prefix }, None) => {
                 let store = self.bucket(uri, &bucket)?;
                 let path = self.cache.fetch(&store, &prefix, &job.source.sha256)?;
                 Dataset::open(&path)
@@ -220,7 +206,7 @@ impl Sources {
     }
 }
 
-/// A job's fields, read from the ingest roots: one GRIB2 message by byte range, or a whole
+/// A job's fields, read from the ingest roots: one GRIB message by byte range, or a whole
 /// NetCDF file (through the cache when it is in a bucket).
 impl JobInput for Sources {
     fn read(&self, job: &Job, source: &SourceRef) -> Result<InputField> {
@@ -315,8 +301,72 @@ impl Cache {
 
 #[cfg(test)]
 mod tests {
-    use super::Cache;
+    use super::{Cache, Roots, Sources};
     use std::time::{Duration, SystemTime};
+    use tilecast::run::execute::JobInput;
+
+    /// A worker reads a GRIB field by its message's byte range: a GRIB1 message (one field),
+    /// a multi-field GRIB2 message and both in one file give the fields the whole file gives,
+    /// numbered as in the file.
+    #[test]
+    fn grib_fields_of_either_edition_are_read_by_their_message() {
+        let shared = std::env::var_os("TILECAST_SHARED_SAMPLES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/sample-data")
+            });
+        assert!(
+            shared.join("README.md").exists(),
+            "set TILECAST_SHARED_SAMPLES"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let ingest = dir.path().canonicalize().unwrap().join("ingest");
+        std::fs::create_dir(&ingest).unwrap();
+        let mut bytes =
+            std::fs::read(shared.join("grids/earthkit__rotated_wind_20x20.grib")).unwrap();
+        bytes.extend(std::fs::read(shared.join("grib2/pygrib__eta.grb")).unwrap());
+        bytes.extend(
+            std::fs::read(shared.join("grib1/cfgrib__fields_with_missing_values.grib")).unwrap(),
+        );
+        let file = ingest.join("mixed.grib");
+        std::fs::write(&file, &bytes).unwrap();
+        let settings = tilecast::settings::RenderSettings {
+            zoom: Some((0, 0)),
+            ..Default::default()
+        };
+        let (_, plan) = tilecast::run::local::plan_file(&file, &settings, 1000).unwrap();
+        assert_eq!(plan.source.format, "grib");
+        let jobs = tilecast::run::job::Job::from_plan(&plan, "/nowhere");
+        let s3 = super::super::storage::S3Args {
+            s3_endpoint: None,
+            s3_path_style: false,
+            s3_retry_timeout: 1.0,
+        };
+        let roots = Roots::new(&[ingest.to_string_lossy().into_owned()]).unwrap();
+        let sources = Sources::new(s3, dir.path().join("cache"), 1 << 20, roots);
+        let whole = tilecast::decode::Dataset::open(&file).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for job in &jobs {
+            for source in &job.fields {
+                let got = sources.read(job, source).unwrap().field;
+                let want = whole.decode(source.field).unwrap();
+                assert_eq!(got.info.index, source.field);
+                assert_eq!(got.info.variable, want.info.variable);
+                let same = got
+                    .values
+                    .iter()
+                    .zip(&want.values)
+                    .all(|(a, b)| a == b || a.is_nan() && b.is_nan());
+                assert!(
+                    same && got.values.len() == want.values.len(),
+                    "field {}",
+                    source.field
+                );
+                seen.insert(serde_json::to_value(&source.location).unwrap()["format"].to_string());
+            }
+        }
+        assert_eq!(seen.len(), 2, "{seen:?}");
+    }
 
     #[test]
     fn the_cache_evicts_least_recently_used_files_but_never_the_one_in_use() {

@@ -287,7 +287,7 @@ enum Failure {
     Broker(anyhow::Error),
     /// A store error, or another chunker holds the file's claim: retry the file later.
     Later(anyhow::Error),
-    /// The file itself is the problem (unreadable, not GRIB2/NetCDF): do not retry it.
+    /// The file itself is the problem (unreadable, not GRIB/NetCDF): do not retry it.
     File(anyhow::Error),
 }
 
