@@ -142,9 +142,15 @@ pub(super) fn grid_of(
             });
         }
     }
-    Err(unsupported(format!(
-        "no lat/lon coordinates or usable grid mapping for dimensions ({ydim}, {xdim})"
-    )))
+    Err(Error::NoGeolocation {
+        path: path.to_owned(),
+        field: index,
+        variable: v.name.clone(),
+        reason: format!(
+            "no latitude/longitude coordinates or usable grid mapping for dimensions \
+             ({ydim}, {xdim})"
+        ),
+    })
 }
 
 fn has_2d_latlon(vars: &[VarMeta], v: &VarMeta) -> bool {
