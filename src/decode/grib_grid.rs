@@ -1,10 +1,12 @@
 //! GRIB2 section 3 (grid definition) to a [`Grid`].
 //!
-//! Supported templates: 3.0 regular lat/lon, 3.10 Mercator, 3.20 polar stereographic and
-//! 3.30 Lambert conformal, in every scanning direction where rows are consecutive in i
-//! (flag table 3.4 bits 1 and 2). Octet numbers in comments are the WMO ones (1-based);
+//! Templates here: 3.0 regular lat/lon, 3.10 Mercator, 3.20 polar stereographic and 3.30
+//! Lambert conformal, in every scanning direction where rows are consecutive in i (flag
+//! table 3.4 bits 1 and 2). Rows grids (reduced 3.0, Gaussian 3.40/3.41, HEALPix 3.150) are
+//! in `grib_grid_rows`, rotated and space-view grids (3.1, 3.32769, 3.90) in `grib_grid_view`. Octet numbers in comments are the WMO ones (1-based);
 //! code offsets are 0-based from the start of the section.
 
+use super::{grib_grid_rows, grib_grid_view};
 use crate::decode::bytes::{i32sm_at, i8sm_at, is_missing, u32_at, u8_at};
 use crate::geo::grid::{Grid, GridKind};
 use crate::geo::projection::{Earth, Projection};
@@ -23,7 +25,7 @@ pub enum GridError {
     },
 }
 
-fn need<T>(v: Option<T>, what: &str) -> Result<T, GridError> {
+pub(super) fn need<T>(v: Option<T>, what: &str) -> Result<T, GridError> {
     v.ok_or_else(|| GridError::Corrupt(format!("section 3 too short for {what}")))
 }
 
@@ -37,17 +39,19 @@ pub fn parse(s3: &[u8]) -> Result<(Grid, String), GridError> {
     let template = need(template_number(s3), "the template number")?;
     let t = &s3.get(14..).unwrap_or(&[]);
     match template {
-        0 => latlon(s3, t),
+        0 if u8_at(s3, 10).unwrap_or(0) != 0 => grib_grid_rows::reduced_latlon(s3, t),
+        0 => latlon(t),
+        1 => grib_grid_view::rotated_latlon(t),
         10 => projected(template, t, "mercator"),
         20 => projected(template, t, "polar_stereographic"),
         30 => projected(template, t, "lambert"),
+        40 | 41 => grib_grid_rows::gaussian(s3, t, template),
+        90 => grib_grid_view::space_view(t),
+        150 => grib_grid_rows::healpix(s3, t),
+        32769 => grib_grid_view::ncep_rotated(t),
         other => Err(GridError::Unsupported {
             template: other,
             detail: match other {
-                1 => " (rotated lat/lon)".into(),
-                40 => " (Gaussian)".into(),
-                90 => " (space view)".into(),
-                150 => " (HEALPix)".into(),
                 32768.. => " (centre-local grid)".into(),
                 _ => String::new(),
             },
@@ -57,7 +61,7 @@ pub fn parse(s3: &[u8]) -> Result<(Grid, String), GridError> {
 
 /// Scanning mode (flag table 3.4): (i negative, j positive). Alternating row direction
 /// (bit 4) is handled after unpacking, see [`alternate_rows`].
-fn scanning(template: u16, mode: u8) -> Result<(bool, bool), GridError> {
+pub(super) fn scanning(template: u16, mode: u8) -> Result<(bool, bool), GridError> {
     if mode & 0x20 != 0 {
         return Err(GridError::Unsupported {
             template,
@@ -90,13 +94,7 @@ fn dims(t: &[u8], template: u16) -> Result<(usize, usize), GridError> {
 }
 
 /// Template 3.0. Coordinates use micro-degrees unless a basic angle is given (octets 39-46).
-fn latlon(s3: &[u8], t: &[u8]) -> Result<(Grid, String), GridError> {
-    if u8_at(s3, 10).unwrap_or(0) != 0 {
-        return Err(GridError::Unsupported {
-            template: 0,
-            detail: " (reduced grid: rows of different lengths)".into(),
-        });
-    }
+fn latlon(t: &[u8]) -> Result<(Grid, String), GridError> {
     let (nx, ny) = dims(t, 0)?;
     let basic = u32_at(t, 24).unwrap_or(0);
     let sub = u32_at(t, 28).unwrap_or(0);
@@ -154,7 +152,7 @@ fn latlon(s3: &[u8], t: &[u8]) -> Result<(Grid, String), GridError> {
 }
 
 /// Figure of the earth, octets 15-30 (code table 3.2).
-fn earth(t: &[u8], template: u16) -> Result<Earth, GridError> {
+pub(super) fn earth(t: &[u8], template: u16) -> Result<Earth, GridError> {
     let shape = need(u8_at(t, 0), "shape of the earth")?;
     let scaled = |off: usize| -> Option<f64> {
         let scale = i8sm_at(t, off)?;
@@ -280,8 +278,9 @@ fn projected(template: u16, t: &[u8], name: &str) -> Result<(Grid, String), Grid
 /// too short to say.
 pub fn components_relative_to_grid(s3: &[u8]) -> Option<bool> {
     let off = match template_number(s3)? {
-        0 => 14 + 40,
-        10 | 20 | 30 => 14 + 32,
+        0 | 1 | 40 | 41 | 32769 => 14 + 40,
+        10 | 20 | 30 | 90 => 14 + 32,
+        150 => 14 + 16,
         _ => return None,
     };
     u8_at(s3, off).map(|flags| flags & 0x08 != 0)
@@ -290,8 +289,9 @@ pub fn components_relative_to_grid(s3: &[u8]) -> Option<bool> {
 /// Whether odd rows run in the opposite direction (flag table 3.4 bit 4, "boustrophedon").
 pub fn alternate_rows(s3: &[u8]) -> bool {
     let off = match template_number(s3) {
-        Some(0) => 14 + 57,
+        Some(0 | 1 | 40 | 41 | 32769) => 14 + 57,
         Some(10) => 14 + 45,
+        Some(90) => 14 + 49,
         Some(20) | Some(30) => 14 + 50,
         _ => return false,
     };

@@ -10,6 +10,8 @@ mod cf;
 mod grib;
 pub(crate) mod grib_aec;
 mod grib_grid;
+mod grib_grid_rows;
+pub mod grib_grid_view;
 mod grib_image;
 pub(crate) mod grib_index;
 mod grib_jpeg;

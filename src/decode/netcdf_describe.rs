@@ -9,7 +9,7 @@ use super::netcdf::read_1d;
 use super::wrf::{self, WrfMeta};
 use super::{iso, FieldInfo, FieldSource, Level, WindComponent, WindFrame};
 use crate::error::Result;
-use crate::geo::grid::{Grid, GridKind};
+use crate::geo::grid::Grid;
 
 /// Coordinate values, each variable read once: every 2-D slice looks its time and level up
 /// in them, and reading them per slice made opening a long time series quadratic.
@@ -177,37 +177,8 @@ fn cf_wind(v: &VarMeta, sn: &str) -> (Option<WindComponent>, Option<WindFrame>) 
     (component, frame)
 }
 
-pub(super) fn grid_text(g: &Grid) -> String {
-    match &g.kind {
-        GridKind::LatLon { dlon, dlat, .. } => {
-            format!(
-                "regular_ll {}x{} ({:.4}x{:.4} deg)",
-                g.nx,
-                g.ny,
-                dlon.abs(),
-                dlat.abs()
-            )
-        }
-        GridKind::Projected {
-            projection, dx, dy, ..
-        } => {
-            let name = match projection {
-                crate::geo::projection::Projection::LambertConformal { .. } => "lambert",
-                crate::geo::projection::Projection::PolarStereographic { .. } => {
-                    "polar_stereographic"
-                }
-                crate::geo::projection::Projection::Mercator { .. } => "mercator",
-            };
-            format!(
-                "{name} {}x{} ({:.1}x{:.1} km)",
-                g.nx,
-                g.ny,
-                dx.abs() / 1e3,
-                dy.abs() / 1e3
-            )
-        }
-        GridKind::Curvilinear(_) => format!("curvilinear {}x{}", g.nx, g.ny),
-    }
+fn grid_text(g: &Grid) -> String {
+    g.describe()
 }
 
 fn time_value(coords: &mut Coords, c: &VarMeta, i: usize) -> Option<chrono::NaiveDateTime> {

@@ -5,16 +5,15 @@
 //! (`TRUELAT1`, `TRUELAT2`, `STAND_LON`), 2 polar stereographic (true at `TRUELAT1`,
 //! the south pole's when it is negative), 3 Mercator (true at `TRUELAT1`), 6 a regular
 //! latitude/longitude grid (WRF's "Cassini" code) whose spacing is `DX`/`DY` metres
-//! of a great circle. The grid's origin is the mean over all mass points of their projected
+//! of a great circle, rotated when `POLE_LAT` is not 90 (see [`rotation`]). The grid's origin is the mean over all mass points of their projected
 //! position less their index times `DX`/`DY`: the least-squares anchor, which averages out
 //! the rounding of the stored coordinates (the first point alone is off by as much as any).
 //!
 //! Every point of the grid is then compared with `XLAT`/`XLONG`. WRF computes and stores
 //! them in single precision: in the samples they scatter up to 2e-5 degrees (2 m) around
 //! the exact grid. A point further than [`TOLERANCE_DEG`] (or a tenth of a cell on a grid
-//! finer than 1 km) means the attributes do not describe the grid (a rotated lat/lon grid
-//! this module does not build, edited attributes, a cropped file whose attributes were
-//! left, ...): the grid is then curvilinear, from `XLAT`/`XLONG` themselves.
+//! finer than 1 km) means the attributes do not describe the grid (another projection code,
+//! edited attributes, ...): the grid is then curvilinear, from `XLAT`/`XLONG` themselves.
 //!
 //! **Moving nests.** When `XLAT`/`XLONG` have a `Time` dimension and differ between times
 //! (a nest following a storm), each time gets its own grid, built and checked the same way,
@@ -26,6 +25,7 @@ use super::cf::VarMeta;
 use crate::geo::curvilinear::Curvilinear;
 use crate::geo::grid::{norm180, Grid, GridKind};
 use crate::geo::projection::{Earth, Projection};
+use crate::geo::rotated::RotatedPole;
 
 /// WRF's earth radius (`EARTH_RADIUS_M` of WRF's `module_llxy`).
 pub const RADIUS: f64 = 6_370_000.0;
@@ -133,32 +133,63 @@ fn regular(globals: &VarMeta, nx: usize, ny: usize, lon: &[f64], lat: &[f64]) ->
             },
         });
     }
-    let pole_lat = globals.number("POLE_LAT").unwrap_or(90.0);
-    if globals.number("MAP_PROJ")? as i64 != 6 || (pole_lat - 90.0).abs() > 1e-6 {
+    if globals.number("MAP_PROJ")? as i64 != 6 {
         return None;
     }
     // WRF's longitude step: `loninc = dx * 360 / (2 pi R)`, and the same for latitude.
     let per_metre = 360.0 / (2.0 * std::f64::consts::PI * RADIUS);
     let (dlon, dlat) = (dx * per_metre, dy * per_metre);
-    // Longitudes unwrapped from the first point's, so a domain across the antimeridian
-    // averages correctly.
-    let first = *lon.first()?;
-    let xy: Vec<(f64, f64)> = lon
+    let pole = rotation(globals);
+    // Longitudes (rotated ones on a rotated grid) unwrapped from the first point's, so a
+    // domain across the antimeridian (or the rotated one) averages correctly.
+    let native: Vec<(f64, f64)> = lon
         .iter()
         .zip(lat)
-        .map(|(&lo, &la)| (first + norm180(lo - first), la))
+        .map(|(&lo, &la)| match &pole {
+            Some(p) => p.to_rotated(lo, la),
+            None => (lo, la),
+        })
         .collect();
-    let (lon0, lat0) = anchor(nx, &xy, dlon, dlat);
-    Some(Grid {
-        nx,
-        ny,
-        kind: GridKind::LatLon {
-            lon0,
-            lat0,
+    let first = native.first()?.0;
+    let xy: Vec<(f64, f64)> = native
+        .into_iter()
+        .map(|(x, y)| (first + norm180(x - first), y))
+        .collect();
+    let (x0, y0) = anchor(nx, &xy, dlon, dlat);
+    let kind = match pole {
+        Some(p) => GridKind::Projected {
+            projection: Projection::Rotated(p),
+            x0,
+            y0,
+            dx: dlon,
+            dy: dlat,
+        },
+        None => GridKind::LatLon {
+            lon0: x0,
+            lat0: y0,
             dlon,
             dlat,
         },
-    })
+    };
+    Some(Grid { nx, ny, kind })
+}
+
+/// The rotation of a `MAP_PROJ` 6 grid whose `POLE_LAT` is not 90. In WRF's
+/// `rotate_coords` the computational north pole lies at geographic latitude `POLE_LAT`,
+/// longitude 180 - `STAND_LON`, and the geographic north pole at computational longitude
+/// `POLE_LON`.
+fn rotation(globals: &VarMeta) -> Option<RotatedPole> {
+    let pole_lat = globals.number("POLE_LAT").unwrap_or(90.0);
+    if (pole_lat.abs() - 90.0).abs() < 1e-6 {
+        return None;
+    }
+    let stand_lon = globals.number("STAND_LON").unwrap_or(0.0);
+    let pole_lon = globals.number("POLE_LON").unwrap_or(0.0);
+    Some(RotatedPole::from_north_pole(
+        pole_lat,
+        180.0 - stand_lon,
+        pole_lon,
+    ))
 }
 
 /// The least-squares origin of points `xy` (row-major, `nx` per row) spaced `dx`, `dy`.
@@ -175,9 +206,15 @@ fn anchor(nx: usize, xy: &[(f64, f64)], dx: f64, dy: f64) -> (f64, f64) {
 /// Whether every point of `grid` is where the file's coordinates put it.
 fn agrees(grid: &Grid, lon: &[f64], lat: &[f64]) -> bool {
     let cell_deg = match &grid.kind {
+        GridKind::Projected {
+            projection: Projection::Rotated(_),
+            dx,
+            dy,
+            ..
+        } => dx.abs().min(dy.abs()),
         GridKind::Projected { dx, dy, .. } => dx.abs().min(dy.abs()) / 111_195.0,
         GridKind::LatLon { dlon, dlat, .. } => dlon.abs().min(dlat.abs()),
-        GridKind::Curvilinear(_) => return true,
+        GridKind::Curvilinear(_) | GridKind::Rows(_) => return true,
     };
     let tol = TOLERANCE_DEG.min(0.1 * cell_deg);
     lon.iter().zip(lat).enumerate().all(|(k, (&lo, &la))| {
@@ -236,7 +273,7 @@ mod tests {
         let (lon, lat) = coords(&truth);
         let got = grid(&g, 20, 15, &lon, &lat);
         let GridKind::Projected { x0, y0, .. } = got.kind else {
-            panic!("not projected: {:?}", got.kind)
+            panic!("not projected: {}", got.describe())
         };
         assert!((x0 + 300_000.0).abs() < 1.0 && (y0 - 1_000_000.0).abs() < 1.0);
         // Another standard longitude does not match the points.
@@ -279,6 +316,70 @@ mod tests {
         }
     }
 
+    /// WRF's `rotate_coords` from computational to geographic lat/lon (module_llxy), as
+    /// the formula reads, against the rotation built from the same attributes.
+    #[test]
+    fn rotated_latlon_follows_wrf() {
+        let (pole_lat, pole_lon, stand_lon) = (40.0f64, 180.0f64, -10.0f64);
+        let wrf = |rlat: f64, rlon: f64| {
+            let (pn, ln, l0) = (
+                pole_lat.to_radians(),
+                pole_lon.to_radians(),
+                stand_lon.to_radians(),
+            );
+            let (rlat, rlon) = (rlat.to_radians(), rlon.to_radians());
+            let sinphi = pn.cos() * rlat.cos() * (rlon - ln).cos() + pn.sin() * rlat.sin();
+            let cosphi = (1.0 - sinphi * sinphi).sqrt();
+            let coslam =
+                (pn.sin() * rlat.cos() * (rlon - ln).cos() - pn.cos() * rlat.sin()) / cosphi;
+            let sinlam = rlat.cos() * (rlon - ln).sin() / cosphi;
+            let lon = sinlam.atan2(coslam) - ln - l0 + ln;
+            (norm180(lon.to_degrees()), sinphi.asin().to_degrees())
+        };
+        let g = globals(&[
+            ("POLE_LAT", pole_lat),
+            ("POLE_LON", pole_lon),
+            ("STAND_LON", stand_lon),
+        ]);
+        let pole = rotation(&g).unwrap();
+        for (rlon, rlat) in [(180.0, 0.0), (170.0, -10.0), (195.0, 12.5), (150.0, 30.0)] {
+            let (lon, lat) = pole.to_geographic(rlon, rlat);
+            let (wlon, wlat) = wrf(rlat, rlon);
+            assert!(
+                norm180(lon - wlon).abs() < 1e-9 && (lat - wlat).abs() < 1e-9,
+                "({rlon}, {rlat}): ({lon}, {lat}) vs WRF ({wlon}, {wlat})"
+            );
+        }
+        // A 0.25-degree domain across rotated longitude 180 is rebuilt from its points.
+        let metres = 2.0 * std::f64::consts::PI * RADIUS / 360.0 * 0.25;
+        let mut g = g;
+        for (k, v) in [("MAP_PROJ", 6.0), ("DX", metres), ("DY", metres)] {
+            g.attrs.insert(k.into(), Attr::Numbers(vec![v]));
+        }
+        let truth = Grid {
+            nx: 40,
+            ny: 30,
+            kind: GridKind::Projected {
+                projection: Projection::Rotated(pole),
+                x0: 175.0,
+                y0: -5.0,
+                dx: 0.25,
+                dy: 0.25,
+            },
+        };
+        let (lon, lat) = coords(&truth);
+        let got = grid(&g, 40, 30, &lon, &lat);
+        let GridKind::Projected { x0, y0, dx, .. } = got.kind else {
+            panic!("not rotated: {}", got.describe())
+        };
+        assert!(
+            (norm180(x0 - 175.0)).abs() < 1e-5
+                && (y0 + 5.0).abs() < 1e-5
+                && (dx - 0.25).abs() < 1e-12,
+            "{x0} {y0} {dx}"
+        );
+    }
+
     #[test]
     fn latlon_grid_from_metres() {
         let g = globals(&[
@@ -297,7 +398,7 @@ mod tests {
             .unzip();
         let got = grid(&g, 4, 3, &lon, &lat);
         let GridKind::LatLon { lon0, dlon, .. } = got.kind else {
-            panic!("not lat/lon: {:?}", got.kind)
+            panic!("not lat/lon: {}", got.describe())
         };
         assert!((lon0 - 179.5).abs() < 1e-9 && (dlon - 0.25).abs() < 1e-12);
     }

@@ -153,7 +153,7 @@ impl Equirect {
         }
         let (span_lon, span_lat) = (e - w, (n - s).max(1e-9));
         let mut d = match &grid.kind {
-            GridKind::Projected { dx, dy, .. } => dx.abs().min(dy.abs()) / 111_320.0,
+            GridKind::Projected { .. } | GridKind::Rows(_) => grid.cell_degrees(),
             _ => (span_lon / grid.nx as f64).min(span_lat / grid.ny as f64),
         };
         if !(d.is_finite() && d > 0.0) {

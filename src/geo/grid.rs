@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::geo::curvilinear::Curvilinear;
 use crate::geo::projection::Projection;
+use crate::geo::rows::Rows;
 
 /// Where a field's values are.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +41,10 @@ pub enum GridKind {
     },
     /// 2-D longitude/latitude arrays.
     Curvilinear(#[serde(skip)] Box<Curvilinear>),
+    /// Rows of points along parallels, each with its own count (Gaussian, reduced lat/lon,
+    /// HEALPix); `nx` is the number of points per row when all rows are equal, else the
+    /// total with `ny` 1.
+    Rows(Box<Rows>),
 }
 
 /// A fractional position in index space: `i` along a row, `j` across rows.
@@ -90,6 +95,35 @@ impl Grid {
                     j: self.locate_lat(lat)?,
                 })
             }
+            GridKind::Curvilinear(c) => return c.locate(lon, lat),
+            GridKind::Rows(r) => {
+                let (lon, lat) = r.to_native(lon, lat);
+                let j = r.row_pos(lat)?;
+                let row = (j.round().max(0.0) as usize).min(r.lats.len() - 1);
+                return Some(GridPos {
+                    i: r.col_pos(row, lon)?,
+                    j,
+                });
+            }
+            GridKind::Projected {
+                projection: Projection::Rotated(_),
+                x0,
+                y0,
+                dx,
+                dy,
+            } => {
+                let (x, y) = projection_forward(&self.kind, lon, lat)?;
+                // Rotated longitudes wrap: take the turn that lands on the grid.
+                let period = 360.0 / dx.abs();
+                let mut i = ((x - x0) / dx).rem_euclid(period);
+                if i > nx - 0.5 {
+                    i -= period;
+                }
+                GridPos {
+                    i,
+                    j: (y - y0) / dy,
+                }
+            }
             GridKind::Projected {
                 projection,
                 x0,
@@ -103,7 +137,6 @@ impl Grid {
                     j: (y - y0) / dy,
                 }
             }
-            GridKind::Curvilinear(c) => return c.locate(lon, lat),
         };
         let inside_i = self.wraps() || (pos.i >= -0.5 && pos.i <= nx - 0.5);
         let inside_j = pos.j >= -0.5 && pos.j <= ny - 0.5;
@@ -156,6 +189,79 @@ impl Grid {
                 dy,
             } => projection.inverse(x0 + i * dx, y0 + j * dy),
             GridKind::Curvilinear(c) => c.lonlat(i, j),
+            GridKind::Rows(r) => {
+                let last = r.lats.len() - 1;
+                let row = (j.round().max(0.0) as usize).min(last);
+                let lat = if last == 0 {
+                    r.lats[0]
+                } else {
+                    let k = (j.floor().max(0.0) as usize).min(last - 1);
+                    r.lats[k] + (j - k as f64) * (r.lats[k + 1] - r.lats[k])
+                };
+                r.to_geographic(r.lon0[row] + i * r.dlon[row], lat.clamp(-90.0, 90.0))
+            }
+        }
+    }
+
+    /// Geographic lon/lat of the `k`-th value in the file's order (NaN for a point with
+    /// none, such as a space-view pixel off the earth's disk).
+    pub fn point_lonlat(&self, k: usize) -> (f64, f64) {
+        match &self.kind {
+            GridKind::Rows(r) => {
+                let pos = match &r.order {
+                    Some(o) => o.iter().position(|&f| f as usize == k).unwrap_or(k),
+                    None => k,
+                };
+                let (lon, lat) = r.native_lonlat(pos);
+                r.to_geographic(lon, lat)
+            }
+            _ => self.lonlat((k % self.nx) as f64, (k / self.nx) as f64),
+        }
+    }
+
+    /// Every point's geographic lon/lat in the file's order.
+    pub fn all_lonlat(&self) -> Vec<(f64, f64)> {
+        match &self.kind {
+            GridKind::Rows(r) => {
+                let mut out = vec![(f64::NAN, f64::NAN); r.len()];
+                for pos in 0..r.len() {
+                    let (lon, lat) = r.native_lonlat(pos);
+                    let k = r.order.as_ref().map_or(pos, |o| o[pos] as usize);
+                    out[k] = r.to_geographic(lon, lat);
+                }
+                out
+            }
+            _ => (0..self.len()).map(|k| self.point_lonlat(k)).collect(),
+        }
+    }
+
+    /// The grid's spacing in degrees of latitude (projected metres at 111.32 km a degree,
+    /// scan angles at the sub-satellite point), for choosing zoom levels and image sizes.
+    pub fn cell_degrees(&self) -> f64 {
+        match &self.kind {
+            GridKind::LatLon { dlon, dlat, .. } => dlon.abs().min(dlat.abs()),
+            GridKind::Projected {
+                projection: Projection::Rotated(_),
+                dx,
+                dy,
+                ..
+            } => dx.abs().min(dy.abs()),
+            GridKind::Projected {
+                projection: Projection::Geostationary(g),
+                dx,
+                dy,
+                ..
+            } => dx.abs().min(dy.abs()) * (g.h - g.earth.a) / 111_320.0,
+            GridKind::Projected { dx, dy, .. } => dx.abs().min(dy.abs()) / 111_320.0,
+            GridKind::Rows(r) => r.spacing(),
+            GridKind::Curvilinear(_) => {
+                let b = self.bounds();
+                let mut w = b[2] - b[0];
+                if w <= 0.0 {
+                    w += 360.0;
+                }
+                (w / self.nx as f64).min((b[3] - b[1]) / self.ny as f64)
+            }
         }
     }
 
@@ -165,6 +271,7 @@ impl Grid {
             GridKind::LatLon { dlat, .. } => *dlat > 0.0,
             GridKind::Projected { dy, .. } => *dy > 0.0,
             GridKind::Curvilinear(c) => c.rows_go_north(),
+            GridKind::Rows(r) => r.lats.len() > 1 && r.lats[1] > r.lats[0],
         }
     }
 
@@ -174,6 +281,7 @@ impl Grid {
             GridKind::LatLon { dlon, .. } => *dlon > 0.0,
             GridKind::Projected { dx, .. } => *dx > 0.0,
             GridKind::Curvilinear(c) => c.columns_go_east(),
+            GridKind::Rows(r) => r.dlon[0] > 0.0,
         }
     }
 
@@ -199,6 +307,9 @@ impl Grid {
             let b = lon0 + (self.nx as f64 - 0.5) * dlon;
             let (w, e) = (a.min(b), a.max(b));
             return [norm180(w), south, norm180(e), north];
+        }
+        if let GridKind::Rows(r) = &self.kind {
+            return rows_bounds(r);
         }
         let (nx, ny) = (self.nx as f64, self.ny as f64);
         let mut lons = Vec::new();
@@ -234,6 +345,59 @@ impl Grid {
         let (w, e) = lon_extent(&mut lons);
         [w, south, e, north]
     }
+}
+
+/// Projects with a projected grid's projection (`None` for other kinds).
+fn projection_forward(kind: &GridKind, lon: f64, lat: f64) -> Option<(f64, f64)> {
+    match kind {
+        GridKind::Projected { projection, .. } => projection.forward(lon, lat),
+        _ => None,
+    }
+}
+
+/// Bounds of a rows grid: its rows' ends half a step out, the caps to the poles.
+fn rows_bounds(r: &Rows) -> [f64; 4] {
+    let n = r.lats.len();
+    let half = if n > 1 {
+        0.5 * (r.lats[0] - r.lats[1]).abs()
+    } else {
+        0.5
+    };
+    let mut lons = Vec::new();
+    let (mut south, mut north) = (90.0f64, -90.0f64);
+    let all_full = r.full.iter().all(|f| *f);
+    for row in 0..n {
+        let c = r.counts[row] as f64;
+        if c == 0.0 {
+            continue;
+        }
+        let d = r.dlon[row];
+        let edges = [-0.5, c - 0.5];
+        let steps = if r.rotation.is_some() { 16 } else { 1 };
+        for dl in [-half, half] {
+            let lat = (r.lats[row] + dl).clamp(-90.0, 90.0);
+            for k in 0..=steps {
+                let t = edges[0] + (edges[1] - edges[0]) * k as f64 / steps as f64;
+                let (lon, la) = r.to_geographic(r.lon0[row] + t * d, lat);
+                south = south.min(la);
+                north = north.max(la);
+                if !all_full || r.rotation.is_some() {
+                    lons.push(lon);
+                }
+            }
+        }
+    }
+    if r.caps.0 && r.rotation.is_none() {
+        north = 90.0;
+    }
+    if r.caps.1 && r.rotation.is_none() {
+        south = -90.0;
+    }
+    if lons.is_empty() {
+        return [-180.0, south, 180.0, north];
+    }
+    let (w, e) = lon_extent(&mut lons);
+    [w, south, e, north]
 }
 
 /// Normalises a longitude to [-180, 180).

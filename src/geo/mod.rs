@@ -4,7 +4,12 @@
 //! ([`tiling`]), and the lon/lat pixel grid of whole-field images ([`equirect`]).
 
 pub mod curvilinear;
+mod describe;
 pub mod equirect;
+pub mod gaussian;
+pub mod geostationary;
 pub mod grid;
 pub mod projection;
+pub mod rotated;
+pub mod rows;
 pub mod tiling;

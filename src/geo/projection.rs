@@ -11,6 +11,9 @@ use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 
 use serde::Serialize;
 
+use crate::geo::geostationary::Geostationary;
+use crate::geo::rotated::RotatedPole;
+
 /// A figure of the earth: semi-major axis and eccentricity.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Earth {
@@ -77,6 +80,10 @@ pub enum Projection {
         /// Latitude of true scale (GRIB2 LaD).
         lat_ts: f64,
     },
+    /// Rotated lat/lon: x and y are rotated longitude and latitude in degrees.
+    Rotated(RotatedPole),
+    /// Geostationary view: x and y are scan angles in radians.
+    Geostationary(Geostationary),
 }
 
 /// Wraps an angle difference in radians into [-pi, pi).
@@ -195,12 +202,16 @@ impl Projection {
                 let k = earth.a * mfn(lat_ts.to_radians(), e);
                 Some((k * wrap_pi(lam - lon0.to_radians()), -k * tfn(phi, e).ln()))
             }
+            Projection::Rotated(r) => Some(r.to_rotated(lon, lat)),
+            Projection::Geostationary(g) => g.forward(lon, lat),
         }
     }
 
     /// Inverse of [`Projection::forward`]: metres to lon/lat in degrees (lon in [-180, 180)).
     pub fn inverse(&self, x: f64, y: f64) -> (f64, f64) {
         let (lam, phi) = match self {
+            Projection::Rotated(r) => return r.to_geographic(x, y),
+            Projection::Geostationary(g) => return g.inverse(x, y),
             Projection::LambertConformal {
                 earth,
                 lon0,

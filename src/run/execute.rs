@@ -324,9 +324,9 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         out.put_async(&key, bytes.to_vec(), PutMeta::for_key(&key))
     };
     let grid = p.sampler.grid();
-    let full = p.sampler.full_frame();
+    let (width, height, full) = p.sampler.full_frame();
     let idx: Vec<u8> = full.iter().map(|&v| p.style.table.index(v)).collect();
-    let full_png = indexed_png(grid.nx, grid.ny, &idx, &p.style.table.entries)?;
+    let full_png = indexed_png(width, height, &idx, &p.style.table.entries)?;
     put("full.png", &full_png)?;
     let images = match settings.images {
         Images::None => None,

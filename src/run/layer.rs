@@ -268,8 +268,6 @@ pub fn legend(info: &FieldInfo, style: &Styling) -> Legend {
 /// Grid spacing in degrees (at the equator for projected grids), for the default zoom.
 pub fn spacing_deg(grid: &Grid, bounds: [f64; 4]) -> f64 {
     match &grid.kind {
-        GridKind::LatLon { dlon, dlat, .. } => dlon.abs().min(dlat.abs()),
-        GridKind::Projected { dx, dy, .. } => dx.abs().min(dy.abs()) / 111_320.0,
         GridKind::Curvilinear(_) => {
             let mut w = bounds[2] - bounds[0];
             if w <= 0.0 {
@@ -277,6 +275,7 @@ pub fn spacing_deg(grid: &Grid, bounds: [f64; 4]) -> f64 {
             }
             (w / grid.nx as f64).min((bounds[3] - bounds[1]) / grid.ny as f64)
         }
+        _ => grid.cell_degrees(),
     }
 }
 

@@ -27,9 +27,7 @@ impl Sampler {
                     .for_each(|(y, line)| {
                         let lat = e.lat(y);
                         for (x, v) in line.iter_mut().enumerate() {
-                            if let Some(p) = self.grid.locate(e.lon(x), lat) {
-                                *v = self.point(p);
-                            }
+                            *v = self.at(e.lon(x), lat);
                         }
                     });
             }

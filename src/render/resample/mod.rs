@@ -14,9 +14,10 @@
 use serde::{Deserialize, Serialize};
 
 mod equirect;
+mod rows;
 mod tile;
 
-use crate::geo::grid::{Grid, GridPos};
+use crate::geo::grid::{Grid, GridKind, GridPos};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, Default)]
 #[serde(rename_all = "lowercase")]
@@ -36,10 +37,26 @@ pub struct Sampler {
     /// Prefix sums of values (NaN as 0) and of valid counts, (ny+1) x (nx+1).
     sum: Vec<f64>,
     count: Vec<u32>,
+    /// Per-row prefix sums on rows grids (which have no 2-D tables).
+    row_sums: Option<rows::RowSums>,
 }
 
 impl Sampler {
     pub fn new(grid: Grid, values: Vec<f32>, method: Resample) -> Sampler {
+        if let GridKind::Rows(r) = &grid.kind {
+            let values = rows::row_order(r, values);
+            let row_sums = Some(rows::RowSums::new(r, &values));
+            return Sampler {
+                wraps: false,
+                period: f64::INFINITY,
+                grid,
+                values,
+                method,
+                sum: Vec::new(),
+                count: Vec::new(),
+                row_sums,
+            };
+        }
         let (nx, ny) = (grid.nx, grid.ny);
         let w = nx + 1;
         let mut sum = vec![0.0f64; w * (ny + 1)];
@@ -65,6 +82,19 @@ impl Sampler {
             method,
             sum,
             count,
+            row_sums: None,
+        }
+    }
+
+    /// Point sample at geographic lon/lat (NaN outside the grid or missing).
+    pub fn at(&self, lon: f64, lat: f64) -> f32 {
+        if let GridKind::Rows(r) = &self.grid.kind {
+            let (lon, lat) = r.to_native(lon, lat);
+            return self.rows_point(lon, lat);
+        }
+        match self.grid.locate(lon, lat) {
+            Some(p) => self.point(p),
+            None => f32::NAN,
         }
     }
 

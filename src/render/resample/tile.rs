@@ -45,10 +45,11 @@ impl Sampler {
     /// Samples one tile: `TILE_SIZE`² values, row-major from the north-west corner.
     pub fn tile(&self, tiling: Tiling, t: TileId) -> Vec<f32> {
         let (lons, lats) = pixel_centres(tiling, t);
-        if let GridKind::LatLon { .. } = self.grid.kind {
-            return self.tile_separable(&lons, &lats);
+        match self.grid.kind {
+            GridKind::LatLon { .. } => self.tile_separable(&lons, &lats),
+            GridKind::Rows(_) => self.tile_rows(&lons, &lats),
+            _ => self.tile_general(&lons, &lats),
         }
-        self.tile_general(&lons, &lats)
     }
 
     /// [`Sampler::tile`] on any grid: each pixel located, its footprint from the positions of
@@ -262,8 +263,12 @@ impl Sampler {
         pos
     }
 
-    /// The native grid drawn north-up, one pixel per point (the full-frame image).
-    pub fn full_frame(&self) -> Vec<f32> {
+    /// The native grid drawn north-up, one pixel per point (the full-frame image): width,
+    /// height and values. Rows grids are drawn a row per line at the longest row's length.
+    pub fn full_frame(&self) -> (usize, usize, Vec<f32>) {
+        if let GridKind::Rows(_) = self.grid.kind {
+            return self.rows_frame();
+        }
         let (nx, ny) = (self.grid.nx, self.grid.ny);
         let flip_rows = self.grid.rows_go_north();
         let flip_cols = !self.grid.columns_go_east();
@@ -275,6 +280,6 @@ impl Sampler {
                 out.push(self.value(i, j));
             }
         }
-        out
+        (nx, ny, out)
     }
 }
