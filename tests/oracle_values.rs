@@ -134,11 +134,14 @@ fn shared_netcdf_files_match_netcdf4() {
 }
 
 /// The NetCDF files of grids/: WRF output (Lambert, Mercator, a moving nest, staggered
-/// winds).
+/// winds), CF rotated-pole and geostationary grids.
 pub const NETCDF_GRIDS: &[&str] = &[
     "salem__wrf_d01_allvars_cropped.nc",
     "salem__wrf_mercator.nc",
     "wrfpython__ci_test_file.nc",
+    "geocat__tas_rotated_grid_EUR11.nc",
+    "iristd__rotPole_landAreaFraction.nc",
+    "fieldglass__goes16_abi_cmip.nc",
 ];
 
 #[test]

@@ -18,10 +18,12 @@ FIELD ENUMERATION RULE (the Rust side implements the same rule):
   Only variables of the root group are considered, in file definition order
   (`ds.variables` order). A variable V is a data variable unless:
     1. V is a coordinate variable: 1-D and named like its only dimension;
-    2. V's name is a token of another variable's `bounds`, `grid_mapping` or
-       `coordinates` attribute (whitespace-separated; a trailing ':' is
-       stripped, which covers the extended `grid_mapping` form
-       "crs: x y crs2: lat lon");
+    2. V's name is a token of another variable's `bounds`, `grid_mapping`,
+       `coordinates`, `climatology` or `ancillary_variables` attribute
+       (whitespace-separated; a trailing ':' is stripped, which covers the
+       extended `grid_mapping` form "crs: x y crs2: lat lon"): coordinates,
+       bounds and ancillary data such as GOES's quality flags (DQF) are not
+       fields;
     3. V has fewer than 2 dimensions;
     4. V is not numeric (char, string, vlen, compound);
     5. V's last two dimensions are not BOTH of length > 1 and horizontal.
@@ -122,7 +124,7 @@ def is_horizontal(ds, var, dim):
 def data_variables(ds):
     referenced = set()
     for v in ds.variables.values():
-        for a in ("bounds", "grid_mapping", "coordinates"):
+        for a in ("bounds", "grid_mapping", "coordinates", "climatology", "ancillary_variables"):
             referenced.update(t for t in tokens(v, a) if t != v.name)
     out = []
     for name, v in ds.variables.items():

@@ -1,9 +1,18 @@
 //! CF grid mappings: the projection and earth shape a `grid_mapping` variable describes
-//! (Lambert conformal, polar stereographic, Mercator, latitude-longitude), or why it cannot
-//! be used.
+//! (Lambert conformal, polar stereographic, Mercator, latitude-longitude, rotated
+//! latitude-longitude, geostationary), or why it cannot be used.
+//!
+//! A rotated grid's x/y are rotated longitude and latitude in degrees
+//! (`grid_north_pole_latitude`/`_longitude` place the rotated north pole,
+//! `north_pole_grid_longitude` turns the system about it); a geostationary grid's x/y are
+//! scan angles in radians, the satellite `perspective_point_height` above the equator at
+//! `longitude_of_projection_origin`, sweeping along `sweep_angle_axis` (GOES: x) or across
+//! `fixed_angle_axis`, with CF's default sweep y.
 
 use super::{Attr, VarMeta};
+use crate::geo::geostationary::Geostationary;
 use crate::geo::projection::{Earth, Projection};
+use crate::geo::rotated::RotatedPole;
 
 /// The projection of a CF grid-mapping variable, or why it cannot be used.
 pub fn projection_of(gm: &VarMeta) -> Result<Option<Projection>, String> {
@@ -75,6 +84,35 @@ pub fn projection_of(gm: &VarMeta) -> Result<Option<Projection>, String> {
                 lon0,
                 lat_ts,
             }))
+        }
+        "rotated_latitude_longitude" => {
+            let lat = num("grid_north_pole_latitude").ok_or("grid_north_pole_latitude missing")?;
+            let lon =
+                num("grid_north_pole_longitude").ok_or("grid_north_pole_longitude missing")?;
+            let turn = num("north_pole_grid_longitude").unwrap_or(0.0);
+            Ok(Some(Projection::Rotated(RotatedPole::from_north_pole(
+                lat, lon, turn,
+            ))))
+        }
+        "geostationary" => {
+            let height =
+                num("perspective_point_height").ok_or("perspective_point_height missing")?;
+            // CF names the axis the instrument sweeps, or the one it holds fixed.
+            let sweep = match (gm.lower("sweep_angle_axis"), gm.lower("fixed_angle_axis")) {
+                (s, _) if !s.is_empty() => s,
+                (_, f) if f == "x" => "y".into(),
+                (_, f) if f == "y" => "x".into(),
+                _ => "y".into(),
+            };
+            if sweep != "x" && sweep != "y" {
+                return Err(format!("geostationary sweep_angle_axis {sweep}"));
+            }
+            Ok(Some(Projection::Geostationary(Geostationary {
+                earth,
+                lon0: num("longitude_of_projection_origin").unwrap_or(0.0),
+                h: height + earth.a,
+                sweep_x: sweep == "x",
+            })))
         }
         "" => Err("grid mapping without grid_mapping_name".into()),
         other => Err(format!("grid mapping {other}")),

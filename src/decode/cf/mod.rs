@@ -72,7 +72,7 @@ impl VarMeta {
         self.attr(name).and_then(Attr::number)
     }
 
-    fn lower(&self, name: &str) -> String {
+    pub fn lower(&self, name: &str) -> String {
         self.text(name).unwrap_or("").trim().to_lowercase()
     }
 }
