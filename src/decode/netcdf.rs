@@ -1,9 +1,12 @@
-//! NetCDF files (classic, 64-bit offset and NetCDF4/HDF5): inventory and decoding of fields.
-//! The only module that imports the netcdf crate.
+//! NetCDF files (classic, 64-bit offset and NetCDF4/HDF5): opening, metadata and decoding of
+//! fields. The netcdf crate's calls are here; the inventory (`netcdf_inventory`,
+//! `netcdf_describe`, `netcdf_grid`) holds its `File` only to read coordinates through the
+//! functions below.
 //!
-//! Metadata is read once into plain [`VarMeta`] values that [`super::cf`] interprets; values
-//! are read one 2-D slice at a time, as f64 (the C library converts every storage type
-//! exactly), then masked and scaled like netCDF4-python.
+//! Metadata is read once into plain [`VarMeta`] values that [`super::cf`] and
+//! [`super::wrf`] interpret; values are read one 2-D slice at a time, as f64 (the C library
+//! converts every storage type exactly), then masked and scaled like netCDF4-python, and a
+//! horizontally staggered WRF variable is averaged onto its mass points.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -175,3 +175,57 @@ fn earth_of(gm: &VarMeta) -> Earth {
         _ => Earth::sphere(6_371_229.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(pairs: &[(&str, Attr)]) -> VarMeta {
+        VarMeta {
+            attrs: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rotated_and_geostationary_mappings() {
+        let n = |v: f64| Attr::Numbers(vec![v]);
+        let t = |s: &str| Attr::Text(s.into());
+        let rotated = mapping(&[
+            ("grid_mapping_name", t("rotated_latitude_longitude")),
+            ("grid_north_pole_latitude", n(39.25)),
+            ("grid_north_pole_longitude", n(-162.0)),
+        ]);
+        let Ok(Some(Projection::Rotated(p))) = projection_of(&rotated) else {
+            panic!("not rotated")
+        };
+        // The rotated equator's origin is 90 degrees from the rotated north pole.
+        let (lon, lat) = p.to_geographic(0.0, 0.0);
+        assert!(
+            (lon - 18.0).abs() < 1e-9 && (lat - 50.75).abs() < 1e-9,
+            "{lon} {lat}"
+        );
+        let mut geos = mapping(&[
+            ("grid_mapping_name", t("geostationary")),
+            ("perspective_point_height", n(35_786_023.0)),
+            ("semi_major_axis", n(6_378_137.0)),
+            ("semi_minor_axis", n(6_356_752.314_14)),
+            ("longitude_of_projection_origin", n(-75.0)),
+            ("fixed_angle_axis", t("y")),
+        ]);
+        let Ok(Some(Projection::Geostationary(g))) = projection_of(&geos) else {
+            panic!("not geostationary")
+        };
+        assert!(g.sweep_x && g.lon0 == -75.0 && g.h == 35_786_023.0 + 6_378_137.0);
+        geos.attrs.remove("fixed_angle_axis");
+        let Ok(Some(Projection::Geostationary(g))) = projection_of(&geos) else {
+            panic!("not geostationary")
+        };
+        assert!(!g.sweep_x, "CF's default sweep is y");
+        geos.attrs.remove("perspective_point_height");
+        assert!(projection_of(&geos).is_err());
+    }
+}
