@@ -107,12 +107,13 @@ pub(super) fn ncep_rotated(t: &[u8]) -> Result<(Grid, String), GridError> {
     let lo1 = deg(36, "Lo1")?;
     let lat0 = deg(41, "centre latitude")?;
     let lon0 = deg(45, "centre longitude")?;
-    let dx = need(u32_at(t, 49), "Di")? as f64 * 1e-6;
-    let dy = need(u32_at(t, 53), "Dj")? as f64 * 1e-6;
+    // NCEP writes the increments of this template in nano-degrees (RAP 13 km: 121813000).
+    let dx = need(u32_at(t, 49), "Di")? as f64 * 1e-9;
+    let dy = need(u32_at(t, 53), "Dj")? as f64 * 1e-9;
     let scan = scanning(32769, need(u8_at(t, 57), "scanning mode")?)?;
     let pole = RotatedPole {
         south_lat: lat0 - 90.0,
-        south_lon: lon0 - 180.0,
+        south_lon: lon0,
         angle: 0.0,
     };
     let first = pole.to_rotated(lo1, la1);

@@ -365,7 +365,7 @@ fn rows_bounds(r: &Rows) -> [f64; 4] {
     };
     let mut lons = Vec::new();
     let (mut south, mut north) = (90.0f64, -90.0f64);
-    let all_full = r.full.iter().all(|f| *f);
+    let any_full = r.full.iter().any(|f| *f);
     for row in 0..n {
         let c = r.counts[row] as f64;
         if c == 0.0 {
@@ -381,16 +381,16 @@ fn rows_bounds(r: &Rows) -> [f64; 4] {
                 let (lon, la) = r.to_geographic(r.lon0[row] + t * d, lat);
                 south = south.min(la);
                 north = north.max(la);
-                if !all_full || r.rotation.is_some() {
+                if !any_full || r.rotation.is_some() {
                     lons.push(lon);
                 }
             }
         }
     }
-    if r.caps.0 && r.rotation.is_none() {
+    if r.caps.0 && r.rotation.is_none() && r.counts[0] > 0 {
         north = 90.0;
     }
-    if r.caps.1 && r.rotation.is_none() {
+    if r.caps.1 && r.rotation.is_none() && r.counts[n - 1] > 0 {
         south = -90.0;
     }
     if lons.is_empty() {

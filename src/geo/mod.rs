@@ -13,3 +13,4 @@ pub mod projection;
 pub mod rotated;
 pub mod rows;
 pub mod tiling;
+pub mod wind;

@@ -137,10 +137,10 @@ mod tests {
                 "{a} {b}"
             );
         }
-        // The rotated origin lies on the meridian opposite the south pole, 90 degrees away.
+        // The rotated origin lies on the south pole's meridian, 90 degrees north of it.
         let (lon, lat) = r.to_geographic(0.0, 0.0);
         assert!(
-            (lat - 52.5).abs() < 1e-9 && (lon - -2.5).abs() < 1e-9,
+            (lat - 52.5).abs() < 1e-9 && (lon - 177.5).abs() < 1e-9,
             "{lon} {lat}"
         );
     }

@@ -81,7 +81,7 @@ impl Rows {
                         180.0
                     })
         };
-        let all_full = rows.iter().all(|r| r.3);
+        let all_full = rows.iter().all(|r| r.3 || r.2 == 0);
         let (first, last) = (lats[0], lats[lats.len() - 1]);
         let north_first = first > last || lats.len() == 1;
         let (n_edge, s_edge) = if north_first {

@@ -1,4 +1,5 @@
-//! Writing and reading NumPy `.npy` files (format version 1.0), float32 little-endian.
+//! Writing and reading NumPy `.npy` files (format version 1.0), float32 or float64
+//! little-endian.
 //!
 //! `tilecast extract` writes a field as `(ny, nx)` float32 so users can compare it with
 //! ecCodes or netCDF4 in two lines of Python; tests read the oracle's arrays back.
@@ -7,25 +8,40 @@ use std::io::Write;
 
 /// Serialises a C-order float32 array of the given shape.
 pub fn write_f32(out: &mut impl Write, shape: &[usize], values: &[f32]) -> std::io::Result<()> {
+    header(out, "<f4", shape)?;
+    let mut buf = Vec::with_capacity(values.len() * 4);
+    for v in values {
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+    out.write_all(&buf)
+}
+
+/// Serialises a C-order float64 array of the given shape (coordinates need the precision).
+pub fn write_f64(out: &mut impl Write, shape: &[usize], values: &[f64]) -> std::io::Result<()> {
+    header(out, "<f8", shape)?;
+    let mut buf = Vec::with_capacity(values.len() * 8);
+    for v in values {
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+    out.write_all(&buf)
+}
+
+fn header(out: &mut impl Write, descr: &str, shape: &[usize]) -> std::io::Result<()> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape_text = if dims.len() == 1 {
         format!("({},)", dims[0])
     } else {
         format!("({})", dims.join(", "))
     };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
     // Magic (6) + version (2) + length (2) + header + newline must be a multiple of 64.
     let total = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - total % 64) % 64));
     header.push('\n');
     out.write_all(b"\x93NUMPY\x01\x00")?;
     out.write_all(&(header.len() as u16).to_le_bytes())?;
-    out.write_all(header.as_bytes())?;
-    let mut buf = Vec::with_capacity(values.len() * 4);
-    for v in values {
-        buf.extend_from_slice(&v.to_le_bytes());
-    }
-    out.write_all(&buf)
+    out.write_all(header.as_bytes())
 }
 
 /// Reads a C-order `<f4` or `<f8` array: (shape, values as f64). Errors on anything else.

@@ -12,9 +12,10 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::decode::{Field, FieldInfo};
+use crate::decode::{Field, FieldInfo, WindFrame};
 use crate::error::{Error, Result};
 use crate::geo::tiling::TILE_SIZE;
+use crate::geo::wind;
 use crate::io::store::{PutMeta, Store};
 use crate::render::encode::{data_pixels, indexed_png, rgba_png};
 use crate::render::range::RangeSource;
@@ -87,6 +88,8 @@ pub struct Prepared {
     pub bounds: [f64; 4],
     /// A wind layer's u and v, kept when its meta job writes whole-field images.
     pub components: Option<Components>,
+    /// A wind layer's component frame, as the manifest reports it.
+    pub wind_frame: Option<String>,
     pub seconds: StageSeconds,
 }
 
@@ -106,17 +109,24 @@ pub fn prepare(job: &Job, input: &dyn JobInput, out: &dyn Store) -> Result<Prepa
     let first = fields.remove(0);
     let keep = job.meta && !job.settings.images.is_none();
     let mut components = None;
+    let mut wind_frame = None;
     let field = match fields.pop() {
         Some(v) => {
-            let u = keep.then(|| first.values.clone());
-            let frames = [first.info.wind_frame, v.info.wind_frame];
-            let speed = layer::wind_speed(first, &v);
-            components = u.map(|u| Components {
-                u,
-                v: v.values,
-                frames,
-            });
-            speed
+            let mut frames = [first.info.wind_frame, v.info.wind_frame];
+            wind_frame = Some(frame_name(frames, false));
+            if keep {
+                let (mut u, mut vv) = (first.values.clone(), v.values.clone());
+                // Grid-relative components turn to east and north for the vector image
+                // (the speed is the same either way).
+                if frames == [Some(WindFrame::Grid); 2]
+                    && wind::to_earth(&first.grid, &mut u, &mut vv)
+                {
+                    frames = [Some(WindFrame::Earth); 2];
+                    wind_frame = Some(frame_name(frames, true));
+                }
+                components = Some(Components { u, v: vv, frames });
+            }
+            layer::wind_speed(first, &v)
         }
         None => first,
     };
@@ -144,6 +154,7 @@ pub fn prepare(job: &Job, input: &dyn JobInput, out: &dyn Store) -> Result<Prepa
     let bounds = field.grid.bounds();
     let sampler = Sampler::new(field.grid, field.values, job.settings.resample);
     Ok(Prepared {
+        wind_frame,
         info: field.info,
         sampler,
         style,
@@ -155,6 +166,17 @@ pub fn prepare(job: &Job, input: &dyn JobInput, out: &dyn Store) -> Result<Prepa
             ..Default::default()
         },
     })
+}
+
+/// The manifest's words for a wind layer's component frame.
+fn frame_name(frames: [Option<WindFrame>; 2], turned: bool) -> String {
+    match frames {
+        _ if turned => "earth (turned from grid-relative)",
+        [Some(WindFrame::Earth), Some(WindFrame::Earth)] => "earth",
+        f if f.contains(&Some(WindFrame::Grid)) => "grid",
+        _ => "unknown",
+    }
+    .into()
 }
 
 /// The data-driven colour range of the series' first layer in the file (`None` when that
@@ -423,6 +445,7 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         image,
         vector_image,
         vector_image_skipped,
+        wind_frame: p.wind_frame.clone(),
     })
 }
 

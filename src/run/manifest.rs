@@ -116,6 +116,10 @@ pub struct LayerEntry {
     /// Why a wind layer has no `vector_image` although images were asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_image_skipped: Option<String>,
+    /// A wind layer's components: `earth`, `grid`, `unknown`, or `earth (turned from
+    /// grid-relative)` when tilecast turned them for the vector image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wind_frame: Option<String>,
 }
 
 /// A whole-field image as WeatherLayers GL's data properties describe it

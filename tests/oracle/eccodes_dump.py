@@ -24,7 +24,8 @@ Conventions the Rust tests rely on:
     bitmap). See missing_mask().
   * A key ecCodes cannot provide (absent, or coded as "missing") is null.
   * "error" (per field) = the field failed to decode; "npy_skipped" = values
-    decoded but no regular (Nj, Ni) array exists (reduced grid, HEALPix, ...).
+    decoded but no regular (Nj, Ni) array exists (reduced grid, HEALPix, ...);
+    the npy is then 1-D, the values in file order.
   * Extra keys beyond the brief: offset (byte offset of the message, shows
     junk skipped before 'GRIB'), bitmapPresent, missingValueManagementUsed,
     alternativeRowScanning, nanCount, npy_skipped.
@@ -133,7 +134,11 @@ def dump_field(h, i, outdir):
     rec["nanCount"] = int(np.isnan(values).sum())
     shape, why = grid_shape(rec, values.size)
     if shape is None:
+        # Reduced and HEALPix grids: the values in file order, 1-D.
         rec["npy_skipped"] = why
+        name = f"field_{i}.npy"
+        np.save(os.path.join(outdir, name), values)
+        rec["npy"] = name
         return rec
     nj, ni = shape
     jcons = rec["jPointsAreConsecutive"] == 1

@@ -302,10 +302,13 @@ fn truncation_at_every_point_never_panics() {
 #[test]
 fn unsupported_fields_are_listed_and_the_rest_renders() {
     let dir = tempdir();
-    // One file holding a supported field followed by an unsupported (Gaussian) one.
+    // One file holding a supported field followed by three whose grid template is made
+    // one tilecast does not read (3.204, curvilinear orthogonal).
     let mut bytes = std::fs::read(samples().join("global_t2m.grib2")).unwrap();
-    bytes
-        .extend(std::fs::read(shared().join("unsupported/cfgrib__regular_gg_ml_g2.grib")).unwrap());
+    let mut other =
+        std::fs::read(shared().join("unsupported/cfgrib__regular_gg_ml_g2.grib")).unwrap();
+    set_grid_template(&mut other, 204);
+    bytes.extend(other);
     let mixed = dir.path().join("mixed.grib2");
     std::fs::write(&mixed, &bytes).unwrap();
     let out = dir.path().join("out");
@@ -317,12 +320,30 @@ fn unsupported_fields_are_listed_and_the_rest_renders() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("field 1") && err.contains("3.40"), "{err}");
+    assert!(err.contains("field 1") && err.contains("3.204"), "{err}");
     let run = run_dir(&out);
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["layers"].as_array().unwrap().len(), 1);
     assert_eq!(m["failed"].as_array().unwrap().len(), 3);
+}
+
+/// Sets the grid definition template number of every GRIB2 message in `bytes`.
+fn set_grid_template(bytes: &mut [u8], template: u16) {
+    let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let mut msg = 0;
+    while msg + 16 <= bytes.len() && &bytes[msg..msg + 4] == b"GRIB" {
+        let len = u64::from_be_bytes(bytes[msg + 8..msg + 16].try_into().unwrap()) as usize;
+        let mut at = msg + 16;
+        while at + 5 <= msg + len && &bytes[at..at + 4] != b"7777" {
+            let n = be32(&bytes[at..]);
+            if bytes[at + 4] == 3 {
+                bytes[at + 12..at + 14].copy_from_slice(&template.to_be_bytes());
+            }
+            at += n;
+        }
+        msg += len;
+    }
 }
 
 #[test]
@@ -358,6 +379,38 @@ fn extract_writes_npy_and_inspect_lists_fields() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no field 7"), "{}", stderr(&o));
+    // Coordinates: (ny, nx, 2) on a regular grid, (n, 2) with (n,) values on a reduced one.
+    let ll = dir.path().join("ll.npy");
+    for (file, values_shape, ll_shape) in [
+        (
+            samples().join("sst_missing.grib2"),
+            vec![91, 180],
+            vec![91, 180, 2],
+        ),
+        (
+            shared().join("grids/earthkit__O32_global.grib2"),
+            vec![5248],
+            vec![5248, 2],
+        ),
+    ] {
+        let o = output(
+            bin()
+                .arg("extract")
+                .arg(&file)
+                .args(["--field", "0", "--out"])
+                .arg(&npy)
+                .arg("--lonlat")
+                .arg(&ll),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (shape, _) = tilecast::io::npy::read(&std::fs::read(&npy).unwrap()).unwrap();
+        assert_eq!(shape, values_shape);
+        let (shape, c) = tilecast::io::npy::read(&std::fs::read(&ll).unwrap()).unwrap();
+        assert_eq!(shape, ll_shape);
+        assert!(c
+            .chunks(2)
+            .all(|p| (-180.0..=360.0).contains(&p[0]) && p[1].abs() <= 90.0));
+    }
 }
 
 #[test]

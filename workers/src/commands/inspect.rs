@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use tilecast::decode::{inventory, FileFields};
+use tilecast::geo::grid::GridKind;
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -26,9 +27,15 @@ pub struct ExtractArgs {
     /// Index of the field, as listed by `tilecast inspect`.
     #[arg(long, env = "TILECAST_FIELD")]
     field: usize,
-    /// Output .npy path.
+    /// Output .npy path for the values: float32, shape (ny, nx), or (n,) on reduced and
+    /// HEALPix grids, in the file's order.
     #[arg(long, env = "TILECAST_EXTRACT_OUT")]
     out: PathBuf,
+    /// Also write each point's longitude and latitude (degrees, float64) here: shape
+    /// (ny, nx, 2), or (n, 2) on reduced and HEALPix grids; NaN where a point has none
+    /// (space-view pixels off the earth's disk).
+    #[arg(long, env = "TILECAST_EXTRACT_LONLAT")]
+    lonlat: Option<PathBuf>,
 }
 
 /// Lists fields; exit 1 when some fields cannot be decoded.
@@ -88,7 +95,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Decodes one field and writes it as .npy.
+/// Decodes one field and writes it (and optionally its coordinates) as .npy.
 pub fn extract(args: ExtractArgs) -> anyhow::Result<ExitCode> {
     let ds = inventory(&args.file)?;
     let field = match ds.decode(args.field) {
@@ -98,8 +105,26 @@ pub fn extract(args: ExtractArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    let grid = &field.grid;
+    let shape = if matches!(grid.kind, GridKind::Rows(_)) && grid.ny == 1 {
+        vec![grid.nx]
+    } else {
+        vec![grid.ny, grid.nx]
+    };
     let mut buf = Vec::new();
-    tilecast::io::npy::write_f32(&mut buf, &[field.grid.ny, field.grid.nx], &field.values)?;
+    tilecast::io::npy::write_f32(&mut buf, &shape, &field.values)?;
     std::fs::write(&args.out, buf).with_context(|| format!("writing {}", args.out.display()))?;
+    if let Some(path) = &args.lonlat {
+        let flat: Vec<f64> = grid
+            .all_lonlat()
+            .into_iter()
+            .flat_map(|(lon, lat)| [lon, lat])
+            .collect();
+        let mut shape = shape;
+        shape.push(2);
+        let mut buf = Vec::new();
+        tilecast::io::npy::write_f64(&mut buf, &shape, &flat)?;
+        std::fs::write(path, buf).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
