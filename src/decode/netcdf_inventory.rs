@@ -94,6 +94,7 @@ pub fn inventory(path: &Path, file: &netcdf::File) -> (Vec<VarMeta>, Vec<Entry>,
             of_time.into_iter().map(|k| base + k).collect()
         })
     });
+    let time_dim = wrf.as_ref().and_then(|w| w.time_dim.as_ref());
     let mut entries = Vec::new();
     let mut coords = Coords::new(file);
     let limits = crate::limits::get();
@@ -150,7 +151,7 @@ pub fn inventory(path: &Path, file: &netcdf::File) -> (Vec<VarMeta>, Vec<Entry>,
                             "its {nx}x{ny} mass points are not XLAT's {}x{}",
                             g.nx, g.ny
                         )))
-                    } else if v.dims[0].0 == "Time" && ids.len() > 1 {
+                    } else if ids.len() > 1 && Some(&v.dims[0]) == time_dim {
                         Ok(ids.clone())
                     } else {
                         Ok(vec![ids[0]])
@@ -195,6 +196,9 @@ struct WrfSetup {
     meta: WrfMeta,
     /// The grids and the grid of each time, or why there are none.
     grids: Result<(Vec<Grid>, Vec<usize>), String>,
+    /// XLAT's time dimension (name, length), when it has one: a variable whose first
+    /// dimension is this one takes the grid of its time.
+    time_dim: Option<(String, usize)>,
 }
 
 impl WrfSetup {
@@ -213,7 +217,9 @@ impl WrfSetup {
         let (ny, nx) = (lat_dims[n - 2].1, lat_dims[n - 1].1);
         let times = if n == 3 { lat_dims[0].1 } else { 1 };
         let max = crate::limits::get().max_field_points;
-        let grids = if nx as u64 * ny as u64 > max {
+        let grids = if nx < 2 || ny < 2 {
+            Err(format!("XLAT has {nx}x{ny} points"))
+        } else if nx as u64 * ny as u64 > max {
             Err(format!(
                 "XLAT has {} points, over the limit of {max} (--max-field-points)",
                 nx as u64 * ny as u64
@@ -230,7 +236,12 @@ impl WrfSetup {
             })
             .ok_or_else(|| "XLAT/XLONG cannot be read".to_string())
         };
-        WrfSetup { meta, grids }
+        let time_dim = (n == 3).then(|| lat_dims[0].clone());
+        WrfSetup {
+            meta,
+            grids,
+            time_dim,
+        }
     }
 }
 
