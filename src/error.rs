@@ -43,6 +43,15 @@ pub enum Error {
         template: String,
         detail: String,
     },
+    /// A NetCDF variable whose points have no position on the earth: no latitude/longitude
+    /// coordinates, no usable grid mapping, no WRF `XLAT`/`XLONG`.
+    #[error("{path}: field {field}: no geolocation for variable {variable}: {reason}")]
+    NoGeolocation {
+        path: PathBuf,
+        field: usize,
+        variable: String,
+        reason: String,
+    },
     /// A field index past the end of the file.
     #[error("{path}: no field {field} (the file has {count})")]
     NoSuchField {

@@ -23,7 +23,11 @@ mod grib_unpack;
 mod inventory;
 mod netcdf;
 mod netcdf_check;
+mod netcdf_describe;
 mod netcdf_grid;
+mod netcdf_inventory;
+mod wrf;
+mod wrf_grid;
 
 use std::path::{Path, PathBuf};
 
@@ -370,6 +374,17 @@ pub(crate) fn clone_error(e: &Error, field: usize) -> Error {
             path: path.clone(),
             field,
             what,
+            reason: reason.clone(),
+        },
+        Error::NoGeolocation {
+            path,
+            variable,
+            reason,
+            ..
+        } => Error::NoGeolocation {
+            path: path.clone(),
+            field,
+            variable: variable.clone(),
             reason: reason.clone(),
         },
         Error::OverLimit {

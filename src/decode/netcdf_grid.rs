@@ -1,14 +1,16 @@
 //! The horizontal grid of a NetCDF field: regular 1-D latitude/longitude coordinates, a
-//! projected grid from its CF `grid_mapping` and 1-D x/y coordinates, or 2-D (curvilinear)
-//! latitude/longitude arrays.
+//! projected grid from its CF `grid_mapping` and 1-D x/y coordinates (a rotated-pole grid in
+//! rotated degrees and a geostationary one in scan angles too, even where the file also
+//! has 2-D latitude/longitude), or 2-D (curvilinear) latitude/longitude arrays.
 
 use std::path::Path;
 
-use super::cf::{self, Axis, VarMeta};
+use super::cf::{self, Axis, Unpack, VarMeta};
 use super::netcdf::read_1d;
 use crate::error::{Error, Result};
 use crate::geo::curvilinear::Curvilinear;
 use crate::geo::grid::{Grid, GridKind};
+use crate::geo::projection::Projection;
 
 /// Evenly spaced within a small tolerance: returns (first, step).
 fn regular(vals: &[f64]) -> Option<(f64, f64)> {
@@ -49,8 +51,8 @@ pub(super) fn grid_of(
 
     // 1. Regular lat/lon coordinate variables.
     if ax == Some(Axis::Lon) && ay == Some(Axis::Lat) {
-        let lon = read_1d(file, &xdim).unwrap_or_default();
-        let lat = read_1d(file, &ydim).unwrap_or_default();
+        let lon = coord_values(file, vars, &xdim);
+        let lat = coord_values(file, vars, &ydim);
         if let (Some((lon0, dlon)), Some((lat0, dlat))) = (regular(&lon), regular(&lat)) {
             return Ok(Grid {
                 nx,
@@ -86,19 +88,22 @@ pub(super) fn grid_of(
     {
         match cf::projection_of(gm) {
             Ok(Some(projection)) => {
-                let factor = |d: &str| match find(d)
-                    .and_then(|c| c.text("units"))
-                    .map(|u| u.trim().to_lowercase())
-                {
-                    Some(u) if u == "km" || u == "kilometres" || u == "kilometers" => 1000.0,
-                    _ => 1.0,
-                };
-                let x = read_1d(file, &xdim).unwrap_or_default();
-                let y = read_1d(file, &ydim).unwrap_or_default();
+                let x = coord_values(file, vars, &xdim);
+                let y = coord_values(file, vars, &ydim);
                 if let (Some((x0, dx)), Some((y0, dy))) = (regular(&x), regular(&y)) {
-                    let (fx, fy) = (factor(&xdim), factor(&ydim));
-                    let fe = gm.number("false_easting").unwrap_or(0.0);
-                    let fn_ = gm.number("false_northing").unwrap_or(0.0);
+                    let units = |d: &str| find(d).map_or(String::new(), |c| c.lower("units"));
+                    let (fx, fy) = (
+                        unit_factor(&projection, gm, &units(&xdim), &x),
+                        unit_factor(&projection, gm, &units(&ydim), &y),
+                    );
+                    // False easting and northing are metres of the plane projections.
+                    let (fe, fn_) = match projection {
+                        Projection::Rotated(_) | Projection::Geostationary(_) => (0.0, 0.0),
+                        _ => (
+                            gm.number("false_easting").unwrap_or(0.0),
+                            gm.number("false_northing").unwrap_or(0.0),
+                        ),
+                    };
                     return Ok(Grid {
                         nx,
                         ny,
@@ -132,8 +137,8 @@ pub(super) fn grid_of(
     let lat = aux.iter().find(|c| cf::axis_of(c) == Some(Axis::Lat));
     let lon = aux.iter().find(|c| cf::axis_of(c) == Some(Axis::Lon));
     if let (Some(lat), Some(lon)) = (lat, lon) {
-        let la = read_1d(file, &lat.name).unwrap_or_default();
-        let lo = read_1d(file, &lon.name).unwrap_or_default();
+        let la = coord_values(file, vars, &lat.name);
+        let lo = coord_values(file, vars, &lon.name);
         if la.len() == nx * ny && lo.len() == nx * ny {
             return Ok(Grid {
                 nx,
@@ -142,9 +147,15 @@ pub(super) fn grid_of(
             });
         }
     }
-    Err(unsupported(format!(
-        "no lat/lon coordinates or usable grid mapping for dimensions ({ydim}, {xdim})"
-    )))
+    Err(Error::NoGeolocation {
+        path: path.to_owned(),
+        field: index,
+        variable: v.name.clone(),
+        reason: format!(
+            "no latitude/longitude coordinates or usable grid mapping for dimensions \
+             ({ydim}, {xdim})"
+        ),
+    })
 }
 
 fn has_2d_latlon(vars: &[VarMeta], v: &VarMeta) -> bool {
@@ -158,4 +169,45 @@ fn has_2d_latlon(vars: &[VarMeta], v: &VarMeta) -> bool {
                     && matches!(cf::axis_of(c), Some(Axis::Lat | Axis::Lon))
             })
         })
+}
+
+/// A coordinate variable's values, unpacked as netCDF4-python does (GOES packs its scan
+/// angles as scaled 16-bit integers); empty when it cannot be read.
+fn coord_values(file: &netcdf::File, vars: &[VarMeta], name: &str) -> Vec<f64> {
+    let raw = read_1d(file, name).unwrap_or_default();
+    match vars.iter().find(|v| v.name == name) {
+        Some(v) => {
+            let unpack = Unpack::of(v);
+            raw.into_iter().map(|r| unpack.value(r)).collect()
+        }
+        None => raw,
+    }
+}
+
+/// What one unit of a projected coordinate is in the projection's own units: metres for
+/// the plane projections (kilometres convert), degrees for a rotated grid, radians for a
+/// geostationary one, whose coordinates may also be given in metres (the scan angle times
+/// `perspective_point_height`, as PROJ and GDAL write them).
+fn unit_factor(projection: &Projection, gm: &VarMeta, units: &str, values: &[f64]) -> f64 {
+    let km = matches!(
+        units,
+        "km" | "kilometres" | "kilometers" | "kilometre" | "kilometer"
+    );
+    match projection {
+        Projection::Rotated(_) => 1.0,
+        Projection::Geostationary(_) => {
+            let height = gm.number("perspective_point_height").unwrap_or(1.0);
+            let radians = matches!(units, "rad" | "radian" | "radians")
+                || (units.is_empty() && values.iter().all(|v| v.abs() < 1.0));
+            if radians {
+                1.0
+            } else if km {
+                1000.0 / height
+            } else {
+                1.0 / height
+            }
+        }
+        _ if km => 1000.0,
+        _ => 1.0,
+    }
 }

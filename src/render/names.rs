@@ -90,6 +90,8 @@ pub fn level_text(level: &Level) -> Option<String> {
         "potential_vorticity" => with("PVU")?,
         "sigma" => format!("sigma {}", value()?),
         "hybrid" => format!("hybrid level {}", value()?),
+        "hybrid_full" => format!("full hybrid level {}", value()?),
+        "soil_layer" => format!("soil layer {}", value()?),
         _ => level.label.replace('_', " "),
     })
 }
@@ -120,6 +122,14 @@ mod tests {
         );
         assert_eq!(t(level("surface", None, "sfc")).unwrap(), "surface");
         assert_eq!(t(level("mean_sea", None, "msl")).unwrap(), "mean sea level");
+        assert_eq!(
+            t(level("hybrid_full", Some(3.0), "3hybrid_full")).unwrap(),
+            "full hybrid level 3"
+        );
+        assert_eq!(
+            t(level("soil_layer", Some(2.0), "soil2")).unwrap(),
+            "soil layer 2"
+        );
         assert_eq!(
             t(level("depth_below_land", Some(0.1), "0-0.1m_below")).unwrap(),
             "0-0.1 m below ground"

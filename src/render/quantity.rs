@@ -53,6 +53,7 @@ impl Band {
             | "depth_below_land"
             | "depth_below_sea"
             | "depth"
+            | "soil_layer"
             | "pressure_from_ground"
             | "entire_atmosphere" => Band::Surface,
             "isotherm_zero" | "cloud_base" => Band::Low,

@@ -18,10 +18,12 @@ FIELD ENUMERATION RULE (the Rust side implements the same rule):
   Only variables of the root group are considered, in file definition order
   (`ds.variables` order). A variable V is a data variable unless:
     1. V is a coordinate variable: 1-D and named like its only dimension;
-    2. V's name is a token of another variable's `bounds`, `grid_mapping` or
-       `coordinates` attribute (whitespace-separated; a trailing ':' is
-       stripped, which covers the extended `grid_mapping` form
-       "crs: x y crs2: lat lon");
+    2. V's name is a token of another variable's `bounds`, `grid_mapping`,
+       `coordinates`, `climatology` or `ancillary_variables` attribute
+       (whitespace-separated; a trailing ':' is stripped, which covers the
+       extended `grid_mapping` form "crs: x y crs2: lat lon"): coordinates,
+       bounds and ancillary data such as GOES's quality flags (DQF) are not
+       fields;
     3. V has fewer than 2 dimensions;
     4. V is not numeric (char, string, vlen, compound);
     5. V's last two dimensions are not BOTH of length > 1 and horizontal.
@@ -43,6 +45,21 @@ FIELD ENUMERATION RULE (the Rust side implements the same rule):
   dimensions, slices in C order (last leading dimension fastest). Field order =
   variable order, then slice order. `indices` are the leading indices. The
   array is the raw (ny, nx) = (dims[-2], dims[-1]) slice: no flipping.
+
+WRF OUTPUT (wrfout) follows its own rule instead. A file is WRF when it has the
+global attributes MAP_PROJ, DX and DY and variables XLAT and XLONG whose last two
+dimensions are (south_north, west_east). Its data variables are the numeric
+root-group variables, in definition order, whose last two dimensions are
+south_north or south_north_stag, then west_east or west_east_stag, except
+latitude/longitude coordinates (units one of the CF latitude/longitude units
+above: XLAT, XLONG, XLAT_U, ...), and whose mass grid (a staggered dimension
+less one) is longer than 1 each way. Slices as above. A horizontally staggered
+slice is destaggered here, in numpy, after masking: the mean of the two
+neighbours along west_east_stag and/or south_north_stag (NaN if either is NaN),
+so `shape` is the mass grid's. Vertically staggered variables (bottom_top_stag)
+are not touched. Per-field keys `destaggered`: the staggered dimensions averaged,
+and `valid_time`: the slice's entry of `Times` as ISO 8601 (null for a variable
+without a Time dimension). The top-level key `wrf` says which rule was used.
 
 Per-field keys: index, variable, indices, dims, shape [ny, nx], units,
 standard_name, long_name, dtype (on-disk, numpy name), scale_factor,
@@ -107,7 +124,7 @@ def is_horizontal(ds, var, dim):
 def data_variables(ds):
     referenced = set()
     for v in ds.variables.values():
-        for a in ("bounds", "grid_mapping", "coordinates"):
+        for a in ("bounds", "grid_mapping", "coordinates", "climatology", "ancillary_variables"):
             referenced.update(t for t in tokens(v, a) if t != v.name)
     out = []
     for name, v in ds.variables.items():
@@ -122,6 +139,54 @@ def data_variables(ds):
             continue
         out.append(v)
     return out
+
+
+WRF_Y = {"south_north": False, "south_north_stag": True}
+WRF_X = {"west_east": False, "west_east_stag": True}
+
+
+def is_wrf(ds):
+    if not all(a in ds.ncattrs() for a in ("MAP_PROJ", "DX", "DY")):
+        return False
+    return all(
+        n in ds.variables and ds.variables[n].dimensions[-2:] == ("south_north", "west_east")
+        for n in ("XLAT", "XLONG")
+    )
+
+
+def wrf_variables(ds):
+    """(variable, staggered dimensions) of WRF output, by the WRF rule above."""
+    out = []
+    for v in ds.variables.values():
+        dims = v.dimensions
+        if len(dims) < 2 or not (isinstance(v.dtype, np.dtype) and v.dtype.kind in "iufb"):
+            continue
+        units = attr(v, "units")
+        if isinstance(units, str) and units.strip().lower() in LATLON_UNITS:
+            continue
+        if dims[-2] not in WRF_Y or dims[-1] not in WRF_X:
+            continue
+        sy, sx = WRF_Y[dims[-2]], WRF_X[dims[-1]]
+        if v.shape[-2] - sy < 2 or v.shape[-1] - sx < 2:
+            continue
+        out.append((v, [d for d, s in ((dims[-1], sx), (dims[-2], sy)) if s]))
+    return out
+
+
+def wrf_time(ds, v, idx):
+    """The slice's time from WRF's Times ("2005-08-28_00:00:00"), ISO 8601; None without."""
+    if v.dimensions[0] != "Time" or "Times" not in ds.variables:
+        return None
+    text = netCDF4.chartostring(ds.variables["Times"][idx[0]])
+    return str(text).strip().replace("_", "T") + "Z"
+
+
+def destagger(arr, staggered):
+    if "west_east_stag" in staggered:
+        arr = 0.5 * (arr[:, :-1] + arr[:, 1:])
+    if "south_north_stag" in staggered:
+        arr = 0.5 * (arr[:-1, :] + arr[1:, :])
+    return arr
 
 
 def jsonable(x):
@@ -148,8 +213,12 @@ def dump(path, outdir):
         return out
     try:
         out["format"] = ds.data_model
-        for v in data_variables(ds):
+        wrf = is_wrf(ds)
+        out["wrf"] = wrf
+        listed = wrf_variables(ds) if wrf else [(v, []) for v in data_variables(ds)]
+        for v, staggered in listed:
             ny, nx = v.shape[-2:]
+            ny, nx = ny - ("south_north_stag" in staggered), nx - ("west_east_stag" in staggered)
             meta = {
                 "variable": v.name,
                 "dims": list(v.dimensions),
@@ -159,13 +228,16 @@ def dump(path, outdir):
                                                      "scale_factor", "add_offset")},
                 "fill_value": jsonable(attr(v, "_FillValue")),
                 "missing_value": jsonable(attr(v, "missing_value")),
+                "destaggered": staggered,
             }
             for idx in np.ndindex(*v.shape[:-2]):
                 i = len(out["fields"])
                 rec = {"index": i, "indices": list(idx), **meta, "npy": None, "error": None}
+                if wrf:
+                    rec["valid_time"] = wrf_time(ds, v, idx)
                 try:
                     data = np.ma.masked_array(v[idx + (slice(None), slice(None))])
-                    arr = data.astype(np.float64).filled(np.nan)
+                    arr = destagger(data.astype(np.float64).filled(np.nan), staggered)
                     name = f"field_{i}.npy"
                     np.save(os.path.join(outdir, name), np.ascontiguousarray(arr))
                     rec["npy"] = name

@@ -1,9 +1,18 @@
 //! CF grid mappings: the projection and earth shape a `grid_mapping` variable describes
-//! (Lambert conformal, polar stereographic, Mercator, latitude-longitude), or why it cannot
-//! be used.
+//! (Lambert conformal, polar stereographic, Mercator, latitude-longitude, rotated
+//! latitude-longitude, geostationary), or why it cannot be used.
+//!
+//! A rotated grid's x/y are rotated longitude and latitude in degrees
+//! (`grid_north_pole_latitude`/`_longitude` place the rotated north pole,
+//! `north_pole_grid_longitude` turns the system about it); a geostationary grid's x/y are
+//! scan angles in radians, the satellite `perspective_point_height` above the equator at
+//! `longitude_of_projection_origin`, sweeping along `sweep_angle_axis` (GOES: x) or across
+//! `fixed_angle_axis`, with CF's default sweep y.
 
 use super::{Attr, VarMeta};
+use crate::geo::geostationary::Geostationary;
 use crate::geo::projection::{Earth, Projection};
+use crate::geo::rotated::RotatedPole;
 
 /// The projection of a CF grid-mapping variable, or why it cannot be used.
 pub fn projection_of(gm: &VarMeta) -> Result<Option<Projection>, String> {
@@ -76,6 +85,35 @@ pub fn projection_of(gm: &VarMeta) -> Result<Option<Projection>, String> {
                 lat_ts,
             }))
         }
+        "rotated_latitude_longitude" => {
+            let lat = num("grid_north_pole_latitude").ok_or("grid_north_pole_latitude missing")?;
+            let lon =
+                num("grid_north_pole_longitude").ok_or("grid_north_pole_longitude missing")?;
+            let turn = num("north_pole_grid_longitude").unwrap_or(0.0);
+            Ok(Some(Projection::Rotated(RotatedPole::from_north_pole(
+                lat, lon, turn,
+            ))))
+        }
+        "geostationary" => {
+            let height =
+                num("perspective_point_height").ok_or("perspective_point_height missing")?;
+            // CF names the axis the instrument sweeps, or the one it holds fixed.
+            let sweep = match (gm.lower("sweep_angle_axis"), gm.lower("fixed_angle_axis")) {
+                (s, _) if !s.is_empty() => s,
+                (_, f) if f == "x" => "y".into(),
+                (_, f) if f == "y" => "x".into(),
+                _ => "y".into(),
+            };
+            if sweep != "x" && sweep != "y" {
+                return Err(format!("geostationary sweep_angle_axis {sweep}"));
+            }
+            Ok(Some(Projection::Geostationary(Geostationary {
+                earth,
+                lon0: num("longitude_of_projection_origin").unwrap_or(0.0),
+                h: height + earth.a,
+                sweep_x: sweep == "x",
+            })))
+        }
         "" => Err("grid mapping without grid_mapping_name".into()),
         other => Err(format!("grid mapping {other}")),
     }
@@ -135,5 +173,59 @@ fn earth_of(gm: &VarMeta) -> Earth {
         // CF's default when a mapping gives no figure: a sphere (GDAL uses WGS84; the
         // difference is below a pixel at the zooms such grids render to).
         _ => Earth::sphere(6_371_229.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(pairs: &[(&str, Attr)]) -> VarMeta {
+        VarMeta {
+            attrs: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rotated_and_geostationary_mappings() {
+        let n = |v: f64| Attr::Numbers(vec![v]);
+        let t = |s: &str| Attr::Text(s.into());
+        let rotated = mapping(&[
+            ("grid_mapping_name", t("rotated_latitude_longitude")),
+            ("grid_north_pole_latitude", n(39.25)),
+            ("grid_north_pole_longitude", n(-162.0)),
+        ]);
+        let Ok(Some(Projection::Rotated(p))) = projection_of(&rotated) else {
+            panic!("not rotated")
+        };
+        // The rotated equator's origin is 90 degrees from the rotated north pole.
+        let (lon, lat) = p.to_geographic(0.0, 0.0);
+        assert!(
+            (lon - 18.0).abs() < 1e-9 && (lat - 50.75).abs() < 1e-9,
+            "{lon} {lat}"
+        );
+        let mut geos = mapping(&[
+            ("grid_mapping_name", t("geostationary")),
+            ("perspective_point_height", n(35_786_023.0)),
+            ("semi_major_axis", n(6_378_137.0)),
+            ("semi_minor_axis", n(6_356_752.314_14)),
+            ("longitude_of_projection_origin", n(-75.0)),
+            ("fixed_angle_axis", t("y")),
+        ]);
+        let Ok(Some(Projection::Geostationary(g))) = projection_of(&geos) else {
+            panic!("not geostationary")
+        };
+        assert!(g.sweep_x && g.lon0 == -75.0 && g.h == 35_786_023.0 + 6_378_137.0);
+        geos.attrs.remove("fixed_angle_axis");
+        let Ok(Some(Projection::Geostationary(g))) = projection_of(&geos) else {
+            panic!("not geostationary")
+        };
+        assert!(!g.sweep_x, "CF's default sweep is y");
+        geos.attrs.remove("perspective_point_height");
+        assert!(projection_of(&geos).is_err());
     }
 }

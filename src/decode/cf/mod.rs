@@ -72,7 +72,7 @@ impl VarMeta {
         self.attr(name).and_then(Attr::number)
     }
 
-    fn lower(&self, name: &str) -> String {
+    pub fn lower(&self, name: &str) -> String {
         self.text(name).unwrap_or("").trim().to_lowercase()
     }
 }
@@ -151,6 +151,45 @@ pub struct FieldVar {
 
 /// The file's data variables that hold fields, in definition order.
 pub fn field_variables(vars: &[VarMeta]) -> Vec<FieldVar> {
+    let by_name = |n: &str| vars.iter().find(|v| v.name == n);
+    data_variables(vars)
+        .into_iter()
+        .filter(|&k| {
+            let v = &vars[k];
+            let n = v.dims.len();
+            v.dims[n - 2..]
+                .iter()
+                .all(|(d, len)| *len > 1 && is_horizontal_dim(d, v, vars, &by_name))
+        })
+        .map(|k| FieldVar {
+            var: k,
+            slices: vars[k].dims[..vars[k].dims.len() - 2]
+                .iter()
+                .try_fold(1u64, |n, d| n.checked_mul(d.1 as u64))
+                .unwrap_or(u64::MAX),
+        })
+        .collect()
+}
+
+/// Numeric data variables of at least two dimensions, both last longer than 1, that are
+/// not fields because nothing says where their points are: what a file without any field
+/// holds instead.
+pub fn unlocated_variables(vars: &[VarMeta]) -> Vec<usize> {
+    let fields: HashSet<usize> = field_variables(vars).iter().map(|f| f.var).collect();
+    data_variables(vars)
+        .into_iter()
+        .filter(|k| !fields.contains(k))
+        .filter(|&k| {
+            let v = &vars[k];
+            v.dtype != "other" && v.dims[v.dims.len() - 2..].iter().all(|d| d.1 > 1)
+        })
+        .collect()
+}
+
+/// Variables of at least two dimensions that are neither coordinates nor named by another
+/// variable's `bounds`, `grid_mapping`, `coordinates`, `climatology` or
+/// `ancillary_variables`.
+fn data_variables(vars: &[VarMeta]) -> Vec<usize> {
     let mut excluded: HashSet<&str> = HashSet::new();
     for v in vars {
         for key in [
@@ -168,26 +207,13 @@ pub fn field_variables(vars: &[VarMeta]) -> Vec<FieldVar> {
             }
         }
     }
-    let by_name = |n: &str| vars.iter().find(|v| v.name == n);
     vars.iter()
         .enumerate()
         .filter(|(_, v)| {
             let is_coordinate = v.dims.len() == 1 && v.dims[0].0 == v.name;
             !is_coordinate && !excluded.contains(v.name.as_str()) && v.dims.len() >= 2
         })
-        .filter(|(_, v)| {
-            let n = v.dims.len();
-            v.dims[n - 2..]
-                .iter()
-                .all(|(d, len)| *len > 1 && is_horizontal_dim(d, v, vars, &by_name))
-        })
-        .map(|(k, v)| FieldVar {
-            var: k,
-            slices: v.dims[..v.dims.len() - 2]
-                .iter()
-                .try_fold(1u64, |n, d| n.checked_mul(d.1 as u64))
-                .unwrap_or(u64::MAX),
-        })
+        .map(|(k, _)| k)
         .collect()
 }
 
@@ -271,6 +297,12 @@ impl Unpack {
     /// One stored number to a value, NaN when masked.
     #[inline]
     pub fn apply(&self, raw: f64) -> f32 {
+        self.value(raw) as f32
+    }
+
+    /// One stored number to a value in double precision, NaN when masked.
+    #[inline]
+    pub fn value(&self, raw: f64) -> f64 {
         let raw = match self.wrap {
             Some(w) if raw < 0.0 => raw + w,
             _ => raw,
@@ -280,9 +312,9 @@ impl Unpack {
             || self.valid_min.is_some_and(|m| raw < m)
             || self.valid_max.is_some_and(|m| raw > m)
         {
-            return f32::NAN;
+            return f64::NAN;
         }
-        (raw * self.scale + self.offset) as f32
+        raw * self.scale + self.offset
     }
 }
 

@@ -362,8 +362,10 @@ pub static QUANTITIES: &[Quantity] = &[
         names: &["q", "spfh", "2sh", "hus", "huss", "q2", "qv"],
         standard_names: &["specific_humidity"],
         when: None,
+        // Tropical maritime air near the surface holds up to about 26 g/kg (WRF's Q2 around
+        // Hurricane Katrina in wrf-python's sample).
         range: |b| match b.hpa(1000.0) {
-            p if p >= 700.0 => (0.0, 20.0),
+            p if p >= 700.0 => (0.0, 30.0),
             p if p >= 400.0 => (0.0, 8.0),
             _ => (0.0, 1.0),
         },
