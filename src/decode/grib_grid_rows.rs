@@ -123,6 +123,7 @@ pub(super) fn reduced_latlon(s3: &[u8], t: &[u8]) -> Result<(Grid, String), Grid
 /// Templates 3.40 (Gaussian) and 3.41 (rotated Gaussian), regular or reduced.
 pub(super) fn gaussian(s3: &[u8], t: &[u8], template: u16) -> Result<(Grid, String), GridError> {
     let _ = earth(t, template)?;
+    declared_points(s3)?;
     let rows = need(u32_at(t, 20), "Nj")? as usize;
     let n = need(u32_at(t, 53), "N")? as usize;
     if rows == 0 || n == 0 || rows > 2 * n || n > crate::geo::gaussian::MAX_ORDER {
@@ -189,11 +190,11 @@ pub(super) fn healpix(s3: &[u8], t: &[u8]) -> Result<(Grid, String), GridError> 
             })
         }
     };
-    if nside > 1 << 13 {
-        return Err(GridError::TooLarge {
-            points: 12 * (nside as u64).pow(2),
-            limit: crate::limits::get().max_field_points,
-        });
+    // Checked before anything of the grid's size is built.
+    let points = 12 * (nside as u64).pow(2);
+    let limit = crate::limits::get().max_field_points;
+    if points > limit {
+        return Err(GridError::TooLarge { points, limit });
     }
     let r = Rows::healpix(nside, nested).map_err(GridError::Corrupt)?;
     finish(r, s3, None)

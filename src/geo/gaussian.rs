@@ -6,17 +6,37 @@
 //! every latitude is exact to double precision (ecCodes solves the same equation; its
 //! N640 and N1280 tables are these roots too).
 
+use std::collections::HashMap;
 use std::f64::consts::PI;
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// The largest Gaussian order accepted (O8000 and beyond have never been produced).
-pub const MAX_ORDER: usize = 16_000;
+/// The largest Gaussian order accepted: twice the finest grid any centre runs (ECMWF's
+/// O2560/N2560), so a hostile file cannot ask for hours of root-finding. N8000 takes about a
+/// second, once per process.
+pub const MAX_ORDER: usize = 8_000;
 
-/// The 2N Gaussian latitudes of order `n`, in degrees, north to south. `None` for `n` of 0
-/// or above [`MAX_ORDER`].
-pub fn latitudes(n: usize) -> Option<Vec<f64>> {
+/// The 2N Gaussian latitudes of order `n`, in degrees, north to south, computed once per
+/// order and process. `None` for `n` of 0 or above [`MAX_ORDER`].
+pub fn latitudes(n: usize) -> Option<Arc<Vec<f64>>> {
     if n == 0 || n > MAX_ORDER {
         return None;
     }
+    static CACHE: OnceLock<Mutex<HashMap<usize, Arc<Vec<f64>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(l) = cache.lock().ok().and_then(|c| c.get(&n).cloned()) {
+        return Some(l);
+    }
+    let l = Arc::new(compute(n));
+    if let Ok(mut c) = cache.lock() {
+        if c.len() > 16 {
+            c.clear();
+        }
+        c.insert(n, l.clone());
+    }
+    Some(l)
+}
+
+fn compute(n: usize) -> Vec<f64> {
     let nlat = 2 * n;
     let mut lats = vec![0.0; nlat];
     for k in 0..n {
@@ -34,7 +54,7 @@ pub fn latitudes(n: usize) -> Option<Vec<f64>> {
         lats[k] = lat;
         lats[nlat - 1 - k] = -lat;
     }
-    Some(lats)
+    lats
 }
 
 /// P_m(x) and its derivative, by the recurrence (j+1) P_{j+1} = (2j+1) x P_j - j P_{j-1}.

@@ -29,7 +29,8 @@ impl RotatedPole {
         RotatedPole {
             south_lat: -lat,
             south_lon: lon + 180.0,
-            angle: -north_pole_grid_longitude,
+            // `0.0 - x` rather than `-x`: no "-0" angle in descriptions.
+            angle: 0.0 - north_pole_grid_longitude,
         }
     }
 

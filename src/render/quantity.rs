@@ -134,6 +134,16 @@ fn terrain(i: &FieldInfo) -> bool {
         || (i.level.kind == "single" && !l.contains("geopot"))
 }
 
+/// Geopotential of the ground: at the surface, or ECMWF's convention of archiving it on
+/// model level 1 (with the log of surface pressure).
+fn surface_geopotential(i: &FieldInfo) -> bool {
+    let name = i.variable.to_lowercase();
+    at_surface(i)
+        || (i.level.kind == "hybrid"
+            && i.level.value == Some(1.0)
+            && matches!(name.as_str(), "z" | "gp"))
+}
+
 /// Air temperature (°C) by band: wide enough for every season and latitude at that height.
 fn temperature(b: Band) -> (f64, f64) {
     match b {

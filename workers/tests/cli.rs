@@ -328,22 +328,27 @@ fn unsupported_fields_are_listed_and_the_rest_renders() {
     assert_eq!(m["failed"].as_array().unwrap().len(), 3);
 }
 
-/// Sets the grid definition template number of every GRIB2 message in `bytes`.
+/// Sets the grid definition template number of every GRIB2 message in `bytes` (messages
+/// may have padding between them).
 fn set_grid_template(bytes: &mut [u8], template: u16) {
     let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
     let mut msg = 0;
-    while msg + 16 <= bytes.len() && &bytes[msg..msg + 4] == b"GRIB" {
+    let mut patched = 0;
+    while let Some(k) = bytes[msg..].windows(4).position(|w| w == b"GRIB") {
+        msg += k;
         let len = u64::from_be_bytes(bytes[msg + 8..msg + 16].try_into().unwrap()) as usize;
         let mut at = msg + 16;
         while at + 5 <= msg + len && &bytes[at..at + 4] != b"7777" {
             let n = be32(&bytes[at..]);
             if bytes[at + 4] == 3 {
                 bytes[at + 12..at + 14].copy_from_slice(&template.to_be_bytes());
+                patched += 1;
             }
             at += n;
         }
         msg += len;
     }
+    assert!(patched > 0, "no section 3 found");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The table of known quantities: names, units, palettes and ranges by level band.
 
-use super::{at_surface, height, temperature, terrain, wind_limit, Band, Quantity};
+use super::{
+    at_surface, height, surface_geopotential, temperature, terrain, wind_limit, Band, Quantity,
+};
 
 const NONNEG: (Option<f64>, Option<f64>) = (Some(0.0), None);
 const UNBOUNDED: (Option<f64>, Option<f64>) = (None, None);
@@ -136,6 +138,20 @@ pub static QUANTITIES: &[Quantity] = &[
         standard_names: &["geopotential_height"],
         when: None,
         range: height,
+    },
+    Quantity {
+        key: "surface_geopotential",
+        title: "Surface geopotential",
+        palette: "viridis",
+        units: "m2 s-2",
+        bounds: UNBOUNDED,
+        signed: false,
+        names: &["z", "gp", "fis", "geopotential"],
+        standard_names: &["surface_geopotential"],
+        when: Some(surface_geopotential),
+        // Orography from 1 km below sea level (spectral ringing over the oceans) to 6 km,
+        // times g.
+        range: |_| (-10_000.0, 59_000.0),
     },
     Quantity {
         key: "geopotential",
