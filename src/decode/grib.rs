@@ -457,7 +457,9 @@ fn parameter_names(
                 grib_meta::spaced_units(unit.trim()),
             )
         }
-        _ => fallback(),
+        _ => grib_names::space_product(s.discipline, p.category, p.number)
+            .map(|(short, long, units)| (short.into(), long.into(), units.into()))
+            .unwrap_or_else(fallback),
     }
 }
 

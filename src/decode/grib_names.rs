@@ -56,6 +56,32 @@ pub fn description(discipline: u8, category: u8, number: u8) -> Option<String> {
     Some(first.to_uppercase().chain(chars).collect())
 }
 
+/// WMO code table 4.2-3-0 (space products, image format), which gribberish lacks: (short
+/// name, name, units), the names and units the WMO table's. Satellite images on GRIB2 grids
+/// (space view, or remapped to a model grid) carry these.
+pub fn space_product(
+    discipline: u8,
+    category: u8,
+    number: u8,
+) -> Option<(&'static str, &'static str, &'static str)> {
+    if (discipline, category) != (3, 0) {
+        return None;
+    }
+    Some(match number {
+        0 => ("srad", "Scaled radiance", "Numeric"),
+        1 => ("salbedo", "Scaled albedo", "Numeric"),
+        2 => ("sbtmp", "Scaled brightness temperature", "Numeric"),
+        3 => ("spwat", "Scaled precipitable water", "Numeric"),
+        4 => ("slfti", "Scaled lifted index", "Numeric"),
+        5 => ("sctpres", "Scaled cloud top pressure", "Numeric"),
+        6 => ("sstmp", "Scaled skin temperature", "Numeric"),
+        7 => ("cmask", "Cloud mask", "Code table 4.217"),
+        8 => ("pst", "Pixel scene type", "Code table 4.218"),
+        9 => ("fde", "Fire detection indicator", "Code table 4.223"),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::description;
