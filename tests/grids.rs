@@ -190,7 +190,8 @@ fn every_formerly_unsupported_grib2_sample_is_checked() {
 
 /// The bearing of each grid's y axis, which turns grid-relative winds to earth-relative ones,
 /// against pyproj on the coordinate system GDAL reads from the file: Lambert, polar
-/// stereographic and rotated lat/lon, within 1e-6 radians at every point.
+/// stereographic and rotated lat/lon, GRIB2 and GRIB1, within 1e-6 radians at every point.
+/// (WRF's own COSALPHA/SINALPHA agree within float32 precision, `tests/netcdf_geometry.rs`.)
 #[test]
 fn wind_turning_angles_match_pyproj() {
     use tilecast::geo::wind;
@@ -199,6 +200,11 @@ fn wind_turning_angles_match_pyproj() {
         "grib2/gribberish__aqm.t12z.ave_1hr_o3-AK-polar-stereographic.grib2",
         "unsupported/iris__sensible_pole.grib2",
         "grids/geocat__MET9_IR108_cosmode_0909210000.grb2",
+        // GRIB edition 1: the grid-relative u/v pairs on a rotated and a polar grid, and the
+        // UK rotated grid.
+        "grids/earthkit__rotated_wind_20x20.grib",
+        "grib1/pygrib__CMC_reg_WIND_ISBL_300_ps60km_2010052400_P012.grib",
+        "grids/iristd__uk_wrongparam.grib1",
     ] {
         let file = common::shared_samples().join(rel);
         let grid = Dataset::open(&file).unwrap().decode(0).unwrap().grid;
@@ -239,4 +245,37 @@ fn wind_turning_angles_match_pyproj() {
         );
         eprintln!("{rel}: worst {worst:.1e} rad over a spread of {spread:.3} rad");
     }
+}
+
+/// WRF writes the turning of its own grid: COSALPHA and SINALPHA, the cosine and sine of the
+/// angle from true north to grid north, anticlockwise (float32). The bearing of the grid's y
+/// axis computed from its MAP_PROJ projection is minus that angle.
+#[test]
+fn wrf_cosalpha_sinalpha_match_the_grid_bearings() {
+    use tilecast::geo::wind;
+    let file = common::shared_samples().join("grids/salem__wrf_d01_allvars_cropped.nc");
+    let ds = Dataset::open(&file).unwrap();
+    let find = |name: &str| {
+        let e = ds
+            .entries()
+            .iter()
+            .find(|e| e.info.as_ref().is_ok_and(|i| i.variable == name))
+            .unwrap_or_else(|| panic!("no {name}"));
+        ds.decode(e.index).unwrap()
+    };
+    let (cos, sin) = (find("COSALPHA"), find("SINALPHA"));
+    let bearings = wind::y_axis_bearings(&cos.grid).expect("a Lambert grid");
+    let mut worst = 0f64;
+    for (k, b) in bearings.iter().enumerate() {
+        let alpha = (sin.values[k] as f64).atan2(cos.values[k] as f64);
+        worst = worst.max((alpha + b).abs());
+    }
+    assert!(
+        bearings.iter().any(|b| b.abs() > 0.01),
+        "no turning to test"
+    );
+    assert!(
+        worst < 1e-4,
+        "WRF's alpha differs from -bearing by {worst} radians"
+    );
 }

@@ -337,8 +337,8 @@ impl Rows {
     }
 
     /// Fractional row of a native latitude; `None` beyond half a row spacing past the outer
-    /// rows, except over a polar cap, which belongs to its outer row (clamped to -0.5 or
-    /// rows − 0.5).
+    /// rows, except over a polar cap, which belongs to the grid (there `j` is below -0.5 or
+    /// above rows − 0.5, by the outer rows' spacing).
     pub fn row_pos(&self, lat: f64) -> Option<f64> {
         let l = &self.lats;
         let n = l.len();
@@ -361,10 +361,10 @@ impl Rows {
             (k - 1) as f64 + (lat - l[k - 1]) / (l[k] - l[k - 1])
         };
         if j < -0.5 {
-            return self.caps.0.then_some(-0.5);
+            return self.caps.0.then_some(j);
         }
         if j > last + 0.5 {
-            return self.caps.1.then_some(last + 0.5);
+            return self.caps.1.then_some(j);
         }
         Some(j)
     }
@@ -504,7 +504,8 @@ mod tests {
         assert_eq!(r.len(), pl.iter().sum::<u32>() as usize);
         assert!(r.full.iter().all(|f| *f));
         assert_eq!(r.caps, (true, true));
-        assert_eq!(r.row_pos(89.9), Some(-0.5));
+        assert!(r.row_pos(89.9).unwrap() < -0.5);
+        assert!(r.row_pos(-89.9).unwrap() > 63.5);
         assert!((r.col_pos(0, -18.0).unwrap() - 19.0).abs() < 1e-9);
     }
 }

@@ -97,9 +97,10 @@ pub fn refusal(grid: &Grid, frames: [Option<WindFrame>; 2]) -> Option<String> {
     }
     match frames {
         [Some(WindFrame::Earth), Some(WindFrame::Earth)] => None,
+        // Both grid-relative are turned before this (`geo::wind`); one alone cannot be.
         f if f.contains(&Some(WindFrame::Grid)) => Some(
-            "u and v are grid-relative (resolved along the grid's x and y axes); a vector \
-             image needs earth-relative components, and tilecast does not turn them yet"
+            "u and v are in different frames (one grid-relative, the other not stated as \
+             such); a vector image needs both components earth-relative or both grid-relative"
                 .into(),
         ),
         _ => Some(

@@ -20,6 +20,8 @@ pub enum Reference<'a> {
     Gdal(&'a str),
     /// The scattered-points warp of ecCodes' values at ecCodes' coordinates (GRIB field 0).
     Points,
+    /// The scattered-points warp of a NetCDF variable's first slice at its coordinates.
+    NetCdfPoints(&'a str),
 }
 
 pub struct Stats {
@@ -73,7 +75,11 @@ pub fn compare(file: &Path, reference: Reference, tiling: Tiling, z: u8) -> Stat
             let t = TileId { z, x, y };
             let reference = match reference {
                 Reference::Gdal(source) => gdalwarp(source, tiling, t, out.path()),
-                Reference::Points => points_warp(file, tiling, t, out.path()),
+                Reference::Points => points_warp(&file.to_string_lossy(), tiling, t, out.path()),
+                Reference::NetCdfPoints(var) => {
+                    let source = format!("{}:{var}", file.display());
+                    points_warp(&source, tiling, t, out.path())
+                }
             };
             for (k, want) in reference.iter().enumerate() {
                 let p = &px[k * 4..k * 4 + 4];
@@ -104,14 +110,15 @@ pub fn compare(file: &Path, reference: Reference, tiling: Tiling, z: u8) -> Stat
     }
 }
 
-/// The scattered-points warp of GRIB field 0 to one tile: 256x256, NaN where none.
-fn points_warp(file: &Path, tiling: Tiling, t: TileId, tmp: &Path) -> Vec<f32> {
+/// The scattered-points warp of `source` (a GRIB file's field 0, or `file:variable` of a
+/// NetCDF file) to one tile: 256x256, NaN where none.
+fn points_warp(source: &str, tiling: Tiling, t: TileId, tmp: &Path) -> Vec<f32> {
     let b = tiling.tile_bounds_native(t);
     let dst = tmp.join(format!("points_{}_{}_{}.npy", t.z, t.x, t.y));
     super::run(
         Command::new(super::python())
             .arg(super::root().join("tests/oracle/points_warp.py"))
-            .arg(file)
+            .arg(source)
             .arg(tiling.crs())
             .args(b.iter().map(|v| format!("{v:.10}")))
             .arg(&dst),

@@ -21,8 +21,11 @@ import numpy as np
 
 
 def main(path, points, out):
-    wkt = subprocess.run(["gdalsrsinfo", "-o", "wkt2", path], check=True,
-                         capture_output=True, text=True).stdout.strip()
+    text = subprocess.run(["gdalsrsinfo", "-o", "wkt2", path], check=True,
+                          capture_output=True, text=True).stdout
+    # GDAL's GRIB driver may print notes (e.g. on ensemble sections) before the WKT.
+    start = min((text.find(k) for k in ("GEOGCRS[", "PROJCRS[") if k in text), default=0)
+    wkt = text[start:].strip()
     # GDAL 3.6 writes a sphere from GRIB's shape 6 with inverse flattening "Inf", which
     # PROJ cannot parse; 0 is WKT's spelling of a sphere.
     crs = CRS.from_wkt(wkt.replace(",Inf,", ",0,"))

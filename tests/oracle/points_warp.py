@@ -3,14 +3,18 @@
 NCEP's rotated 3.32769): ecCodes' values at ecCodes' coordinates (pyproj for 3.32769),
 interpolated to the pixel centres of one tile.
 
-Usage: points_warp.py FILE CRS XMIN YMIN XMAX YMAX OUT.npy
+Usage: points_warp.py FILE[:VARIABLE] CRS XMIN YMIN XMAX YMAX OUT.npy
+
+FILE is a GRIB file (its first field, ecCodes' values and points), or FILE:VARIABLE a NetCDF
+variable (its first 2-D slice, at the file's 2-D lat/lon or its rotated-pole coordinates
+through pyproj).
 
 CRS is EPSG:3857 or EPSG:4326 (the tile's bounds are in it). Writes float64 (256, 256), rows
 from the north, NaN where the tile is off the grid or the value is missing. The warp is
 independent of how tilecast walks rows: scipy's Delaunay-based linear interpolation of the
 scattered points in a local projection (azimuthal equidistant about the tile's centre, so the
-antimeridian and the poles are nowhere special), with points beyond 1.5 grid spacings of any
-data left missing.
+antimeridian and the poles are nowhere special), with pixels farther than 1.5 grid spacings
+from any point left missing.
 """
 import os
 import subprocess
@@ -23,7 +27,38 @@ from scipy.interpolate import LinearNDInterpolator
 from scipy.spatial import cKDTree
 
 
+def netcdf_points(path, var):
+    """The first 2-D slice of `var`, with its points from the file's 2-D lat/lon, or from
+    pyproj on its rotated-pole grid mapping and 1-D rotated coordinates."""
+    import netCDF4
+
+    with netCDF4.Dataset(path) as ds:
+        v = ds.variables[var]
+        data = np.ma.filled(v[(0,) * (v.ndim - 2)].astype(np.float64), np.nan)
+        ydim, xdim = v.dimensions[-2:]
+        if "lat" in ds.variables and ds.variables["lat"].ndim == 2:
+            lat = np.asarray(ds.variables["lat"][:], dtype=np.float64)
+            lon = np.asarray(ds.variables["lon"][:], dtype=np.float64)
+        else:
+            gm = ds.variables[v.grid_mapping]
+            rot = CRS.from_cf({k: gm.getncattr(k) for k in gm.ncattrs()})
+            x = np.asarray(ds.variables[xdim][:], dtype=np.float64)
+            y = np.asarray(ds.variables[ydim][:], dtype=np.float64)
+            if gm.grid_mapping_name == "geostationary" and ds.variables[xdim].units == "rad":
+                # PROJ's geos takes scan angles times the satellite's height.
+                h = float(gm.perspective_point_height)
+                x, y = x * h, y * h
+            xx, yy = np.meshgrid(x, y)
+            base = rot.source_crs if rot.is_derived and rot.is_geographic else rot.geodetic_crs
+            to_geo = Transformer.from_crs(rot, base, always_xy=True)
+            lon, lat = to_geo.transform(xx, yy)
+    return np.ravel(lon), np.ravel(lat), data.ravel()
+
+
 def field_points(path, workdir):
+    if ":" in os.path.basename(path):
+        file, var = path.rsplit(":", 1)
+        return netcdf_points(file, var)
     with open(path, "rb") as f:
         h = ec.codes_grib_new_from_file(f)
         grid_type = ec.codes_get(h, "gridType")
@@ -67,7 +102,10 @@ def main(path, crs, xmin, ymin, xmax, ymax, out):
     result = np.full(n * n, np.nan)
     if sx.size >= 3:
         tree = cKDTree(np.column_stack([sx, sy]))
-        spacing = np.median(tree.query(np.column_stack([sx, sy]), k=2)[0][:, 1])
+        # The grid's spacing: the median distance to a point's fourth neighbour, which on a
+        # regular lat/lon or Gaussian grid near a pole is the row spacing, not the (much
+        # shorter) spacing along the row.
+        spacing = np.median(tree.query(np.column_stack([sx, sy]), k=5)[0][:, 4])
         dist, _ = tree.query(np.column_stack([px, py]))
         result = LinearNDInterpolator(np.column_stack([sx, sy]), sv)(px, py)
         result[dist > 1.5 * spacing] = np.nan

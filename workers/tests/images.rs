@@ -345,13 +345,15 @@ fn projected_images_decode_to_extracted_values_at_each_pixel_centre() {
     }
 }
 
-/// Grid-relative winds (CF `x_wind`/`y_wind` on a Lambert grid) get a speed image but no
-/// vector image, and the manifest says why.
+/// Grid-relative winds (CF `x_wind`/`y_wind` on a Lambert grid) are turned to east and north
+/// for their vector image: the manifest says so, and the speed of every pixel's (u, v) is the
+/// speed image's (turning keeps the speed; nearest resampling, so both images hold the same
+/// points; the angles themselves are checked against pyproj in tests/grids.rs).
 #[test]
-fn grid_relative_winds_get_no_vector_image() {
+fn grid_relative_winds_are_turned_for_the_vector_image() {
     let file =
         common::shared_samples().join("netcdf/opendrift__AROME_MetCoOp_00_DEF_20160114_subset.nc");
-    let (_out, run, m) = render(&file, &[]);
+    let (_out, run, m) = render(&file, &["--resample", "nearest"]);
     let winds: Vec<&Value> = m["layers"]
         .as_array()
         .unwrap()
@@ -360,12 +362,24 @@ fn grid_relative_winds_get_no_vector_image() {
         .collect();
     assert!(!winds.is_empty());
     for l in winds {
-        Image::read(&run, &l["image"], "SCALAR");
-        assert!(l.get("vector_image").is_none());
-        let why = l["vector_image_skipped"].as_str().unwrap();
-        assert!(why.contains("grid-relative"), "{why}");
-        let name = l["name"].as_str().unwrap();
-        assert!(!run.join(name).join("vector_image.png").exists());
+        assert_eq!(l["wind_frame"], "earth (turned from grid-relative)", "{l}");
+        assert!(l.get("vector_image_skipped").is_none(), "{l}");
+        let speed = Image::read(&run, &l["image"], "SCALAR");
+        let vec = Image::read(&run, &l["vector_image"], "VECTOR");
+        assert_eq!((speed.width, speed.height), (vec.width, vec.height));
+        let tol = 2.0 * (vec.max - vec.min) / 255.0 + (speed.max - speed.min) / 255.0;
+        let mut compared = 0;
+        for y in 0..vec.height {
+            for x in 0..vec.width {
+                if let (Some(s), Some(u), Some(v)) =
+                    (speed.value(x, y, 0), vec.value(x, y, 0), vec.value(x, y, 1))
+                {
+                    assert!((u.hypot(v) - s).abs() <= tol, "({x}, {y}): {u} {v} vs {s}");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 1000, "{compared} pixels compared");
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! A point between two rows is interpolated linearly along each row at its longitude (each
 //! row with its own spacing, wrapping on full rows) and then linearly between the rows; over
-//! a polar cap the outer row alone gives the value. Where a pixel covers more than a row or a
+//! a polar cap the outer row's value is blended towards the row's mean at the pole, so the
+//! field is continuous there. Where a pixel covers more than a row or a
 //! point (low zooms), the points under it are averaged from per-row prefix sums. Missing
 //! values follow the rules of the regular grids: bilinear uses the valid neighbours only and
 //! is missing where the nearest point is; an average needs half its points valid.
@@ -129,7 +130,22 @@ impl Sampler {
         if near_missing {
             return f32::NAN;
         }
-        if self.method == Resample::Nearest || r0 == r1 {
+        if self.method == Resample::Nearest {
+            return nv;
+        }
+        // Over a polar cap: from the outer row towards the row's mean at the pole, so the
+        // field is continuous there.
+        let cap_row = if j < 0.0 && rows.caps.0 {
+            Some(0)
+        } else if j > last as f64 && rows.caps.1 {
+            Some(last)
+        } else {
+            None
+        };
+        if let Some(r) = cap_row {
+            return self.towards_pole(r, j, nv);
+        }
+        if r0 == r1 {
             return nv;
         }
         let (a, b) = (sample(r0), sample(r1));
@@ -147,6 +163,28 @@ impl Sampler {
         } else {
             nv
         }
+    }
+
+    /// `v` (outer row `r`'s value at the point) blended towards the row's mean by how far the
+    /// fractional row `j` lies from the row towards the pole.
+    fn towards_pole(&self, r: usize, j: f64, v: f32) -> f32 {
+        let rows = self.rows();
+        let l = &rows.lats;
+        if l.len() < 2 {
+            return v;
+        }
+        let step = if r == 0 { l[1] - l[0] } else { l[r] - l[r - 1] };
+        let lat = l[r] + (j - r as f64) * step;
+        let pole = 90f64.copysign(l[r]);
+        let t = ((lat - l[r]) / (pole - l[r])).clamp(0.0, 1.0);
+        let sums = self.row_sums.as_ref().expect("row sums");
+        let n = rows.counts[r] as usize;
+        let (sum, count) = sums.range(rows, r, 0, n - 1);
+        if count == 0 {
+            return v;
+        }
+        let mean = sum / count as f64;
+        (v as f64 * (1.0 - t) + mean * t) as f32
     }
 
     /// Mean of the points within `dlon` degrees (centred on `lon`) on the rows within `dj`
