@@ -94,20 +94,33 @@ fn dims(t: &[u8], template: u16) -> Result<(usize, usize), GridError> {
     Ok((nx, ny))
 }
 
-/// Template 3.0. Coordinates use micro-degrees unless a basic angle is given (octets 39-46).
-fn latlon(t: &[u8]) -> Result<(Grid, String), GridError> {
-    let (nx, ny) = dims(t, 0)?;
+/// Angle unit of templates 3.0, 3.1, 3.40 and 3.41: micro-degrees unless a basic angle and
+/// its subdivisions are given (octets 39-46).
+pub(super) fn angle_unit(t: &[u8]) -> f64 {
     let basic = u32_at(t, 24).unwrap_or(0);
     let sub = u32_at(t, 28).unwrap_or(0);
-    let unit = if basic == 0 || basic == u32::MAX || sub == 0 || sub == u32::MAX {
+    if basic == 0 || basic == u32::MAX || sub == 0 || sub == u32::MAX {
         1e-6
     } else {
         basic as f64 / sub as f64
-    };
-    let la1 = need(i32sm_at(t, 32), "La1")? as f64 * unit;
-    let lo1 = need(i32sm_at(t, 36), "Lo1")? as f64 * unit;
-    let la2 = need(i32sm_at(t, 41), "La2")? as f64 * unit;
-    let lo2 = need(i32sm_at(t, 45), "Lo2")? as f64 * unit;
+    }
+}
+
+/// First and last points `[La1, Lo1, La2, Lo2]` of templates 3.0-3.41 in degrees.
+pub(super) fn corners(t: &[u8], unit: f64) -> Result<[f64; 4], GridError> {
+    Ok([
+        need(i32sm_at(t, 32), "La1")? as f64 * unit,
+        need(i32sm_at(t, 36), "Lo1")? as f64 * unit,
+        need(i32sm_at(t, 41), "La2")? as f64 * unit,
+        need(i32sm_at(t, 45), "Lo2")? as f64 * unit,
+    ])
+}
+
+/// Template 3.0. Coordinates use micro-degrees unless a basic angle is given (octets 39-46).
+fn latlon(t: &[u8]) -> Result<(Grid, String), GridError> {
+    let (nx, ny) = dims(t, 0)?;
+    let unit = angle_unit(t);
+    let [la1, lo1, la2, lo2] = corners(t, unit)?;
     let di = u32_at(t, 49)
         .filter(|&v| v != u32::MAX)
         .map(|v| v as f64 * unit);

@@ -2,7 +2,7 @@
 //! list of points per row), Gaussian regular and reduced (3.40) and rotated (3.41), and
 //! HEALPix (3.150). Offsets are 0-based into the template (section 3 from octet 15).
 
-use super::grib_grid::{earth, need, scanning, GridError};
+use super::grib_grid::{angle_unit, corners, earth, need, scanning, GridError};
 use crate::decode::bytes::{f32_at, i32sm_at, is_missing, u32_at, u8_at};
 use crate::geo::grid::{Grid, GridKind};
 use crate::geo::rotated::RotatedPole;
@@ -48,17 +48,6 @@ fn points_per_row(
                 .min(u32::MAX as u64) as u32
         })
         .collect())
-}
-
-/// Angle unit of templates 3.0-3.41: micro-degrees unless a basic angle is given.
-fn unit(t: &[u8]) -> f64 {
-    let basic = u32_at(t, 24).unwrap_or(0);
-    let sub = u32_at(t, 28).unwrap_or(0);
-    if basic == 0 || basic == u32::MAX || sub == 0 || sub == u32::MAX {
-        1e-6
-    } else {
-        basic as f64 / sub as f64
-    }
 }
 
 /// Rotation of templates 3.1 and 3.41 (octets 73-84).
@@ -110,12 +99,8 @@ pub(super) fn reduced_latlon(s3: &[u8], t: &[u8]) -> Result<(Grid, String), Grid
             detail: " (reduced grid scanning westwards)".into(),
         });
     }
-    let u = unit(t);
     let pl = points_per_row(s3, 0, 58, rows)?;
-    let la1 = need(i32sm_at(t, 32), "La1")? as f64 * u;
-    let lo1 = need(i32sm_at(t, 36), "Lo1")? as f64 * u;
-    let la2 = need(i32sm_at(t, 41), "La2")? as f64 * u;
-    let lo2 = need(i32sm_at(t, 45), "Lo2")? as f64 * u;
+    let [la1, lo1, la2, lo2] = corners(t, angle_unit(t))?;
     let r = Rows::reduced_latlon((la1, la2), &pl, (lo1, lo2)).map_err(GridError::Corrupt)?;
     finish(r, s3, None)
 }
@@ -132,11 +117,8 @@ pub(super) fn gaussian(s3: &[u8], t: &[u8], template: u16) -> Result<(Grid, Stri
         )));
     }
     let (i_neg, _) = scanning(template, need(u8_at(t, 57), "scanning mode")?)?;
-    let u = unit(t);
-    let la1 = need(i32sm_at(t, 32), "La1")? as f64 * u;
-    let lo1 = need(i32sm_at(t, 36), "Lo1")? as f64 * u;
-    let la2 = need(i32sm_at(t, 41), "La2")? as f64 * u;
-    let lo2 = need(i32sm_at(t, 45), "Lo2")? as f64 * u;
+    let u = angle_unit(t);
+    let [la1, lo1, la2, lo2] = corners(t, u)?;
     let rot = if template == 41 {
         Some(rotation(t, u)?)
     } else {

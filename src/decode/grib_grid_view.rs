@@ -2,7 +2,7 @@
 //! rotated lat/lon for RAP and NAM (3.32769, ecCodes' `kwbc` local template), and space
 //! view (3.90). Offsets are 0-based into the template (section 3 from octet 15).
 
-use super::grib_grid::{earth, need, scanning, GridError};
+use super::grib_grid::{angle_unit, corners, earth, need, scanning, GridError};
 use super::grib_grid_rows::rotation;
 use crate::decode::bytes::{i32sm_at, u32_at, u8_at};
 use crate::geo::geostationary::Geostationary;
@@ -60,17 +60,8 @@ fn rotated_grid(
 pub(super) fn rotated_latlon(t: &[u8]) -> Result<(Grid, String), GridError> {
     let _ = earth(t, 1)?;
     let (nx, ny) = size(t, 1)?;
-    let basic = u32_at(t, 24).unwrap_or(0);
-    let sub = u32_at(t, 28).unwrap_or(0);
-    let u = if basic == 0 || basic == u32::MAX || sub == 0 || sub == u32::MAX {
-        1e-6
-    } else {
-        basic as f64 / sub as f64
-    };
-    let la1 = need(i32sm_at(t, 32), "La1")? as f64 * u;
-    let lo1 = need(i32sm_at(t, 36), "Lo1")? as f64 * u;
-    let la2 = need(i32sm_at(t, 41), "La2")? as f64 * u;
-    let lo2 = need(i32sm_at(t, 45), "Lo2")? as f64 * u;
+    let u = angle_unit(t);
+    let [la1, lo1, la2, lo2] = corners(t, u)?;
     let scan = scanning(1, need(u8_at(t, 57), "scanning mode")?)?;
     let di = u32_at(t, 49)
         .filter(|&v| v != u32::MAX)
