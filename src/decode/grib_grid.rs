@@ -116,20 +116,22 @@ pub(super) fn corners(t: &[u8], unit: f64) -> Result<[f64; 4], GridError> {
     ])
 }
 
-/// Template 3.0. Coordinates use micro-degrees unless a basic angle is given (octets 39-46).
-fn latlon(t: &[u8]) -> Result<(Grid, String), GridError> {
-    let (nx, ny) = dims(t, 0)?;
-    let unit = angle_unit(t);
-    let [la1, lo1, la2, lo2] = corners(t, unit)?;
-    let di = u32_at(t, 49)
-        .filter(|&v| v != u32::MAX)
-        .map(|v| v as f64 * unit);
-    let dj = u32_at(t, 53)
-        .filter(|&v| v != u32::MAX)
-        .map(|v| v as f64 * unit);
-    let (i_neg, j_pos) = scanning(0, need(u8_at(t, 57), "scanning mode")?)?;
-    // Increments from the first and last points: exact for grids like 1/6 degree whose Di
-    // is rounded to micro-degrees, and present even when Di is flagged missing.
+/// Steps (degrees, positive) of a template 3.0/3.1 grid from its first and last points:
+/// exact for grids like 1/6 degree whose Di is rounded to micro-degrees, and present even
+/// when Di is flagged missing; Di and Dj (octets 64-71) only for a single column or row.
+pub(super) fn steps(
+    t: &[u8],
+    unit: f64,
+    (nx, ny): (usize, usize),
+    [la1, lo1, la2, lo2]: [f64; 4],
+    i_neg: bool,
+) -> (f64, f64) {
+    let stored = |off: usize| {
+        u32_at(t, off)
+            .filter(|&v| v != u32::MAX)
+            .map(|v| v as f64 * unit)
+            .unwrap_or(1.0)
+    };
     let dlon = if nx > 1 {
         let mut span = if i_neg { lo1 - lo2 } else { lo2 - lo1 };
         if span <= 0.0 {
@@ -137,13 +139,23 @@ fn latlon(t: &[u8]) -> Result<(Grid, String), GridError> {
         }
         span / (nx - 1) as f64
     } else {
-        di.unwrap_or(1.0)
+        stored(49)
     };
     let dlat = if ny > 1 {
         (la2 - la1).abs() / (ny - 1) as f64
     } else {
-        dj.unwrap_or(1.0)
+        stored(53)
     };
+    (dlon, dlat)
+}
+
+/// Template 3.0. Coordinates use micro-degrees unless a basic angle is given (octets 39-46).
+fn latlon(t: &[u8]) -> Result<(Grid, String), GridError> {
+    let (nx, ny) = dims(t, 0)?;
+    let unit = angle_unit(t);
+    let [la1, lo1, la2, lo2] = corners(t, unit)?;
+    let (i_neg, j_pos) = scanning(0, need(u8_at(t, 57), "scanning mode")?)?;
+    let (dlon, dlat) = steps(t, unit, (nx, ny), [la1, lo1, la2, lo2], i_neg);
     if !(dlon.is_finite() && dlat.is_finite()) || dlon <= 0.0 || (ny > 1 && dlat <= 0.0) {
         return Err(GridError::Corrupt(format!(
             "lat/lon grid with first point ({la1}, {lo1}) and last point ({la2}, {lo2})"

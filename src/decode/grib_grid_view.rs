@@ -2,7 +2,7 @@
 //! rotated lat/lon for RAP and NAM (3.32769, ecCodes' `kwbc` local template), and space
 //! view (3.90). Offsets are 0-based into the template (section 3 from octet 15).
 
-use super::grib_grid::{angle_unit, corners, earth, need, scanning, GridError};
+use super::grib_grid::{angle_unit, corners, earth, need, scanning, steps, GridError};
 use super::grib_grid_rows::rotation;
 use crate::decode::bytes::{i32sm_at, u32_at, u8_at};
 use crate::geo::geostationary::Geostationary;
@@ -63,26 +63,7 @@ pub(super) fn rotated_latlon(t: &[u8]) -> Result<(Grid, String), GridError> {
     let u = angle_unit(t);
     let [la1, lo1, la2, lo2] = corners(t, u)?;
     let scan = scanning(1, need(u8_at(t, 57), "scanning mode")?)?;
-    let di = u32_at(t, 49)
-        .filter(|&v| v != u32::MAX)
-        .map(|v| v as f64 * u);
-    let dj = u32_at(t, 53)
-        .filter(|&v| v != u32::MAX)
-        .map(|v| v as f64 * u);
-    let dx = if nx > 1 {
-        let mut span = if scan.0 { lo1 - lo2 } else { lo2 - lo1 };
-        if span <= 0.0 {
-            span += 360.0;
-        }
-        span / (nx - 1) as f64
-    } else {
-        di.unwrap_or(1.0)
-    };
-    let dy = if ny > 1 {
-        (la2 - la1).abs() / (ny - 1) as f64
-    } else {
-        dj.unwrap_or(1.0)
-    };
+    let (dx, dy) = steps(t, u, (nx, ny), [la1, lo1, la2, lo2], scan.0);
     let pole = rotation(t, u)?;
     let lo1 = crate::geo::grid::norm180(lo1);
     rotated_grid(nx, ny, pole, (lo1, la1), (dx, dy), scan)
