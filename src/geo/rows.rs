@@ -253,7 +253,7 @@ impl Rows {
                 Some(s) => (lon_first, s / (p.max(2) - 1) as f64, p, false),
             })
             .collect();
-        Rows::build(format!("reduced_ll {rows} rows"), lats, parts, None)
+        Rows::build("reduced_ll".into(), lats, parts, None)
     }
 
     /// A HEALPix grid of `nside` (4·nside − 1 rings, 12·nside² points), ring or nested order.
