@@ -217,6 +217,37 @@ pub(super) fn earth(t: &[u8], template: u16) -> Result<Earth, GridError> {
     })
 }
 
+/// A projected grid anchored on its first point (lon/lat degrees) with steps in metres,
+/// signed by the scanning directions (shared by GRIB editions 1 and 2).
+pub(crate) fn projected_from_first_point(
+    (nx, ny): (usize, usize),
+    projection: Projection,
+    (lo1, la1): (f64, f64),
+    (dx, dy): (f64, f64),
+    (i_neg, j_pos): (bool, bool),
+) -> Result<Grid, GridError> {
+    if !(dx > 0.0 && dy > 0.0) {
+        return Err(GridError::Corrupt(format!("grid spacing {dx} x {dy} m")));
+    }
+    let (x0, y0) = projection.forward(lo1, la1).ok_or_else(|| {
+        GridError::Corrupt(format!(
+            "first grid point ({la1}, {lo1}) cannot be projected"
+        ))
+    })?;
+    let grid = Grid {
+        nx,
+        ny,
+        kind: GridKind::Projected {
+            projection,
+            x0,
+            y0,
+            dx: if i_neg { -dx } else { dx },
+            dy: if j_pos { dy } else { -dy },
+        },
+    };
+    Ok(grid)
+}
+
 /// Templates 3.10, 3.20 and 3.30.
 fn projected(template: u16, t: &[u8], name: &str) -> Result<(Grid, String), GridError> {
     let e = earth(t, template)?;
@@ -273,25 +304,8 @@ fn projected(template: u16, t: &[u8], name: &str) -> Result<(Grid, String), Grid
         }
     };
     let (i_neg, j_pos) = scanning(template, mode)?;
-    if !(dx > 0.0 && dy > 0.0) {
-        return Err(GridError::Corrupt(format!("grid spacing {dx} x {dy} m")));
-    }
-    let (x0, y0) = projection.forward(lo1, la1).ok_or_else(|| {
-        GridError::Corrupt(format!(
-            "first grid point ({la1}, {lo1}) cannot be projected"
-        ))
-    })?;
-    let grid = Grid {
-        nx,
-        ny,
-        kind: GridKind::Projected {
-            projection,
-            x0,
-            y0,
-            dx: if i_neg { -dx } else { dx },
-            dy: if j_pos { dy } else { -dy },
-        },
-    };
+    let grid =
+        projected_from_first_point((nx, ny), projection, (lo1, la1), (dx, dy), (i_neg, j_pos))?;
     Ok((
         grid,
         format!("{name} {nx}x{ny} ({:.1}x{:.1} km)", dx / 1e3, dy / 1e3),

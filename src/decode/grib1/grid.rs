@@ -16,7 +16,7 @@
 //! row (PL) follows the vertical coordinates (PV) from octet 5 on, as ecCodes reads it.
 
 use crate::decode::bytes::{i24sm_at, ibm_f64_at, u16_at, u24_at, u8_at};
-use crate::decode::grib_grid::GridError;
+use crate::decode::grib_grid::{projected_from_first_point, GridError};
 use crate::geo::grid::{Grid, GridKind};
 use crate::geo::projection::{Earth, Projection};
 use crate::geo::rotated::RotatedPole;
@@ -371,25 +371,8 @@ fn projected(s2: &[u8], kind: u8) -> Result<(Grid, String), GridError> {
         }
     };
     let (i_neg, j_pos) = scanning(kind, need(u8_at(s2, 27), "scanning mode")?)?;
-    if !(dx > 0.0 && dy > 0.0) {
-        return Err(GridError::Corrupt(format!("grid spacing {dx} x {dy} m")));
-    }
-    let (x0, y0) = projection.forward(lo1, la1).ok_or_else(|| {
-        GridError::Corrupt(format!(
-            "first grid point ({la1}, {lo1}) cannot be projected"
-        ))
-    })?;
-    let grid = Grid {
-        nx,
-        ny,
-        kind: GridKind::Projected {
-            projection,
-            x0,
-            y0,
-            dx: if i_neg { -dx } else { dx },
-            dy: if j_pos { dy } else { -dy },
-        },
-    };
+    let grid =
+        projected_from_first_point((nx, ny), projection, (lo1, la1), (dx, dy), (i_neg, j_pos))?;
     let text = grid.describe();
     Ok((grid, text))
 }
