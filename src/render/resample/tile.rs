@@ -153,6 +153,10 @@ impl Sampler {
         for (py, row) in rows.iter().enumerate() {
             let Some(r) = row else { continue };
             let line = &mut out[py * n..(py + 1) * n];
+            if r.d <= 1.0 && self.method == Resample::Bilinear {
+                self.bilinear_line(&cols, r, line);
+                continue;
+            }
             for (px, col) in cols.iter().enumerate() {
                 let Some(c) = col else { continue };
                 line[px] = if c.d > 1.0 || r.d > 1.0 {
@@ -166,6 +170,37 @@ impl Sampler {
             }
         }
         out
+    }
+
+    /// One line of a separable tile whose row interpolates (no averaging across rows): the
+    /// two grid rows are sliced once, and a pixel whose four neighbours are all valid takes
+    /// [`Sampler::bilinear`]'s arithmetic without its per-value checks, so the values are
+    /// the same to the bit.
+    fn bilinear_line(&self, cols: &[Option<Axis>], r: &Axis, line: &mut [f32]) {
+        let nx = self.grid.nx;
+        let (r0, r1) = (
+            &self.values[r.a * nx..(r.a + 1) * nx],
+            &self.values[r.b * nx..(r.b + 1) * nx],
+        );
+        let (gj, fj) = (1.0 - r.f, r.f);
+        for (out, col) in line.iter_mut().zip(cols) {
+            let Some(c) = col else { continue };
+            if c.d > 1.0 {
+                *out = self.average_spans(c.span, (r.span.0 as usize, r.span.1 as usize));
+                continue;
+            }
+            let (v00, v10, v01, v11) = (r0[c.a], r0[c.b], r1[c.a], r1[c.b]);
+            if v00.is_nan() || v10.is_nan() || v01.is_nan() || v11.is_nan() {
+                *out = self.bilinear(c.a, c.b, c.f, r.a, r.b, r.f);
+                continue;
+            }
+            let (gi, fi) = (1.0 - c.f, c.f);
+            let (w00, w10, w01, w11) = (gi * gj, fi * gj, gi * fj, fi * fj);
+            // The same sums, in the same order, as `bilinear` over four valid corners.
+            let s = 0.0 + v00 * w00 + v10 * w10 + v01 * w01 + v11 * w11;
+            let w = 0.0 + w00 + w10 + w01 + w11;
+            *out = s / w;
+        }
     }
 
     /// Grid positions of the pixels of a tile whose pixel centres lie at `lons` (columns) ×
