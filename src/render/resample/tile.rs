@@ -190,16 +190,37 @@ impl Sampler {
                 continue;
             }
             let (v00, v10, v01, v11) = (r0[c.a], r0[c.b], r1[c.a], r1[c.b]);
-            if v00.is_nan() || v10.is_nan() || v01.is_nan() || v11.is_nan() {
-                *out = self.bilinear(c.a, c.b, c.f, r.a, r.b, r.f);
-                continue;
-            }
             let (gi, fi) = (1.0 - c.f, c.f);
             let (w00, w10, w01, w11) = (gi * gj, fi * gj, gi * fj, fi * fj);
-            // The same sums, in the same order, as `bilinear` over four valid corners.
-            let s = 0.0 + v00 * w00 + v10 * w10 + v01 * w01 + v11 * w11;
-            let w = 0.0 + w00 + w10 + w01 + w11;
-            *out = s / w;
+            // The same sums, in the same order, as `bilinear`.
+            *out = if !(v00.is_nan() || v10.is_nan() || v01.is_nan() || v11.is_nan()) {
+                let s = 0.0 + v00 * w00 + v10 * w10 + v01 * w01 + v11 * w11;
+                let w = 0.0 + w00 + w10 + w01 + w11;
+                s / w
+            } else {
+                let nearest = match (fi < 0.5, fj < 0.5) {
+                    (true, true) => v00,
+                    (false, true) => v10,
+                    (true, false) => v01,
+                    (false, false) => v11,
+                };
+                if nearest.is_nan() {
+                    f32::NAN
+                } else {
+                    let (mut s, mut w) = (0.0f32, 0.0f32);
+                    for (v, wt) in [(v00, w00), (v10, w10), (v01, w01), (v11, w11)] {
+                        if !v.is_nan() {
+                            s += v * wt;
+                            w += wt;
+                        }
+                    }
+                    if w > 0.0 {
+                        s / w
+                    } else {
+                        nearest
+                    }
+                }
+            };
         }
     }
 
