@@ -52,6 +52,12 @@ async fn supervise(args: PoolArgs) -> anyhow::Result<ExitCode> {
         |slot: usize, set: &mut JoinSet<_>, pids: &mut [Option<u32>]| -> anyhow::Result<()> {
             let mut child = spawn(&args)?;
             pids[slot] = child.id();
+            tracing::debug!(
+                component = "pool",
+                slot,
+                pid = child.id().unwrap_or(0),
+                "worker started"
+            );
             set.spawn(async move {
                 let started = Instant::now();
                 let status = child.wait().await;
@@ -66,6 +72,7 @@ async fn supervise(args: PoolArgs) -> anyhow::Result<ExitCode> {
         tokio::select! {
             Some(done) = set.join_next() => {
                 let (slot, started, status) = done?;
+                tracing::debug!(component = "pool", slot, pid = pids[slot].unwrap_or(0), "worker exited");
                 pids[slot] = None;
                 let failed_fast = match &status {
                     Ok(s) => !s.success() && started.elapsed() < Duration::from_secs(1),

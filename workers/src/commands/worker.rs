@@ -189,8 +189,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let body = delivery.data.clone();
         let job = Job::parse(&body);
         let started = Instant::now();
-        let outcome = match &job {
-            Err(e) => Outcome::Permanent(e.to_string()),
+        let (outcome, books_seconds) = match &job {
+            Err(e) => (Outcome::Permanent(e.to_string()), 0.0),
             Ok(job) => {
                 let progress = Arc::new(Progress::default());
                 let (job_id, run_id) = (job.id.clone(), job.run.clone());
@@ -203,10 +203,13 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     progress.clone(),
                 );
                 let mut task = tokio::task::spawn_blocking(move || {
-                    execute(&job, &root, &books, &sources, store.as_ref(), &p)
+                    let mut books_seconds = 0.0;
+                    let books = (books.as_ref(), &mut books_seconds);
+                    let o = execute(&job, &root, books, &sources, store.as_ref(), &p);
+                    (o, books_seconds)
                 });
                 tokio::select! {
-                    r = &mut task => r.unwrap_or_else(|e| Outcome::Transient(anyhow::anyhow!("render task failed: {e}"))),
+                    r = &mut task => r.unwrap_or_else(|e| (Outcome::Transient(anyhow::anyhow!("render task failed: {e}")), 0.0)),
                     _ = sigterm.recv() => {
                         // Stop between tiles and write nothing more; leave the job unacked:
                         // closing returns it to the queue.
@@ -228,6 +231,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         };
+        let executed = started.elapsed();
         let id = job
             .as_ref()
             .map(|j| j.id.clone())
@@ -275,6 +279,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 tracing::info!(
                     worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = what,
                     seconds = started.elapsed().as_secs_f64(),
+                    execute_ms = executed.as_secs_f64() * 1e3,
+                    books_ms = books_seconds * 1e3,
                     connected_ms = connected.as_secs_f64() * 1e3,
                     received_ms = received.as_secs_f64() * 1e3,
                     acked_ms = born.elapsed().as_secs_f64() * 1e3,
@@ -436,11 +442,12 @@ fn dead_letter_headers(
     h
 }
 
-/// Runs a job to its outcome. Blocking.
+/// Runs a job to its outcome; adds the seconds spent reading and writing its result record
+/// to `books_seconds`. Blocking.
 fn execute(
     job: &Job,
     out_root: &str,
-    books: &Books,
+    (books, books_seconds): (&Books, &mut f64),
     sources: &Sources,
     out: &dyn Store,
     progress: &Progress,
@@ -452,7 +459,10 @@ fn execute(
             job.out
         ));
     }
-    match books.read_result(&job.run, &job.id) {
+    let t0 = Instant::now();
+    let recorded = books.read_result(&job.run, &job.id);
+    *books_seconds += t0.elapsed().as_secs_f64();
+    match recorded {
         Ok(Some(mut r)) => {
             r.outcome = "already_done".into();
             return Outcome::AlreadyDone(Box::new(r));
@@ -473,7 +483,10 @@ fn execute(
         return Outcome::Transient(tilecast::Error::Stopped.into());
     }
     // Only after every tile is stored: a result means the job's outputs are all there.
-    match books.write_result(&result) {
+    let t0 = Instant::now();
+    let written = books.write_result(&result);
+    *books_seconds += t0.elapsed().as_secs_f64();
+    match written {
         Ok(()) => Outcome::Done(Box::new(result)),
         Err(e) => Outcome::Transient(e.into()),
     }

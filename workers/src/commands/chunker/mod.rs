@@ -303,6 +303,19 @@ impl Failure {
 
 const RETRY_LATER: Duration = Duration::from_secs(10);
 
+/// Seconds one submission spent in each step, for the log.
+#[derive(Default)]
+struct Stages {
+    /// Reading the file's bytes for its content hash (and spooling an object).
+    hash: f64,
+    /// Inventorying and planning it.
+    plan: f64,
+    /// Publishing its jobs with confirms.
+    publish: f64,
+    /// Bookkeeping: ingest record, claim, plan, submitted mark.
+    books: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::ignored;

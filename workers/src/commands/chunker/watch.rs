@@ -143,6 +143,9 @@ impl Watcher {
     }
 
     fn note(&self, seen: &mut HashMap<String, Seen>, c: Candidate) {
+        if !seen.contains_key(&c.key) {
+            tracing::info!(component = "chunker", key = %c.key, size = c.size, "new file noticed");
+        }
         let s = seen.entry(c.key.clone()).or_insert(Seen {
             size: c.size,
             fingerprint: c.fingerprint.clone(),
@@ -234,11 +237,15 @@ impl Watcher {
                 s.counted = true;
                 self.metrics().files_seen.inc();
             }
-            let outcome = self.handle(&c, session).await;
+            let waited = s.since.elapsed();
+            let mut took = Stages::default();
+            let outcome = self.handle(&c, session, &mut took).await;
             let s = seen.get_mut(&c.key).expect("listed");
             match outcome {
                 Ok(msg) => {
-                    tracing::info!(component = "chunker", key = %c.key, "{msg}");
+                    tracing::info!(component = "chunker", key = %c.key,
+                        waited_s = waited.as_secs_f64(), hash_s = took.hash, plan_s = took.plan,
+                        publish_s = took.publish, books_s = took.books, "{msg}");
                     s.state = State::Done;
                 }
                 Err(Failure::Broker(e)) => {

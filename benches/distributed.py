@@ -1,0 +1,288 @@
+"""The distributed path against the local one, in one run (`benches/distributed.sh`).
+
+Builds a 75-field GRIB2 file with ecCodes from a real NAM sample (the first 75 messages of
+`grib2/geocat__fh.0012_tl.press_gr.awp211.grb2` that are not wind components, so the
+chunker plans one layer, and one job, per field), then for each repetition:
+
+- local: `tilecast render FILE --out FRESH_DIR --quiet`, wall time from spawn to exit;
+- distributed: a chunker (`--no-ledger`), a `tilecast ledger` and a `tilecast pool` of 2
+  one-shot workers as real processes on the real RabbitMQ, started and ready beforehand;
+  the file is written into the ingest directory (as `cp` would) and the time runs until the
+  run's `manifest.json` exists.
+
+Both run on the same cores (the whole machine, every process unpinned, one after the other).
+The breakdown comes from the processes' own JSON logs: when the chunker noticed the file and
+when it had hashed, planned and published it; each worker's start, connection, job, result
+and ack; each worker's exit as the pool saw it; the ledger's last result and the manifest.
+Timestamps are the processes' wall clocks, the same clock as this script's. No timing is
+asserted: the script prints numbers.
+"""
+
+import argparse
+import datetime as dt
+import glob
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SOURCE = "grib2/geocat__fh.0012_tl.press_gr.awp211.grb2"
+FIELDS = 75
+PREFIX = "tilecast_bench_distributed"
+AMQP = os.environ.get("TILECAST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
+
+
+def make_file(samples, dest):
+    """The first FIELDS messages of the sample that are not wind components (u and v make
+    a wind-speed layer too), copied byte for byte."""
+    import eccodes
+
+    wind = {"u", "v", "10u", "10v"}
+    n = 0
+    with open(os.path.join(samples, SOURCE), "rb") as f, open(dest, "wb") as out:
+        while n < FIELDS:
+            h = eccodes.codes_grib_new_from_file(f)
+            if h is None:
+                sys.exit(f"{SOURCE}: only {n} fields that are not wind components")
+            if eccodes.codes_get(h, "shortName") not in wind:
+                out.write(eccodes.codes_get_message(h))
+                n += 1
+            eccodes.codes_release(h)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_ready(port, what, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    sys.exit(f"the {what} never became ready on port {port}")
+
+
+def load():
+    return open("/proc/loadavg").read().split()[0]
+
+
+def ts(rec):
+    return dt.datetime.fromisoformat(rec["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def records(path):
+    out = []
+    for line in open(path, errors="replace"):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+def local_run(tc, grib, tmp, rep):
+    out = os.path.join(tmp, f"local-{rep}")
+    t0 = time.time()
+    subprocess.run([tc, "render", grib, "--out", out, "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.time() - t0
+
+
+def distributed_run(tc, grib, tmp, rep, workers, chunker_flags, worker_flags):
+    root = os.path.join(tmp, f"dist-{rep}")
+    ingest, out, logs = (os.path.join(root, d) for d in ("in", "out", "logs"))
+    for d in (ingest, out, logs):
+        os.makedirs(d)
+    env = dict(os.environ, TILECAST_AMQP_URL=AMQP, TILECAST_QUEUE_PREFIX=PREFIX,
+               TILECAST_OUT=out, TILECAST_INGEST=ingest, TILECAST_LOG_FORMAT="json",
+               RUST_LOG="info,tilecast::commands::pool=debug,tilecast::commands::ledger=debug")
+    procs = []
+
+    def start(label, args):
+        log = open(os.path.join(logs, f"{label}.log"), "w")
+        procs.append(subprocess.Popen([tc] + args, env=env, stdout=log, stderr=log,
+                                      stdin=subprocess.DEVNULL))
+
+    cport, lport = free_port(), free_port()
+    start("ledger", ["ledger", "--metrics-addr", f"127.0.0.1:{lport}"])
+    start("chunker", ["chunker", "--ingest", ingest, "--no-ledger",
+                      "--metrics-addr", f"127.0.0.1:{cport}"] + chunker_flags)
+    start("pool", ["pool", "--workers", str(workers), "--", "--idle-exit", "120"] + worker_flags)
+    wait_ready(lport, "ledger")
+    wait_ready(cport, "chunker")
+    # The workers connect within tens of milliseconds; give them a second.
+    time.sleep(1.0)
+    ld = load()
+    data = open(grib, "rb").read()
+    t0 = time.time()
+    with open(os.path.join(ingest, "nam-75.grib2"), "wb") as f:
+        f.write(data)
+    written = time.time()
+    while not glob.glob(os.path.join(out, "*", "manifest.json")):
+        if time.time() - t0 > 300:
+            sys.exit(f"no manifest after 300 s; logs in {logs}")
+        time.sleep(0.002)
+    t_manifest = time.time()
+    # Let the last worker exit and every log line reach its file.
+    time.sleep(0.5)
+    for p in reversed(procs):
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return breakdown(logs, t0, written, t_manifest, workers), ld
+
+
+def breakdown(logs, t0, written, t_manifest, workers):
+    """Phases of the run on its critical path, and where each worker slot's time went
+    while jobs were being rendered."""
+    chunker = records(os.path.join(logs, "chunker.log"))
+    pool = records(os.path.join(logs, "pool.log"))
+    ledger = records(os.path.join(logs, "ledger.log"))
+    noticed = next((ts(r) for r in chunker if r.get("message", "").startswith("new file")),
+                   None)
+    sub = next(r for r in chunker if "jobs published" in r.get("message", ""))
+    t_pub = ts(sub)
+    stages = {k: float(sub.get(k, 0)) for k in ("hash_s", "plan_s", "publish_s", "books_s")}
+    submit_s = sum(stages.values())
+    t_submit = t_pub - submit_s
+    jobs = [r for r in pool if r.get("outcome") in ("done", "already done")]
+    spawned = {int(r["pid"]): ts(r) for r in pool if r.get("message") == "worker started"}
+    exited = {int(r["pid"]): ts(r) for r in pool if r.get("message") == "worker exited"}
+    slot_of = {int(r["pid"]): int(r["slot"]) for r in pool if r.get("message") == "worker started"}
+    last_ack = max(ts(r) for r in jobs)
+    results = [ts(r) for r in ledger if r.get("message") == "result recorded"]
+    complete = next(ts(r) for r in ledger if "manifest written" in r.get("message", ""))
+    last_result = max(results) if results else last_ack
+    phases = [
+        ("file written", written - t0),
+        ("written -> noticed by the chunker", (noticed or t_submit) - written),
+        ("noticed -> taken (stability wait)", t_submit - (noticed or t_submit)),
+        ("hash", stages["hash_s"]),
+        ("plan", stages["plan_s"]),
+        ("bookkeeping (claim, plan, records)", stages["books_s"]),
+        ("publish with confirms", stages["publish_s"]),
+        ("published -> last job acked", last_ack - t_pub),
+        ("last ack -> ledger has the result", last_result - last_ack),
+        ("ledger: result -> manifest written", complete - last_result),
+        ("manifest written -> seen here", t_manifest - complete),
+    ]
+    # Each worker process's life in segments; the slot-time of the job phase is cut into them.
+    segs = {k: 0.0 for k in ("start", "connect", "wait", "execute", "report", "exit", "respawn")}
+    lo, hi = t_pub, last_ack
+
+    def add(kind, a, b):
+        a, b = max(a, lo), min(b, hi)
+        if b > a:
+            segs[kind] += b - a
+
+    per_job = {k: [] for k in ("start_ms", "connect_ms", "execute_ms", "result_record_ms",
+                               "report_ms", "exit_ms", "respawn_ms")}
+    by_slot = {}
+    for r in jobs:
+        pid = int(r["worker"].split("-")[1])
+        done = ts(r)
+        born = done - float(r["acked_ms"]) / 1e3
+        spawn = spawned.get(pid, born)
+        connected = born + float(r["connected_ms"]) / 1e3
+        received = born + float(r["received_ms"]) / 1e3
+        executed = received + float(r["execute_ms"]) / 1e3
+        end = exited.get(pid, done)
+        add("start", spawn, born)
+        add("connect", born, connected)
+        add("wait", connected, received)
+        add("execute", received, executed)
+        add("report", executed, done)
+        add("exit", done, end)
+        by_slot.setdefault(slot_of.get(pid, -1), []).append((spawn, end))
+        per_job["start_ms"].append((born - spawn) * 1e3)
+        per_job["connect_ms"].append(float(r["connected_ms"]))
+        per_job["execute_ms"].append(float(r["execute_ms"]))
+        per_job["report_ms"].append((done - executed) * 1e3)
+        per_job["exit_ms"].append((end - done) * 1e3)
+        per_job["result_record_ms"].append(float(r.get("books_ms", 0)))
+    for lives in by_slot.values():
+        lives.sort()
+        for (_, end), (spawn, _) in zip(lives, lives[1:]):
+            add("respawn", end, spawn)
+            per_job["respawn_ms"].append((spawn - end) * 1e3)
+    return {
+        "total": t_manifest - t0,
+        "phases": phases,
+        "slots": {k: v / workers for k, v in segs.items()},
+        "per_job": {k: statistics.median(v) if v else 0.0 for k, v in per_job.items()},
+        "jobs": len(jobs),
+        "cpu_execute": sum(float(r["execute_ms"]) for r in jobs) / 1e3,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tilecast", required=True)
+    ap.add_argument("--samples", required=True)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--chunker-flag", action="append", default=[],
+                    help="extra chunker flag (repeatable), e.g. --chunker-flag=--stable-for=2")
+    ap.add_argument("--worker-flag", action="append", default=[],
+                    help="extra worker flag (repeatable)")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="tilecast-bench-dist-")
+    grib = os.path.join(tmp, "nam-75.grib2")
+    make_file(args.samples, grib)
+    inspect = subprocess.run([args.tilecast, "inspect", grib], capture_output=True, text=True)
+    fields = sum(1 for line in inspect.stdout.splitlines() if line.strip()[:1].isdigit())
+    print(f"== distributed vs local: {grib} ({os.path.getsize(grib) // 1024} KiB, {fields} "
+          f"fields listed by inspect) from {SOURCE}")
+    print(f"   {os.cpu_count()} cores, both shapes unpinned on all of them, one after the other; "
+          f"pool of {args.workers}; chunker flags {args.chunker_flag or 'defaults'}")
+    print(f"{'rep':>3} {'local s':>8} {'dist s':>8} {'ratio':>6} {'load':>5} {'jobs':>5}")
+    runs = []
+    for rep in range(args.reps):
+        ll = load()
+        local = local_run(args.tilecast, grib, tmp, rep)
+        b, dl = distributed_run(args.tilecast, grib, tmp, rep, args.workers, args.chunker_flag,
+                                args.worker_flag)
+        runs.append((local, b))
+        print(f"{rep:>3} {local:>8.3f} {b['total']:>8.3f} {b['total'] / local:>6.2f} "
+              f"{ll}/{dl} {b['jobs']:>5}", flush=True)
+    med = lambda xs: statistics.median(xs)
+    local = med([r[0] for r in runs])
+    total = med([r[1]["total"] for r in runs])
+    print(f"median: local {local:.3f} s, distributed {total:.3f} s, ratio {total / local:.2f}x")
+    print("\n-- where the distributed time goes (median over repetitions, s)")
+    for i, (name, _) in enumerate(runs[0][1]["phases"]):
+        print(f"   {name:<40} {med([r[1]['phases'][i][1] for r in runs]):>7.3f}")
+    print("-- the job phase (published -> last ack) per worker slot, s")
+    for k in runs[0][1]["slots"]:
+        print(f"   {k:<40} {med([r[1]['slots'][k] for r in runs]):>7.3f}")
+    print("-- per job (median ms): process start, connect+declare, execute (read, render, "
+          "write, result record), report (result publish + confirm + ack), exit, respawn")
+    print("   " + "  ".join(f"{k} {med([r[1]['per_job'][k] for r in runs]):.1f}"
+                            for k in runs[0][1]["per_job"]))
+    print(f"-- sum of the workers' execute times: "
+          f"{med([r[1]['cpu_execute'] for r in runs]):.3f} s over {runs[0][1]['jobs']} jobs")
+    print(f"(logs and outputs in {tmp})")
+
+
+if __name__ == "__main__":
+    main()
