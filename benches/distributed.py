@@ -105,7 +105,7 @@ def local_run(tc, grib, tmp, rep):
     return time.time() - t0
 
 
-def distributed_run(tc, grib, tmp, rep, workers, chunker_flags, worker_flags):
+def distributed_run(tc, grib, tmp, rep, workers, chunker_flags, pool_flags, worker_flags):
     root = os.path.join(tmp, f"dist-{rep}")
     ingest, out, logs = (os.path.join(root, d) for d in ("in", "out", "logs"))
     for d in (ingest, out, logs):
@@ -124,7 +124,8 @@ def distributed_run(tc, grib, tmp, rep, workers, chunker_flags, worker_flags):
     start("ledger", ["ledger", "--metrics-addr", f"127.0.0.1:{lport}"])
     start("chunker", ["chunker", "--ingest", ingest, "--no-ledger",
                       "--metrics-addr", f"127.0.0.1:{cport}"] + chunker_flags)
-    start("pool", ["pool", "--workers", str(workers), "--", "--idle-exit", "120"] + worker_flags)
+    start("pool", ["pool", "--workers", str(workers)] + pool_flags + ["--", "--idle-exit", "120"]
+          + worker_flags)
     wait_ready(lport, "ledger")
     wait_ready(cport, "chunker")
     # The workers connect within tens of milliseconds; give them a second.
@@ -168,7 +169,6 @@ def breakdown(logs, t0, written, t_manifest, workers):
     jobs = [r for r in pool if r.get("outcome") in ("done", "already done")]
     spawned = {int(r["pid"]): ts(r) for r in pool if r.get("message") == "worker started"}
     exited = {int(r["pid"]): ts(r) for r in pool if r.get("message") == "worker exited"}
-    slot_of = {int(r["pid"]): int(r["slot"]) for r in pool if r.get("message") == "worker started"}
     last_ack = max(ts(r) for r in jobs)
     results = [ts(r) for r in ledger if r.get("message") == "result recorded"]
     complete = next(ts(r) for r in ledger if "manifest written" in r.get("message", ""))
@@ -186,52 +186,60 @@ def breakdown(logs, t0, written, t_manifest, workers):
         ("ledger: result -> manifest written", complete - last_result),
         ("manifest written -> seen here", t_manifest - complete),
     ]
-    # Each worker process's life in segments; the slot-time of the job phase is cut into them.
-    segs = {k: 0.0 for k in ("start", "connect", "wait", "execute", "report", "exit", "respawn")}
-    lo, hi = t_pub, last_ack
-
-    def add(kind, a, b):
-        a, b = max(a, lo), min(b, hi)
-        if b > a:
-            segs[kind] += b - a
-
-    per_job = {k: [] for k in ("start_ms", "connect_ms", "execute_ms", "result_record_ms",
-                               "report_ms", "exit_ms", "respawn_ms")}
-    by_slot = {}
+    # Each job's worker process in segments, from the worker's own times (from its start)
+    # and the pool's start and exit events.
+    keys = ("start", "connect", "standby", "wait", "execute", "result_record", "report", "exit",
+            "hand-over")
+    per_job = {k: [] for k in keys}
+    spans = []
     for r in jobs:
         pid = int(r["worker"].split("-")[1])
         done = ts(r)
         born = done - float(r["acked_ms"]) / 1e3
-        spawn = spawned.get(pid, born)
         connected = born + float(r["connected_ms"]) / 1e3
+        released = born + float(r.get("released_ms", r["connected_ms"])) / 1e3
         received = born + float(r["received_ms"]) / 1e3
         executed = received + float(r["execute_ms"]) / 1e3
-        end = exited.get(pid, done)
-        add("start", spawn, born)
-        add("connect", born, connected)
-        add("wait", connected, received)
-        add("execute", received, executed)
-        add("report", executed, done)
-        add("exit", done, end)
-        by_slot.setdefault(slot_of.get(pid, -1), []).append((spawn, end))
-        per_job["start_ms"].append((born - spawn) * 1e3)
-        per_job["connect_ms"].append(float(r["connected_ms"]))
-        per_job["execute_ms"].append(float(r["execute_ms"]))
-        per_job["report_ms"].append((done - executed) * 1e3)
-        per_job["exit_ms"].append((end - done) * 1e3)
-        per_job["result_record_ms"].append(float(r.get("books_ms", 0)))
-    for lives in by_slot.values():
-        lives.sort()
-        for (_, end), (spawn, _) in zip(lives, lives[1:]):
-            add("respawn", end, spawn)
-            per_job["respawn_ms"].append((spawn - end) * 1e3)
+        spans.append((received, executed))
+        per_job["start"].append(born - spawned.get(pid, born))
+        per_job["connect"].append(connected - born)
+        per_job["standby"].append(released - connected)
+        per_job["wait"].append(received - released)
+        per_job["execute"].append(executed - received)
+        per_job["result_record"].append(float(r.get("books_ms", 0)) / 1e3)
+        per_job["report"].append(done - executed)
+        per_job["exit"].append(exited.get(pid, done) - done)
+    # The job phase as `workers` render places: each job goes to the place that became free
+    # last before it started; a place's time is its wait for its first job, its jobs, the
+    # hand-overs between them and the tail after its last job until the last ack.
+    spans.sort()
+    free = [t_pub] * workers
+    first = [None] * workers
+    busy = [0.0] * workers
+    gaps = [0.0] * workers
+    for a, b in spans:
+        ready = [i for i in range(workers) if free[i] <= a]
+        i = max(ready, key=lambda k: free[k]) if ready else min(range(workers), key=lambda k: free[k])
+        if first[i] is None:
+            first[i] = a - t_pub
+        else:
+            per_job["hand-over"].append(a - free[i])
+            gaps[i] += max(a - free[i], 0.0)
+        busy[i] += b - a
+        free[i] = max(free[i], b)
+    place = {
+        "published -> first job starts": sum(f or 0.0 for f in first) / workers,
+        "executing jobs": sum(busy) / workers,
+        "hand-overs between jobs": sum(gaps) / workers,
+        "last job rendered -> last ack": sum(last_ack - f for f in free) / workers,
+    }
     return {
         "total": t_manifest - t0,
         "phases": phases,
-        "slots": {k: v / workers for k, v in segs.items()},
-        "per_job": {k: statistics.median(v) if v else 0.0 for k, v in per_job.items()},
+        "places": place,
+        "per_job": {k: statistics.median(v) * 1e3 if v else 0.0 for k, v in per_job.items()},
         "jobs": len(jobs),
-        "cpu_execute": sum(float(r["execute_ms"]) for r in jobs) / 1e3,
+        "cpu_execute": sum(b - a for a, b in spans),
     }
 
 
@@ -243,6 +251,8 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chunker-flag", action="append", default=[],
                     help="extra chunker flag (repeatable), e.g. --chunker-flag=--stable-for=2")
+    ap.add_argument("--pool-flag", action="append", default=[],
+                    help="extra pool flag (repeatable), e.g. --pool-flag=--standby=0")
     ap.add_argument("--worker-flag", action="append", default=[],
                     help="extra worker flag (repeatable)")
     args = ap.parse_args()
@@ -250,18 +260,20 @@ def main():
     grib = os.path.join(tmp, "nam-75.grib2")
     make_file(args.samples, grib)
     inspect = subprocess.run([args.tilecast, "inspect", grib], capture_output=True, text=True)
-    fields = sum(1 for line in inspect.stdout.splitlines() if line.strip()[:1].isdigit())
+    summary = [line for line in inspect.stdout.splitlines() if " fields, " in line]
+    fields = summary[-1].split()[0] if summary else "?"
     print(f"== distributed vs local: {grib} ({os.path.getsize(grib) // 1024} KiB, {fields} "
           f"fields listed by inspect) from {SOURCE}")
     print(f"   {os.cpu_count()} cores, both shapes unpinned on all of them, one after the other; "
-          f"pool of {args.workers}; chunker flags {args.chunker_flag or 'defaults'}")
+          f"pool of {args.workers}; flags: chunker {args.chunker_flag or 'defaults'}, "
+          f"pool {args.pool_flag or 'defaults'}, worker {args.worker_flag or 'defaults'}")
     print(f"{'rep':>3} {'local s':>8} {'dist s':>8} {'ratio':>6} {'load':>5} {'jobs':>5}")
     runs = []
     for rep in range(args.reps):
         ll = load()
         local = local_run(args.tilecast, grib, tmp, rep)
         b, dl = distributed_run(args.tilecast, grib, tmp, rep, args.workers, args.chunker_flag,
-                                args.worker_flag)
+                                args.pool_flag, args.worker_flag)
         runs.append((local, b))
         print(f"{rep:>3} {local:>8.3f} {b['total']:>8.3f} {b['total'] / local:>6.2f} "
               f"{ll}/{dl} {b['jobs']:>5}", flush=True)
@@ -272,11 +284,13 @@ def main():
     print("\n-- where the distributed time goes (median over repetitions, s)")
     for i, (name, _) in enumerate(runs[0][1]["phases"]):
         print(f"   {name:<40} {med([r[1]['phases'][i][1] for r in runs]):>7.3f}")
-    print("-- the job phase (published -> last ack) per worker slot, s")
-    for k in runs[0][1]["slots"]:
-        print(f"   {k:<40} {med([r[1]['slots'][k] for r in runs]):>7.3f}")
-    print("-- per job (median ms): process start, connect+declare, execute (read, render, "
-          "write, result record), report (result publish + confirm + ack), exit, respawn")
+    print(f"-- the job phase (published -> last ack) per render place ({args.workers}), s")
+    for k in runs[0][1]["places"]:
+        print(f"   {k:<40} {med([r[1]['places'][k] for r in runs]):>7.3f}")
+    print("-- per job, median ms: process start, connect (and declare), standby (connected, "
+          "not yet released), wait for the job, execute (read, render, write, result record), "
+          "of which the result record, report (result publish + confirm + ack), exit; "
+          "hand-over (previous job rendered -> this one received, same place)")
     print("   " + "  ".join(f"{k} {med([r[1]['per_job'][k] for r in runs]):.1f}"
                             for k in runs[0][1]["per_job"]))
     print(f"-- sum of the workers' execute times: "

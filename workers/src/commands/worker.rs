@@ -31,6 +31,7 @@ use lapin::types::FieldTable;
 use tilecast::run::execute::{self, Progress};
 use tilecast::run::job::{Job, JobResult, RESULT_TYPE};
 
+use crate::commands::pool;
 use crate::infra::amqp::{self, AmqpArgs, Names, RENDER_KEY};
 use crate::infra::headers::{self, DeathReason};
 use crate::infra::http::{self, Health};
@@ -83,6 +84,12 @@ pub struct WorkerArgs {
     /// Exit 0 after this many seconds without a job.
     #[arg(long, env = "TILECAST_IDLE_EXIT", default_value_t = 30.0)]
     pub idle_exit: f64,
+    /// Start and connect, then wait for a line on standard input before taking a job (exit 0
+    /// if it closes first), and write a line to standard output once the last job has
+    /// rendered, before reporting it: how `tilecast pool --standby` keeps workers connected
+    /// ahead of need without a second job per process.
+    #[arg(long, env = "TILECAST_WORKER_STANDBY")]
+    pub standby: bool,
     /// Serve /metrics, /healthz and /readyz here while the worker lives (for debugging;
     /// the ledger keeps the metrics that outlive workers).
     #[arg(long, env = "TILECAST_WORKER_METRICS_ADDR")]
@@ -132,14 +139,6 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     }
     health.set_ready(true);
     let tag = name.clone();
-    let mut consumer = ch
-        .basic_consume(
-            names.render.as_str().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
     let roots = Roots::new(&args.ingest)?;
     let out_location = Location::parse(&args.out)?;
     let out_root = out_location.canonical();
@@ -155,6 +154,27 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         args.cache_mb.saturating_mul(1 << 20),
         roots,
     ));
+    if args.standby {
+        tokio::select! {
+            go = pool::released() => if !go {
+                let _ = conn.close(200, "the pool is gone".into()).await;
+                return Ok(ExitCode::SUCCESS);
+            },
+            _ = sigterm.recv() => {
+                let _ = conn.close(200, "SIGTERM".into()).await;
+                return Ok(ExitCode::from(EXIT_SIGTERM));
+            }
+        }
+    }
+    let released = born.elapsed();
+    let mut consumer = ch
+        .basic_consume(
+            names.render.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     let broker = Broker {
         conn: &conn,
         ch: &ch,
@@ -232,6 +252,9 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let executed = started.elapsed();
+        if last && args.standby {
+            pool::rendered();
+        }
         let id = job
             .as_ref()
             .map(|j| j.id.clone())
@@ -282,6 +305,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     execute_ms = executed.as_secs_f64() * 1e3,
                     books_ms = books_seconds * 1e3,
                     connected_ms = connected.as_secs_f64() * 1e3,
+                    released_ms = released.as_secs_f64() * 1e3,
                     received_ms = received.as_secs_f64() * 1e3,
                     acked_ms = born.elapsed().as_secs_f64() * 1e3,
                     "job {what} in {:.3} s", started.elapsed().as_secs_f64()
