@@ -77,6 +77,27 @@ def wait_ready(port, what, timeout=60):
     sys.exit(f"the {what} never became ready on port {port}")
 
 
+def children_cpu():
+    """CPU seconds (user + system) of every process this script started and waited for, and
+    their waited-for descendants (the pool waits for its workers)."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def broker_cpu():
+    """CPU seconds of the RabbitMQ node (beam.smp) so far, or None if it is not found."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and b"beam.smp" in open(f"/proc/{pid}/cmdline", "rb").read():
+                f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                return (int(f[11]) + int(f[12])) / tick
+        except OSError:
+            continue
+    return None
+
+
 def load():
     return open("/proc/loadavg").read().split()[0]
 
@@ -99,13 +120,14 @@ def records(path):
 
 def local_run(tc, grib, tmp, rep):
     out = os.path.join(tmp, f"local-{rep}")
+    c0 = children_cpu()
     t0 = time.time()
     subprocess.run([tc, "render", grib, "--out", out, "--quiet"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.time() - t0
+    return time.time() - t0, children_cpu() - c0
 
 
-def distributed_run(tc, grib, tmp, rep, workers, chunker_flags, pool_flags, worker_flags):
+def distributed_run(tc, grib, tmp, rep, run, workers, chunker_flags, pool_flags, worker_flags):
     root = os.path.join(tmp, f"dist-{rep}")
     ingest, out, logs = (os.path.join(root, d) for d in ("in", "out", "logs"))
     for d in (ingest, out, logs):
@@ -132,15 +154,19 @@ def distributed_run(tc, grib, tmp, rep, workers, chunker_flags, pool_flags, work
     time.sleep(1.0)
     ld = load()
     data = open(grib, "rb").read()
+    c0, b0 = children_cpu(), broker_cpu()
     t0 = time.time()
     with open(os.path.join(ingest, "nam-75.grib2"), "wb") as f:
         f.write(data)
     written = time.time()
-    while not glob.glob(os.path.join(out, "*", "manifest.json")):
+    # The run id is the local render's (same bytes, same settings): one stat per poll.
+    manifest = os.path.join(out, run, "manifest.json")
+    while not os.path.exists(manifest):
         if time.time() - t0 > 300:
             sys.exit(f"no manifest after 300 s; logs in {logs}")
         time.sleep(0.002)
     t_manifest = time.time()
+    b1 = broker_cpu()
     # Let the last worker exit and every log line reach its file.
     time.sleep(0.5)
     for p in reversed(procs):
@@ -150,7 +176,12 @@ def distributed_run(tc, grib, tmp, rep, workers, chunker_flags, pool_flags, work
             p.wait(timeout=15)
         except subprocess.TimeoutExpired:
             p.kill()
-    return breakdown(logs, t0, written, t_manifest, workers), ld
+    b = breakdown(logs, t0, written, t_manifest, workers)
+    # Processes' CPU is known once they are reaped: start-up before the drop is included,
+    # the 0.5 s after the manifest too (idle).
+    b["cpu"] = children_cpu() - c0
+    b["broker_cpu"] = (b1 - b0) if b0 is not None and b1 is not None else float("nan")
+    return b, ld
 
 
 def breakdown(logs, t0, written, t_manifest, workers):
@@ -267,16 +298,20 @@ def main():
     print(f"   {os.cpu_count()} cores, both shapes unpinned on all of them, one after the other; "
           f"pool of {args.workers}; flags: chunker {args.chunker_flag or 'defaults'}, "
           f"pool {args.pool_flag or 'defaults'}, worker {args.worker_flag or 'defaults'}")
-    print(f"{'rep':>3} {'local s':>8} {'dist s':>8} {'ratio':>6} {'load':>5} {'jobs':>5}")
+    print(f"{'rep':>3} {'local s':>8} {'dist s':>8} {'ratio':>6} {'load before local/dist':>23} "
+          f"{'jobs':>5} {'local cpu s':>11} {'dist cpu s':>10} {'broker cpu s':>12}")
     runs = []
     for rep in range(args.reps):
         ll = load()
-        local = local_run(args.tilecast, grib, tmp, rep)
-        b, dl = distributed_run(args.tilecast, grib, tmp, rep, args.workers, args.chunker_flag,
-                                args.pool_flag, args.worker_flag)
+        local, local_cpu = local_run(args.tilecast, grib, tmp, rep)
+        run = os.path.basename(os.path.dirname(
+            glob.glob(os.path.join(tmp, f"local-{rep}", "*", "manifest.json"))[0]))
+        b, dl = distributed_run(args.tilecast, grib, tmp, rep, run, args.workers,
+                                args.chunker_flag, args.pool_flag, args.worker_flag)
         runs.append((local, b))
         print(f"{rep:>3} {local:>8.3f} {b['total']:>8.3f} {b['total'] / local:>6.2f} "
-              f"{ll}/{dl} {b['jobs']:>5}", flush=True)
+              f"{ll + '/' + dl:>23} {b['jobs']:>5} {local_cpu:>11.2f} {b['cpu']:>10.2f} "
+              f"{b['broker_cpu']:>12.2f}", flush=True)
     med = lambda xs: statistics.median(xs)
     local = med([r[0] for r in runs])
     total = med([r[1]["total"] for r in runs])

@@ -2,7 +2,7 @@
 //! one is done, the way a Kubernetes Job controller or Deployment does. The single-machine
 //! deployment, and the harness of the distributed tests.
 //!
-//! With `--standby S` (default 1) the pool also keeps S workers started, connected and
+//! With `--standby S` (default N) the pool also keeps S workers started, connected and
 //! waiting (`tilecast worker --standby`): a worker that has rendered its job says so on its
 //! standard output, and the pool at once releases a waiting one with a line on its standard
 //! input, so the next job starts while the finished worker still reports, acks and exits,
@@ -28,9 +28,10 @@ pub struct PoolArgs {
     #[arg(long, env = "TILECAST_WORKERS", default_value_t = 2)]
     pub workers: usize,
     /// Workers kept started and connected beyond those, each released as soon as a running
-    /// worker has rendered its job (0: start a worker only when one exits).
-    #[arg(long, env = "TILECAST_POOL_STANDBY", default_value_t = 1)]
-    pub standby: usize,
+    /// worker has rendered its job (default: as many as --workers; 0: start a worker only
+    /// when one exits).
+    #[arg(long, env = "TILECAST_POOL_STANDBY")]
+    pub standby: Option<usize>,
     /// Arguments for each `tilecast worker` (after `--`); the environment is inherited, so
     /// TILECAST_* variables work too.
     #[arg(last = true)]
@@ -94,6 +95,7 @@ async fn supervise(args: PoolArgs) -> anyhow::Result<ExitCode> {
     let mut waiting: VecDeque<u32> = VecDeque::new();
     let mut backoff = Duration::ZERO;
     let mut next_start = Instant::now();
+    let standby = args.standby.unwrap_or(args.workers);
     loop {
         // Release waiting workers into free places, then start workers up to the target.
         let active = procs.values().filter(|w| w.state == State::Active).count();
@@ -107,10 +109,10 @@ async fn supervise(args: PoolArgs) -> anyhow::Result<ExitCode> {
             .values()
             .filter(|w| w.state != State::Finishing)
             .count();
-        let wanted = args.workers + args.standby;
+        let wanted = args.workers + standby;
         if live < wanted && Instant::now() >= next_start {
             for _ in live..wanted {
-                let (pid, w) = start(&args, &tx)?;
+                let (pid, w) = start(&args, standby > 0, &tx)?;
                 if w.state == State::Standby {
                     waiting.push_back(pid);
                 }
@@ -157,8 +159,11 @@ async fn supervise(args: PoolArgs) -> anyhow::Result<ExitCode> {
 
 /// Starts a worker (a standby one when the pool keeps standbys) and the task that reports
 /// its lines and its exit.
-fn start(args: &PoolArgs, tx: &mpsc::UnboundedSender<Event>) -> anyhow::Result<(u32, Worker)> {
-    let standby = args.standby > 0;
+fn start(
+    args: &PoolArgs,
+    standby: bool,
+    tx: &mpsc::UnboundedSender<Event>,
+) -> anyhow::Result<(u32, Worker)> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg("worker");
     if standby {

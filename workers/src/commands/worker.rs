@@ -125,7 +125,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         c = amqp::connect(&args.amqp, &name) => c?,
         _ = sigterm.recv() => return Ok(ExitCode::from(EXIT_SIGTERM)),
     };
-    let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
+    let (ch, names) = amqp::worker_channel(&conn, &args.amqp).await?;
     ch.basic_qos(1, BasicQosOptions::default()).await?;
     let connected = born.elapsed();
     let health = Health::new(Arc::new(Metrics::new()));
