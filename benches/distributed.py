@@ -212,7 +212,7 @@ def breakdown(logs, t0, written, t_manifest, workers):
         ("plan", stages["plan_s"]),
         ("bookkeeping (claim, plan, records)", stages["books_s"]),
         ("publish with confirms", stages["publish_s"]),
-        ("published -> last job acked", last_ack - t_pub),
+        ("submitted (chunker's log) -> last job acked", last_ack - t_pub),
         ("last ack -> ledger has the result", last_result - last_ack),
         ("ledger: result -> manifest written", complete - last_result),
         ("manifest written -> seen here", t_manifest - complete),
@@ -259,7 +259,7 @@ def breakdown(logs, t0, written, t_manifest, workers):
         busy[i] += b - a
         free[i] = max(free[i], b)
     place = {
-        "published -> first job starts": sum(f or 0.0 for f in first) / workers,
+        "submitted -> first job starts (< 0: before)": sum(f or 0.0 for f in first) / workers,
         "executing jobs": sum(busy) / workers,
         "hand-overs between jobs": sum(gaps) / workers,
         "last job rendered -> last ack": sum(last_ack - f for f in free) / workers,
@@ -308,18 +308,18 @@ def main():
             glob.glob(os.path.join(tmp, f"local-{rep}", "*", "manifest.json"))[0]))
         b, dl = distributed_run(args.tilecast, grib, tmp, rep, run, args.workers,
                                 args.chunker_flag, args.pool_flag, args.worker_flag)
-        runs.append((local, b))
+        runs.append(((local, local_cpu), b))
         print(f"{rep:>3} {local:>8.3f} {b['total']:>8.3f} {b['total'] / local:>6.2f} "
               f"{ll + '/' + dl:>23} {b['jobs']:>5} {local_cpu:>11.2f} {b['cpu']:>10.2f} "
               f"{b['broker_cpu']:>12.2f}", flush=True)
     med = lambda xs: statistics.median(xs)
-    local = med([r[0] for r in runs])
+    local = med([r[0][0] for r in runs])
     total = med([r[1]["total"] for r in runs])
     print(f"median: local {local:.3f} s, distributed {total:.3f} s, ratio {total / local:.2f}x")
     print("\n-- where the distributed time goes (median over repetitions, s)")
     for i, (name, _) in enumerate(runs[0][1]["phases"]):
         print(f"   {name:<40} {med([r[1]['phases'][i][1] for r in runs]):>7.3f}")
-    print(f"-- the job phase (published -> last ack) per render place ({args.workers}), s")
+    print(f"-- the job phase (submitted -> last ack) per render place ({args.workers}), s")
     for k in runs[0][1]["places"]:
         print(f"   {k:<40} {med([r[1]['places'][k] for r in runs]):>7.3f}")
     print("-- per job, median ms: process start, connect (and declare), standby (connected, "
@@ -330,6 +330,11 @@ def main():
                             for k in runs[0][1]["per_job"]))
     print(f"-- sum of the workers' execute times: "
           f"{med([r[1]['cpu_execute'] for r in runs]):.3f} s over {runs[0][1]['jobs']} jobs")
+    lc, dc = med([r[0][1] for r in runs]), med([r[1]["cpu"] for r in runs])
+    bc = med([r[1]["broker_cpu"] for r in runs])
+    jobs = runs[0][1]["jobs"]
+    print(f"-- CPU (median): local {lc:.2f} s; distributed {dc:.2f} s in tilecast processes "
+          f"+ {bc:.2f} s in the broker: {(dc + bc - lc) / jobs * 1e3:.1f} ms more per job")
     print(f"(logs and outputs in {tmp})")
 
 
