@@ -8,7 +8,9 @@
 //! those created later. The listing stays the truth: it still runs every `--poll-interval`,
 //! finds anything the notifications missed (files written through a network mount, events
 //! lost to a full queue, which asks for a listing at once) and applies `--stable-for` to it.
-//! Symbolic links are never reported, as the listing skips them.
+//! Symbolic links are never reported, as the listing skips them, and directories whose keys
+//! the chunker ignores (hidden or temporary names, the outputs when they are inside the ingest
+//! directory) are not watched: a render writing its tiles there would flood the queue.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,8 @@ pub(super) enum Note {
 
 pub(super) struct Notifier {
     root: PathBuf,
+    /// Key prefix (ending in `/`) of a directory not to watch: the outputs.
+    skip: Option<String>,
     events: EventStream<Vec<u8>>,
     watches: Watches,
     /// Each watched directory's key prefix ("" for the root, else ending in `/`).
@@ -38,13 +42,14 @@ fn mask() -> WatchMask {
 }
 
 impl Notifier {
-    /// Watches `root` and every directory under it.
-    pub(super) fn new(root: &Path) -> std::io::Result<Notifier> {
+    /// Watches `root` and every directory under it but `skip` (a key prefix ending in `/`).
+    pub(super) fn new(root: &Path, skip: Option<String>) -> std::io::Result<Notifier> {
         let inotify = Inotify::init()?;
         let events = inotify.into_event_stream(vec![0u8; 64 * 1024])?;
         let watches = events.watches();
         let mut n = Notifier {
             root: root.to_path_buf(),
+            skip: skip.filter(|s| !s.is_empty()),
             events,
             watches,
             dirs: HashMap::new(),
@@ -56,6 +61,9 @@ impl Notifier {
     /// Watches the directory at `prefix` and every directory under it (not following
     /// symbolic links).
     fn watch_tree(&mut self, prefix: String) -> std::io::Result<()> {
+        if !self.wanted(&prefix) {
+            return Ok(());
+        }
         let dir = self.root.join(&prefix);
         let wd = self.watches.add(&dir, mask())?;
         self.dirs.insert(wd, prefix.clone());
@@ -67,6 +75,14 @@ impl Notifier {
             }
         }
         Ok(())
+    }
+
+    /// Whether the directory at `prefix` (empty, or ending in `/`) is watched.
+    fn wanted(&self, prefix: &str) -> bool {
+        let Some(dir) = prefix.strip_suffix('/') else {
+            return true;
+        };
+        !super::ignored(dir) && !self.skip.as_deref().is_some_and(|s| prefix.starts_with(s))
     }
 
     /// The next notification that matters. An error means notifications have stopped
@@ -94,8 +110,12 @@ impl Notifier {
             if event.mask.contains(EventMask::ISDIR) {
                 // A new directory: watch it, and list at once for what was written into it
                 // before the watch.
-                let _ = self.watch_tree(format!("{key}/"));
-                return Ok(Note::List);
+                let prefix = format!("{key}/");
+                if self.wanted(&prefix) {
+                    let _ = self.watch_tree(prefix);
+                    return Ok(Note::List);
+                }
+                continue;
             }
             if event
                 .mask
@@ -134,7 +154,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir(root.join("old")).unwrap();
-        let mut n = Notifier::new(root).unwrap();
+        std::fs::create_dir(root.join("tiles")).unwrap();
+        let mut n = Notifier::new(root, Some("tiles/".into())).unwrap();
+        // Nothing under the skipped directory, nor in a hidden one, is reported.
+        std::fs::write(root.join("tiles/t.png"), b"PNG").unwrap();
+        std::fs::create_dir(root.join(".hidden")).unwrap();
         std::fs::write(root.join("a.grib2"), b"GRIB").unwrap();
         assert_eq!(closed(next(&mut n).await), "a.grib2");
         std::fs::write(root.join("old/b.part"), b"GRIB").unwrap();

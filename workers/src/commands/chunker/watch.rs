@@ -112,7 +112,7 @@ impl Watcher {
             .ingest
             .local_root()
             .filter(|_| self.args.take_on_close)?;
-        match Notifier::new(root) {
+        match Notifier::new(root, self.outputs_inside.clone()) {
             Ok(n) => Some(n),
             Err(e) => {
                 tracing::warn!(component = "chunker", dir = %root.display(), error = %e,
