@@ -102,10 +102,11 @@ pub fn indexed_png(
     Ok(out)
 }
 
-/// libdeflate level of data tiles, chosen by measurement (benches/README.md): on the GFS
-/// z0-z5 pyramids, level 2 takes 10% less CPU than zlib-rs level 3 for the same bytes
-/// (level 1: 30% less, 8% more bytes; level 3: as fast as zlib-rs, 3-6% fewer bytes).
-const DATA_LEVEL: i32 = 2;
+/// libdeflate level of data tiles, chosen by measurement (benches/README.md). Session 8,
+/// data tiles to the native zoom, whole GFS 0.25° z0-z5 render (callgrind, one thread):
+/// level 1 7.35 G instructions and 5.48 MB of data tiles, level 2 7.77 G and 5.37 MB,
+/// level 3 7.82 G and 5.33 MB: level 1 saves 5% of the render for 2% more bytes.
+const DATA_LEVEL: i32 = 1;
 
 /// RGBA PNG: every row Up-filtered, compressed in one call to libdeflate. Chosen by
 /// measurement (benches/README.md): Up was 3-4.6 times faster than Sub at zlib level 6 and
