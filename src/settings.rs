@@ -168,6 +168,15 @@ impl RenderSettings {
         if let Some(p) = &self.palette {
             p.palette()?;
         }
+        // A PMTiles tile id numbers the 4^z tiles of a square zoom; geographic tiles are
+        // 2^(z+1) × 2^z (WorldCRS84Quad), which no archive reader would place.
+        if self.format.archives() && self.tiling != Tiling::WebMercator {
+            return Err(Error::Settings(format!(
+                "--format {} needs --tiling webmercator: PMTiles archives hold square \
+                 Web Mercator tile pyramids",
+                self.format.name()
+            )));
+        }
         Ok(())
     }
 }
