@@ -212,7 +212,7 @@ fn archives_in_a_bucket_are_the_local_archives() {
     wait_for(&c, "the manifest", Duration::from_secs(240), || {
         out.manifests("runs").len() == 1
     });
-    let (_keep, local) = local_render(&[file.clone()], &FLAGS);
+    let (_keep, local) = local_render(std::slice::from_ref(&file), &FLAGS);
     assert_same(&out.tree("runs"), &local);
     let archive = local
         .keys()
