@@ -359,3 +359,52 @@ fn part_of_one_tile() -> Vec<u8> {
         data: None,
     }])
 }
+
+/// An archive too large for its root directory alone (leaf directories, spec 4) written by
+/// tilecast's writer is read whole by the PyPI reader: every tile, byte for byte, and the
+/// header's counts.
+#[test]
+fn leaf_directories_are_read_by_the_pypi_reader() {
+    use tilecast::io::pmtiles::reader::Archive;
+    use tilecast::io::pmtiles::tile_of;
+    use tilecast::io::pmtiles::writer::{ArchiveWriter, Extent};
+    let dir = common::tempdir();
+    let mut w = ArchiveWriter::new(&dir.path().join("data")).unwrap();
+    let mut want = BTreeMap::new();
+    let (mut id, mut seed) = (((1u64 << 20) - 1) / 3, 0x9e37_79b9_7f4a_7c15_u64);
+    for n in 0..40_000u32 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        id += 1 + seed % 40;
+        // Every tenth tile repeats a common body: deduplicated, sometimes in runs.
+        let body = if n % 10 == 0 {
+            b"common".to_vec()
+        } else {
+            format!("{id}:{}", "x".repeat((seed % 200) as usize)).into_bytes()
+        };
+        w.add_id(id, &body).unwrap();
+        let (z, x, y) = tile_of(id);
+        want.insert(format!("{z}/{x}/{y}"), body);
+    }
+    let path = dir.path().join("big.pmtiles");
+    let extent = Extent {
+        min_zoom: 10,
+        max_zoom: 10,
+        bounds: [-180.0, -85.0, 180.0, 85.0],
+        center: [0.0, 0.0],
+        center_zoom: 10,
+    };
+    w.finish(&extent, br#"{"name":"big"}"#, &path).unwrap();
+    let a = Archive::open(&path).unwrap();
+    assert!(
+        a.header.leaf_length > 0,
+        "no leaf directories: the test needs them"
+    );
+    assert!(a.header.root_offset + a.header.root_length <= 16_384);
+    let (report, tiles) = read_with_pypi(&path, &dir.path().join("read"));
+    assert_eq!(report["header"]["addressed_tiles_count"], 40_000);
+    assert_eq!(report["offsets_in_order"], true);
+    assert_eq!(tiles.len(), want.len());
+    assert!(tiles == want, "tiles differ");
+}

@@ -40,14 +40,16 @@ def main(path, outdir):
                 k: (v.name.lower() if hasattr(v, "name") else v) for k, v in header.items()
             }
             out["metadata"] = reader.metadata()
-            for (z, x, y), data in all_tiles(get_bytes):
+            count = header["addressed_tiles_count"]
+            for i, ((z, x, y), data) in enumerate(all_tiles(get_bytes)):
                 name = f"{z}/{x}/{y}"
                 out["tiles"].append(name)
                 os.makedirs(os.path.join(outdir, str(z), str(x)), exist_ok=True)
                 with open(os.path.join(outdir, name + ".png"), "wb") as t:
                     t.write(data)
-                # The reader's own lookup finds the same bytes.
-                if reader.get(z, x, y) != data:
+                # The reader's own lookup (root, then leaf) finds the same bytes; for at
+                # most about 1000 tiles, as each lookup inflates its directories again.
+                if i % max(1, count // 1000) == 0 and reader.get(z, x, y) != data:
                     raise ValueError(f"get({name}) differs from the traversal")
             seen_end, used, ordered = 0, set(), True
             for e in entries(get_bytes, header, header["root_offset"], header["root_length"]):
