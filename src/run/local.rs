@@ -122,7 +122,7 @@ pub fn render_file(
     progress.check()?;
     let m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
     // The archives from the jobs' parts, as the ledger assembles them in a distributed run.
-    let archived = archive::assemble_run(out, &plan, &m)?;
+    archive::assemble_run(out, &plan, &m)?;
     let json = manifest_bytes(&m);
     let bytes = json.len() as u64;
     catalog::record_run(out, &m)?;
@@ -139,7 +139,7 @@ pub fn render_file(
         fields: ds.entries().len(),
         layers: m.layers.len(),
         tiles: m.layers.iter().map(|l| l.tile_count).sum(),
-        bytes: m.layers.iter().map(|l| l.bytes).sum::<u64>() + bytes + archived,
+        bytes: m.layers.iter().map(|l| l.bytes).sum::<u64>() + bytes,
         failed: m.failed.clone(),
         seconds: start.elapsed().as_secs_f64(),
     })

@@ -16,6 +16,9 @@ use crate::io::pmtiles::corrupt;
 
 pub const MAGIC: &[u8; 8] = b"TCPART1\n";
 const INDEX_ENTRY: u64 = 16;
+/// A part's read buffer: an assembly holds one per job of the layer, so this (times the
+/// layer's jobs) is most of its memory.
+const READ_BUFFER: usize = 32 << 10;
 
 /// One tile of a part.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +66,7 @@ impl PartReader {
     pub fn open(path: &Path, name: &str) -> Result<PartReader> {
         let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
-        let mut file = BufReader::with_capacity(256 << 10, f);
+        let mut file = BufReader::with_capacity(READ_BUFFER, f);
         let mut head = [0u8; 16];
         if len < 16 {
             return Err(corrupt(
