@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use tilecast::io::store::{LocalStore, Store};
+use tilecast::io::store::{LocalStore, PutMeta, Store};
 use tilecast::run::archive;
 use tilecast::run::execute::Progress;
 use tilecast::run::local::{plan_file, render_file};
@@ -308,48 +308,53 @@ fn assembly_is_repeatable_and_bad_parts_are_named() {
 
     let layer = &plan.layers[0];
     let key = archive::part_key(&plan.run, &layer.name, &layer.jobs[0].id);
-    // Missing part.
-    let e = archive::assemble_run(&store, &plan, &manifest)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains(&key) && e.contains("missing"), "{e}");
-    // A valid but truncated part, then garbage.
+    // A layer whose archives cannot be made is a failed layer, with the reason naming the
+    // part; the others are kept.
+    let failed_with = |parts: &[(String, Vec<u8>)]| -> String {
+        for (k, bytes) in parts {
+            store.put(k, bytes.clone(), PutMeta::PRIVATE).unwrap();
+        }
+        let mut m = manifest.clone();
+        archive::assemble_run(&store, &plan, &mut m).unwrap();
+        assert!(m.layers.iter().all(|l| l.name != layer.name), "{name} kept");
+        let f = m
+            .failed
+            .iter()
+            .find(|f| f.layer.as_deref() == Some(&layer.name))
+            .unwrap();
+        archive::delete_parts(&store, &plan.run).unwrap();
+        f.error.clone()
+    };
     let good = part_of_one_tile();
+    let all = |first: Vec<u8>| -> Vec<(String, Vec<u8>)> {
+        layer
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| {
+                let k = archive::part_key(&plan.run, &layer.name, &j.id);
+                (k, if i == 0 { first.clone() } else { good.clone() })
+            })
+            .collect()
+    };
+    // Missing (the render deleted them).
+    let e = failed_with(&[]);
+    assert!(e.contains(&key) && e.contains("missing"), "{e}");
+    // Truncated, then garbage.
     for bad in [
         good[..good.len() - 3].to_vec(),
         b"not a part at all, just bytes".to_vec(),
     ] {
-        for j in &layer.jobs {
-            let k = archive::part_key(&plan.run, &layer.name, &j.id);
-            store
-                .put(&k, good.clone(), tilecast::io::store::PutMeta::PRIVATE)
-                .unwrap();
-        }
-        store
-            .put(&key, bad, tilecast::io::store::PutMeta::PRIVATE)
-            .unwrap();
-        let e = archive::assemble_run(&store, &plan, &manifest)
-            .unwrap_err()
-            .to_string();
+        let e = failed_with(&all(bad));
         assert!(e.contains(&key) && e.contains("corrupt"), "{e}");
     }
     // Two parts holding the same tile.
-    for j in &layer.jobs {
-        let k = archive::part_key(&plan.run, &layer.name, &j.id);
-        store
-            .put(&k, good.clone(), tilecast::io::store::PutMeta::PRIVATE)
-            .unwrap();
-    }
     assert!(
         layer.jobs.len() > 1,
         "the test needs a layer of several jobs"
     );
-    {
-        let e = archive::assemble_run(&store, &plan, &manifest)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("is also in"), "{e}");
-    }
+    let e = failed_with(&all(good.clone()));
+    assert!(e.contains("is also in"), "{e}");
 }
 
 fn part_of_one_tile() -> Vec<u8> {

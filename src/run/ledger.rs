@@ -269,13 +269,13 @@ impl Ledger {
                 waiting: open.waiting.len(),
             });
         }
-        let m = assemble(&open.plan, &open.results, &open.dead)
+        let mut m = assemble(&open.plan, &open.results, &open.dead)
             .expect("every job has a result or is dead");
         let store = self.books.store().as_ref();
         // Every tile was written before its job's result, so the archives (from the jobs'
         // parts), the catalog entry and then the manifest come last: a ledger stopped in
         // between settles the run again, and the same parts give the same archives.
-        archive::assemble_run(store, &open.plan, &m)?;
+        archive::assemble_run(store, &open.plan, &mut m)?;
         crate::run::catalog::record_run(store, &m)?;
         store.put(
             &format!("{run}/manifest.json"),

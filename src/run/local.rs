@@ -120,9 +120,9 @@ pub fn render_file(
     }
     // A stopped render is unfinished, not failed: it gets no manifest.
     progress.check()?;
-    let m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
+    let mut m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
     // The archives from the jobs' parts, as the ledger assembles them in a distributed run.
-    archive::assemble_run(out, &plan, &m)?;
+    archive::assemble_run(out, &plan, &mut m)?;
     let json = manifest_bytes(&m);
     let bytes = json.len() as u64;
     catalog::record_run(out, &m)?;

@@ -24,7 +24,8 @@ use crate::error::{Error, Result};
 use crate::io::pmtiles::corrupt;
 use crate::io::pmtiles::writer::{ArchiveWriter, Extent};
 use crate::io::store::{tmp_dir, PutMeta, Store};
-use crate::run::manifest::{LayerEntry, Manifest};
+use crate::run::execute::Failure;
+use crate::run::manifest::{FailedField, LayerEntry, Manifest};
 use crate::run::plan::RunPlan;
 use part::PartReader;
 
@@ -43,17 +44,34 @@ fn parts_prefix(run: &str) -> String {
 }
 
 /// Assembles the archives of every layer of a complete run's manifest (nothing unless its
-/// settings ask for archives). Returns the archives' bytes.
-pub fn assemble_run(out: &dyn Store, plan: &RunPlan, m: &Manifest) -> Result<u64> {
+/// settings ask for archives). A layer whose archives cannot be made from its parts (a
+/// missing, truncated or garbage part: a permanent error) moves from `layers` to `failed`
+/// with the reason, as a layer with a dead job does; a transient error (I/O, a store that
+/// may answer later) is returned, and the run is settled again later.
+pub fn assemble_run(out: &dyn Store, plan: &RunPlan, m: &mut Manifest) -> Result<()> {
     if !plan.settings.format.archives() {
-        return Ok(0);
+        return Ok(());
     }
     let work = WorkDir::new(out)?;
-    let mut bytes = 0;
-    for entry in &m.layers {
-        bytes += assemble_layer(out, plan, entry, &work)?;
+    let mut kept = Vec::with_capacity(m.layers.len());
+    for entry in std::mem::take(&mut m.layers) {
+        match assemble_layer(out, plan, &entry, &work) {
+            Ok(_) => kept.push(entry),
+            Err(e) if e.is_permanent() => m.failed.push(FailedField {
+                field: entry.field,
+                layer: Some(entry.name.clone()),
+                error: Failure::of(&e).reason,
+            }),
+            Err(e) => {
+                m.layers = kept;
+                return Err(e);
+            }
+        }
     }
-    Ok(bytes)
+    m.layers = kept;
+    m.failed
+        .sort_by(|a, b| (a.field, &a.layer).cmp(&(b.field, &b.layer)));
+    Ok(())
 }
 
 /// Deletes a run's parts: after its manifest is written (a reader never needs them again).
