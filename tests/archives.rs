@@ -227,6 +227,17 @@ fn archives_hold_exactly_the_directory_tiles_as_the_pypi_reader_reads_them() {
             assert_eq!(tj["tiles"][0], "pmtiles://tiles.pmtiles/{z}/{x}/{y}");
             let data_tj = json(&layer.join("data/tilejson.json"));
             assert_eq!(data_tj["pmtiles"], "../data.pmtiles");
+            let item = json(&layer.join("item.json"));
+            assert_eq!(item["assets"]["pmtiles"]["href"], "tiles.pmtiles");
+            assert_eq!(
+                item["assets"]["data_pmtiles"]["type"],
+                "application/vnd.pmtiles"
+            );
+            let links = item["links"].as_array().unwrap();
+            assert!(
+                links.iter().all(|l| l["rel"] != "xyz"),
+                "an xyz link to no tile files"
+            );
             for (archive, tiles, doc, sub) in [
                 (
                     "tiles.pmtiles",
