@@ -7,10 +7,12 @@
 //! old object, the whole new one, or nothing. [`LocalStore`] gets that from a temporary file
 //! in `<root>/.tilecast/tmp` (same file system, outside the published tree) and a rename.
 
+use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use crate::error::{Error, Result, StoreFault};
@@ -146,6 +148,11 @@ pub trait Store: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
+    /// Directories this store has made or found, so a put does not ask the file system again
+    /// (two failing `mkdir`s and two `stat`s a file were a third of a pyramid's system
+    /// calls). Another process may remove one; a put that then finds it missing makes it
+    /// again.
+    known_dirs: Arc<RwLock<HashSet<PathBuf>>>,
 }
 
 /// The version of a local object: the SHA-256 of its bytes, in hex.
@@ -164,7 +171,30 @@ pub fn tmp_dir(root: &Path) -> PathBuf {
 
 impl LocalStore {
     pub fn new(root: impl Into<PathBuf>) -> LocalStore {
-        LocalStore { root: root.into() }
+        LocalStore {
+            root: root.into(),
+            known_dirs: Arc::default(),
+        }
+    }
+
+    /// Makes a directory (and its parents) unless this store already knows it exists.
+    fn ensure_dir(&self, dir: &Path) -> Result<()> {
+        if self.known_dirs.read().is_ok_and(|d| d.contains(dir)) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
+        if let Ok(mut d) = self.known_dirs.write() {
+            d.insert(dir.to_path_buf());
+        }
+        Ok(())
+    }
+
+    /// Makes a directory that was found missing although known, and remembers it again.
+    fn remake_dir(&self, dir: &Path) -> Result<()> {
+        if let Ok(mut d) = self.known_dirs.write() {
+            d.remove(dir);
+        }
+        self.ensure_dir(dir)
     }
 
     /// The path of a key; keys that would leave the root are refused.
@@ -188,11 +218,12 @@ impl LocalStore {
     /// Writes `bytes` to a new temporary file in the store's temporary directory.
     fn temp(&self, bytes: &[u8]) -> Result<PathBuf> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        static PID: OnceLock<u32> = OnceLock::new();
         let tmp = tmp_dir(&self.root);
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, "create directory", e))?;
+        self.ensure_dir(&tmp)?;
         let name = format!(
             "{}-{}",
-            std::process::id(),
+            PID.get_or_init(std::process::id),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let t = tmp.join(name);
@@ -201,8 +232,7 @@ impl LocalStore {
         for _ in 0..3 {
             match &written {
                 Err(e) if e.kind() == ErrorKind::NotFound => {
-                    std::fs::create_dir_all(&tmp)
-                        .map_err(|e| Error::io(&tmp, "create directory", e))?;
+                    self.remake_dir(&tmp)?;
                     written = std::fs::write(&t, bytes);
                 }
                 _ => break,
@@ -216,12 +246,11 @@ impl LocalStore {
         Ok(t)
     }
 
-    fn parent_dir(path: &Path) -> Result<()> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::io(parent, "create directory", e))?;
+    fn parent_dir(&self, path: &Path) -> Result<()> {
+        match path.parent() {
+            Some(parent) => self.ensure_dir(parent),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn info(&self, key: String, meta: &std::fs::Metadata) -> ObjectInfo {
@@ -260,14 +289,16 @@ impl Store for LocalStore {
 
     fn put(&self, key: &str, bytes: Vec<u8>, _meta: PutMeta) -> Result<()> {
         let path = self.path(key)?;
-        Self::parent_dir(&path)?;
+        self.parent_dir(&path)?;
         let t = self.temp(&bytes)?;
         let mut renamed = std::fs::rename(&t, &path);
         // The parent may have been removed as empty by another process meanwhile.
         for _ in 0..3 {
             match &renamed {
                 Err(e) if e.kind() == ErrorKind::NotFound && t.exists() => {
-                    Self::parent_dir(&path)?;
+                    if let Some(parent) = path.parent() {
+                        self.remake_dir(parent)?;
+                    }
                     renamed = std::fs::rename(&t, &path);
                 }
                 _ => break,
@@ -299,10 +330,17 @@ impl Store for LocalStore {
 
     fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool> {
         let path = self.path(key)?;
-        Self::parent_dir(&path)?;
+        self.parent_dir(&path)?;
         let t = self.temp(&bytes)?;
         // A hard link fails if the name exists: create-if-absent with the content in place.
-        let linked = std::fs::hard_link(&t, &path);
+        let mut linked = std::fs::hard_link(&t, &path);
+        if let (Err(e), Some(parent)) = (&linked, path.parent()) {
+            // The parent may have been removed as empty by another process meanwhile.
+            if e.kind() == ErrorKind::NotFound {
+                self.remake_dir(parent)?;
+                linked = std::fs::hard_link(&t, &path);
+            }
+        }
         let _ = std::fs::remove_file(&t);
         match linked {
             Ok(()) => Ok(true),
@@ -335,7 +373,7 @@ impl Store for LocalStore {
         expected: Option<&str>,
     ) -> Result<bool> {
         let path = self.path(key)?;
-        Self::parent_dir(&path)?;
+        self.parent_dir(&path)?;
         // Writers of one key take turns on a lock file (released when it is closed, also
         // when the process dies); readers need no lock, since the write is a rename.
         let locks = self.root.join(".tilecast").join("locks");
@@ -364,6 +402,9 @@ impl Store for LocalStore {
         while let Some(d) = dir.filter(|d| *d != self.root && d.starts_with(&self.root)) {
             if std::fs::remove_dir(d).is_err() {
                 break;
+            }
+            if let Ok(mut known) = self.known_dirs.write() {
+                known.remove(d);
             }
             dir = d.parent();
         }

@@ -29,6 +29,28 @@ fn local_store_round_trips_and_lists() {
     assert_eq!(std::fs::read_dir(tmp_dir(dir.path())).unwrap().count(), 0);
 }
 
+/// The store remembers the directories it made; one removed behind its back (another
+/// process's render tidying `.tilecast/tmp`, a prune) is made again, not an error.
+#[test]
+fn directories_removed_by_another_process_are_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = LocalStore::new(dir.path());
+    s.put("run/a/1/0/0.png", vec![1], PutMeta::PNG).unwrap();
+    assert!(s.put_new("claims/x/1", b"one".to_vec()).unwrap());
+    for d in ["run", ".tilecast", "claims"] {
+        std::fs::remove_dir_all(dir.path().join(d)).unwrap();
+    }
+    s.put("run/a/1/0/1.png", vec![2], PutMeta::PNG).unwrap();
+    assert!(s.put_new("claims/x/2", b"two".to_vec()).unwrap());
+    assert_eq!(s.get("run/a/1/0/1.png").unwrap(), Some(vec![2]));
+    assert_eq!(s.get("claims/x/2").unwrap().unwrap(), b"two");
+    // The store's own delete forgets the directories it removes as empty.
+    s.delete("run/a/1/0/1.png").unwrap();
+    assert!(!dir.path().join("run").exists());
+    s.put("run/a/1/0/2.png", vec![3], PutMeta::PNG).unwrap();
+    assert_eq!(s.get("run/a/1/0/2.png").unwrap(), Some(vec![3]));
+}
+
 #[test]
 fn put_new_creates_once_with_its_content() {
     let dir = tempfile::tempdir().unwrap();

@@ -292,7 +292,21 @@ pub struct ColourTable {
     /// range), the indices at its two ends: equal ends mean one index for the whole slice,
     /// the index being monotone in `t`.
     buckets: Vec<(u8, u8)>,
+    /// Per slice: its single index, or [`MIXED`] where its ends differ ([`ColourTable::indices`]).
+    single: Vec<u16>,
+    /// `BUCKETS / (max - min)`: a value's position in slices; 0 when the range is empty.
+    slices_per_unit: f64,
+    /// The index of every value below `min` and above `max`.
+    below: u8,
+    above: u8,
 }
+
+/// A slice of [`ColourTable::single`] that holds more than one index.
+const MIXED: u16 = u16::MAX;
+/// How close (in slices) to a slice's edge [`ColourTable::indices`] leaves a value to the
+/// exact [`ColourTable::index`]: its multiplication may differ from the division there by a
+/// few ulps, 1e-12 slices at most.
+const EDGE: f64 = 1e-9;
 
 /// Slices of the colour range with precomputed indices (most hold a single index).
 const BUCKETS: usize = 4096;
@@ -338,12 +352,59 @@ impl ColourTable {
             under,
             over,
             buckets: Vec::new(),
+            single: Vec::new(),
+            slices_per_unit: if max > min {
+                BUCKETS as f64 / (max - min)
+            } else {
+                0.0
+            },
+            below: 0,
+            above: 0,
         };
         let ends: Vec<u8> = (0..=BUCKETS)
             .map(|b| table.index_at(b as f64 / BUCKETS as f64))
             .collect();
         table.buckets = ends.windows(2).map(|w| (w[0], w[1])).collect();
+        table.below = under.unwrap_or_else(|| table.index_at(0.0));
+        table.above = over.unwrap_or_else(|| table.index_at(1.0));
+        table.single = (table.buckets.iter())
+            .map(|&(lo, hi)| if lo == hi { lo as u16 } else { MIXED })
+            .collect();
         table
+    }
+
+    /// The colour indices of many values, each exactly [`ColourTable::index`]'s: the inner
+    /// loop of every tile. A value well inside a slice with one index, or clearly outside the
+    /// range, takes a multiplication and a table read; a missing one is 0; one within a
+    /// rounding error of a slice's edge takes [`ColourTable::index`].
+    pub fn indices(&self, values: &[f32]) -> Vec<u8> {
+        let (min, k) = (self.min, self.slices_per_unit);
+        let single = &self.single[..BUCKETS];
+        let top = BUCKETS as f64;
+        values
+            .iter()
+            .map(|&v| {
+                if v.is_nan() {
+                    return 0;
+                }
+                // The sign of `v - min` is exact, and `k` is positive (or 0 for an empty
+                // range, which leaves every value to the exact path).
+                let x = (v as f64 - min) * k;
+                if x > EDGE && x < top - EDGE {
+                    let b = x as usize;
+                    let f = x - b as f64;
+                    let s = single[b.min(BUCKETS - 1)];
+                    if s != MIXED && f > EDGE && f < 1.0 - EDGE {
+                        return s as u8;
+                    }
+                } else if x < 0.0 {
+                    return self.below;
+                } else if x > top + EDGE {
+                    return self.above;
+                }
+                self.index(v)
+            })
+            .collect()
     }
 
     /// Index of a value's colour; 0 for NaN.
@@ -412,9 +473,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bucketed_lookup_equals_the_search_everywhere() {
-        for name in Palette::builtin_names() {
-            let p = Palette::builtin(name).unwrap();
+    fn bucketed_lookups_equal_the_search_everywhere() {
+        let ends = |mut p: Palette| {
+            p.under = Some([1, 2, 3, 255]);
+            p.over = Some([4, 5, 6, 255]);
+            p
+        };
+        let palettes = Palette::builtin_names()
+            .map(|n| Palette::builtin(n).unwrap())
+            .flat_map(|p| [p.clone(), ends(p)]);
+        for p in palettes {
+            let name = &p.name;
             for (min, max) in [(0.0, 1.0), (-3.5, 41.25), (213.15, 313.15), (5.0, 5.0)] {
                 let t = ColourTable::new(&p, min, max);
                 let slow = |v: f32| {
@@ -442,8 +511,12 @@ mod tests {
                     let v = (min + (max - min) * b as f64 / BUCKETS as f64) as f32;
                     [v.next_down(), v, v.next_up()]
                 });
-                for v in sweep.chain(edges) {
+                let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, -0.0];
+                let values: Vec<f32> = sweep.chain(edges).chain(specials).collect();
+                let batch = t.indices(&values);
+                for (&v, &i) in values.iter().zip(&batch) {
                     assert_eq!(t.index(v), slow(v), "{name} [{min}, {max}] at {v}");
+                    assert_eq!(i, slow(v), "indices(): {name} [{min}, {max}] at {v}");
                 }
             }
         }

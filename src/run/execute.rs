@@ -304,7 +304,7 @@ fn render_tiles(
             if values.iter().all(|v| v.is_nan()) {
                 return Ok((0, [(t1 - t0).as_secs_f64(), 0.0, 0.0], None));
             }
-            let idx: Vec<u8> = values.iter().map(|&v| p.style.table.index(v)).collect();
+            let idx = p.style.table.indices(&values);
             let colour = indexed_png(TILE_SIZE, TILE_SIZE, &idx, &p.style.table.entries)?;
             // Data tiles stop at the layer's data maxzoom; clients overzoom them.
             let data = (t.z <= data_maxzoom)
@@ -367,7 +367,7 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
     };
     let grid = p.sampler.grid();
     let (width, height, full) = p.sampler.full_frame();
-    let idx: Vec<u8> = full.iter().map(|&v| p.style.table.index(v)).collect();
+    let idx = p.style.table.indices(&full);
     let full_png = indexed_png(width, height, &idx, &p.style.table.entries)?;
     put("full.png", &full_png)?;
     let images = match settings.images {

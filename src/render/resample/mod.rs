@@ -147,33 +147,25 @@ impl Sampler {
 
     /// Bilinear interpolation between columns `c0`, `c1` (weight `fi` on `c1`) and rows `r0`,
     /// `r1` (weight `fj` on `r1`), over the valid corners only; missing where the nearest
-    /// corner is.
+    /// corner is. Four valid corners are interpolated down each column first, then across:
+    /// the order tile lines use to share the columns' work between pixels.
     #[inline]
     fn bilinear(&self, c0: usize, c1: usize, fi: f32, r0: usize, r1: usize, fj: f32) -> f32 {
-        let nearest = self.value(
-            if fi < 0.5 { c0 } else { c1 },
-            if fj < 0.5 { r0 } else { r1 },
-        );
-        if nearest.is_nan() {
-            return f32::NAN;
-        }
-        let q = [
-            (self.value(c0, r0), (1.0 - fi) * (1.0 - fj)),
-            (self.value(c1, r0), fi * (1.0 - fj)),
-            (self.value(c0, r1), (1.0 - fi) * fj),
-            (self.value(c1, r1), fi * fj),
+        let corners = [
+            self.value(c0, r0),
+            self.value(c1, r0),
+            self.value(c0, r1),
+            self.value(c1, r1),
         ];
-        let (mut s, mut w) = (0.0f32, 0.0f32);
-        for (v, wt) in q {
-            if !v.is_nan() {
-                s += v * wt;
-                w += wt;
-            }
-        }
-        if w > 0.0 {
-            s / w
+        let v = lerp(
+            lerp(corners[0], corners[2], fj),
+            lerp(corners[1], corners[3], fj),
+            fi,
+        );
+        if v.is_nan() {
+            masked_bilinear(corners, fi, fj)
         } else {
-            nearest
+            v
         }
     }
 
@@ -250,6 +242,41 @@ impl Sampler {
             (sum / count as f64) as f32
         }
     }
+}
+
+/// Bilinear interpolation where a corner (`[c0r0, c1r0, c0r1, c1r1]`) is missing: the mean
+/// of the valid corners weighted as interpolation would weigh them; missing where the nearest
+/// corner is.
+#[inline]
+pub(super) fn masked_bilinear(corners: [f32; 4], fi: f32, fj: f32) -> f32 {
+    let nearest = corners[usize::from(fi >= 0.5) + 2 * usize::from(fj >= 0.5)];
+    if nearest.is_nan() {
+        return f32::NAN;
+    }
+    let weights = [
+        (1.0 - fi) * (1.0 - fj),
+        fi * (1.0 - fj),
+        (1.0 - fi) * fj,
+        fi * fj,
+    ];
+    let (mut s, mut w) = (0.0f32, 0.0f32);
+    for (v, wt) in corners.into_iter().zip(weights) {
+        if !v.is_nan() {
+            s += v * wt;
+            w += wt;
+        }
+    }
+    if w > 0.0 {
+        s / w
+    } else {
+        nearest
+    }
+}
+
+/// `a` moved towards `b` by `f`: the one interpolation step every bilinear value is made of.
+#[inline]
+pub(super) fn lerp(a: f32, b: f32, f: f32) -> f32 {
+    a * (1.0 - f) + b * f
 }
 
 #[cfg(test)]

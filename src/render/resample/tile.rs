@@ -2,7 +2,7 @@
 //! (a column's and a row's position computed once), through a lattice of exactly located
 //! points on projected and curvilinear grids, and the full-frame image on the native grid.
 
-use super::{Resample, Sampler};
+use super::{lerp, masked_bilinear, Resample, Sampler};
 use crate::geo::grid::{GridKind, GridPos};
 use crate::geo::tiling::{TileId, Tiling, TILE_SIZE};
 
@@ -39,6 +39,42 @@ struct Axis {
     near: usize,
     /// Cells under the footprint (columns unwrapped, rows clamped).
     span: (i64, i64),
+}
+
+/// The grid columns a tile's pixels interpolate between, each listed once in the order the
+/// pixels meet them, and per pixel the slots of its two columns (unused where the pixel is
+/// off the grid or averages).
+struct ColumnSlots {
+    columns: Vec<usize>,
+    of_pixel: Vec<(u32, u32)>,
+}
+
+impl ColumnSlots {
+    fn new(cols: &[Option<Axis>]) -> ColumnSlots {
+        let mut columns: Vec<usize> = Vec::with_capacity(2 * cols.len());
+        let mut slot = |c: usize| -> u32 {
+            // Pixels move along the grid monotonically, so a column met before is one of the
+            // last two (the previous pixel's pair); one met earlier still (a grid whose
+            // columns run west) is listed again, which costs a lookup, not a value.
+            let n = columns.len();
+            match (n >= 1 && columns[n - 1] == c, n >= 2 && columns[n - 2] == c) {
+                (true, _) => (n - 1) as u32,
+                (_, true) => (n - 2) as u32,
+                _ => {
+                    columns.push(c);
+                    n as u32
+                }
+            }
+        };
+        let of_pixel = cols
+            .iter()
+            .map(|col| match col {
+                Some(c) if c.d <= 1.0 => (slot(c.a), slot(c.b)),
+                _ => (0, 0),
+            })
+            .collect();
+        ColumnSlots { columns, of_pixel }
+    }
 }
 
 impl Sampler {
@@ -150,9 +186,15 @@ impl Sampler {
             })
             .collect();
         let mut out = vec![f32::NAN; n * n];
+        let (mut slots, mut down) = (None, Vec::with_capacity(2 * n));
         for (py, row) in rows.iter().enumerate() {
             let Some(r) = row else { continue };
             let line = &mut out[py * n..(py + 1) * n];
+            if r.d <= 1.0 && self.method == Resample::Bilinear {
+                let slots = slots.get_or_insert_with(|| ColumnSlots::new(&cols));
+                self.bilinear_line(&cols, slots, r, &mut down, line);
+                continue;
+            }
             for (px, col) in cols.iter().enumerate() {
                 let Some(c) = col else { continue };
                 line[px] = if c.d > 1.0 || r.d > 1.0 {
@@ -166,6 +208,44 @@ impl Sampler {
             }
         }
         out
+    }
+
+    /// One line of a separable tile whose row interpolates (no averaging across rows): each
+    /// grid column the line uses is interpolated down once ([`ColumnSlots`]), then every
+    /// pixel across its two columns, as [`Sampler::bilinear`] does, so the values are the
+    /// same to the bit. A pixel next to a missing value takes [`masked_bilinear`].
+    fn bilinear_line(
+        &self,
+        cols: &[Option<Axis>],
+        slots: &ColumnSlots,
+        r: &Axis,
+        down: &mut Vec<f32>,
+        line: &mut [f32],
+    ) {
+        let nx = self.grid.nx;
+        let (r0, r1) = (
+            &self.values[r.a * nx..(r.a + 1) * nx],
+            &self.values[r.b * nx..(r.b + 1) * nx],
+        );
+        let rn = &self.values[r.near * nx..(r.near + 1) * nx];
+        down.clear();
+        down.extend(slots.columns.iter().map(|&c| lerp(r0[c], r1[c], r.f)));
+        for ((out, col), &(sa, sb)) in line.iter_mut().zip(cols).zip(&slots.of_pixel) {
+            let Some(c) = col else { continue };
+            if c.d > 1.0 {
+                *out = self.average_spans(c.span, (r.span.0 as usize, r.span.1 as usize));
+                continue;
+            }
+            let v = lerp(down[sa as usize], down[sb as usize], c.f);
+            *out = if !v.is_nan() {
+                v
+            } else if rn[c.near].is_nan() {
+                // Inside a missing area: the nearest corner is missing.
+                f32::NAN
+            } else {
+                masked_bilinear([r0[c.a], r0[c.b], r1[c.a], r1[c.b]], c.f, r.f)
+            };
+        }
     }
 
     /// Grid positions of the pixels of a tile whose pixel centres lie at `lons` (columns) ×

@@ -264,6 +264,7 @@ impl Service {
             }
         }
         let (run, job) = (r.run.clone(), r.job.clone());
+        tracing::debug!(component = "ledger", run = %run, job = %job, "result recorded");
         let state = self.ledger().record_result(r);
         self.report(&run, Some(&job), state);
     }

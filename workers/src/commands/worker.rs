@@ -31,6 +31,7 @@ use lapin::types::FieldTable;
 use tilecast::run::execute::{self, Progress};
 use tilecast::run::job::{Job, JobResult, RESULT_TYPE};
 
+use crate::commands::pool;
 use crate::infra::amqp::{self, AmqpArgs, Names, RENDER_KEY};
 use crate::infra::headers::{self, DeathReason};
 use crate::infra::http::{self, Health};
@@ -83,6 +84,12 @@ pub struct WorkerArgs {
     /// Exit 0 after this many seconds without a job.
     #[arg(long, env = "TILECAST_IDLE_EXIT", default_value_t = 30.0)]
     pub idle_exit: f64,
+    /// Start and connect, then wait for a line on standard input before taking a job (exit 0
+    /// if it closes first), and write a line to standard output once the last job has
+    /// rendered, before reporting it: how `tilecast pool --standby` keeps workers connected
+    /// ahead of need without a second job per process.
+    #[arg(long, env = "TILECAST_WORKER_STANDBY")]
+    pub standby: bool,
     /// Serve /metrics, /healthz and /readyz here while the worker lives (for debugging;
     /// the ledger keeps the metrics that outlive workers).
     #[arg(long, env = "TILECAST_WORKER_METRICS_ADDR")]
@@ -118,7 +125,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         c = amqp::connect(&args.amqp, &name) => c?,
         _ = sigterm.recv() => return Ok(ExitCode::from(EXIT_SIGTERM)),
     };
-    let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
+    let (ch, names) = amqp::worker_channel(&conn, &args.amqp).await?;
     ch.basic_qos(1, BasicQosOptions::default()).await?;
     let connected = born.elapsed();
     let health = Health::new(Arc::new(Metrics::new()));
@@ -132,14 +139,6 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     }
     health.set_ready(true);
     let tag = name.clone();
-    let mut consumer = ch
-        .basic_consume(
-            names.render.as_str().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
     let roots = Roots::new(&args.ingest)?;
     let out_location = Location::parse(&args.out)?;
     let out_root = out_location.canonical();
@@ -155,6 +154,27 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         args.cache_mb.saturating_mul(1 << 20),
         roots,
     ));
+    if args.standby {
+        tokio::select! {
+            go = pool::released() => if !go {
+                let _ = conn.close(200, "the pool is gone".into()).await;
+                return Ok(ExitCode::SUCCESS);
+            },
+            _ = sigterm.recv() => {
+                let _ = conn.close(200, "SIGTERM".into()).await;
+                return Ok(ExitCode::from(EXIT_SIGTERM));
+            }
+        }
+    }
+    let released = born.elapsed();
+    let mut consumer = ch
+        .basic_consume(
+            names.render.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
     let broker = Broker {
         conn: &conn,
         ch: &ch,
@@ -189,8 +209,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let body = delivery.data.clone();
         let job = Job::parse(&body);
         let started = Instant::now();
-        let outcome = match &job {
-            Err(e) => Outcome::Permanent(e.to_string()),
+        let (outcome, books_seconds) = match &job {
+            Err(e) => (Outcome::Permanent(e.to_string()), 0.0),
             Ok(job) => {
                 let progress = Arc::new(Progress::default());
                 let (job_id, run_id) = (job.id.clone(), job.run.clone());
@@ -203,10 +223,13 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     progress.clone(),
                 );
                 let mut task = tokio::task::spawn_blocking(move || {
-                    execute(&job, &root, &books, &sources, store.as_ref(), &p)
+                    let mut books_seconds = 0.0;
+                    let books = (books.as_ref(), &mut books_seconds);
+                    let o = execute(&job, &root, books, &sources, store.as_ref(), &p);
+                    (o, books_seconds)
                 });
                 tokio::select! {
-                    r = &mut task => r.unwrap_or_else(|e| Outcome::Transient(anyhow::anyhow!("render task failed: {e}"))),
+                    r = &mut task => r.unwrap_or_else(|e| (Outcome::Transient(anyhow::anyhow!("render task failed: {e}")), 0.0)),
                     _ = sigterm.recv() => {
                         // Stop between tiles and write nothing more; leave the job unacked:
                         // closing returns it to the queue.
@@ -228,6 +251,10 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         };
+        let executed = started.elapsed();
+        if last && args.standby {
+            pool::rendered();
+        }
         let id = job
             .as_ref()
             .map(|j| j.id.clone())
@@ -275,7 +302,10 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 tracing::info!(
                     worker = %name, run = %run, job = %id, layer = %layer, field = %field, outcome = what,
                     seconds = started.elapsed().as_secs_f64(),
+                    execute_ms = executed.as_secs_f64() * 1e3,
+                    books_ms = books_seconds * 1e3,
                     connected_ms = connected.as_secs_f64() * 1e3,
+                    released_ms = released.as_secs_f64() * 1e3,
                     received_ms = received.as_secs_f64() * 1e3,
                     acked_ms = born.elapsed().as_secs_f64() * 1e3,
                     "job {what} in {:.3} s", started.elapsed().as_secs_f64()
@@ -436,11 +466,12 @@ fn dead_letter_headers(
     h
 }
 
-/// Runs a job to its outcome. Blocking.
+/// Runs a job to its outcome; adds the seconds spent reading and writing its result record
+/// to `books_seconds`. Blocking.
 fn execute(
     job: &Job,
     out_root: &str,
-    books: &Books,
+    (books, books_seconds): (&Books, &mut f64),
     sources: &Sources,
     out: &dyn Store,
     progress: &Progress,
@@ -452,7 +483,10 @@ fn execute(
             job.out
         ));
     }
-    match books.read_result(&job.run, &job.id) {
+    let t0 = Instant::now();
+    let recorded = books.read_result(&job.run, &job.id);
+    *books_seconds += t0.elapsed().as_secs_f64();
+    match recorded {
         Ok(Some(mut r)) => {
             r.outcome = "already_done".into();
             return Outcome::AlreadyDone(Box::new(r));
@@ -473,7 +507,10 @@ fn execute(
         return Outcome::Transient(tilecast::Error::Stopped.into());
     }
     // Only after every tile is stored: a result means the job's outputs are all there.
-    match books.write_result(&result) {
+    let t0 = Instant::now();
+    let written = books.write_result(&result);
+    *books_seconds += t0.elapsed().as_secs_f64();
+    match written {
         Ok(()) => Outcome::Done(Box::new(result)),
         Err(e) => Outcome::Transient(e.into()),
     }

@@ -4,9 +4,11 @@
 //!
 //! The ingest location is listed every `--poll-interval` seconds; with `--events-queue` the
 //! chunker also takes S3 bucket notifications (MinIO, Ceph) from RabbitMQ and handles a new
-//! object at once, the listing then only reconciling missed events. A local file is taken once
-//! its size and modification time have not changed for `--stable-for` seconds; an object is
-//! complete once listed (a multipart upload appears only when completed). Hidden names and
+//! object at once, the listing then only reconciling missed events. A local file is taken as
+//! soon as the kernel reports its writer closed it or it was renamed into place
+//! (`--take-on-close`, [`notify`]), or else once its size and modification time have not
+//! changed for `--stable-for` seconds; an object is complete once listed (a multipart upload
+//! appears only when completed). Hidden names and
 //! temporary names (`.tmp`, `.part`, `.partial`, `.filepart`, `.crdownload`, trailing `~`)
 //! are ignored.
 //!
@@ -38,6 +40,7 @@ use tilecast::io::store::{ObjectInfo, Store};
 use tilecast::run::publish::BaseUrl;
 use tilecast::settings::RenderSettings;
 
+mod notify;
 mod submit;
 mod watch;
 
@@ -74,9 +77,15 @@ pub struct ChunkerArgs {
     /// reconcile missed events and can be rare).
     #[arg(long, env = "TILECAST_POLL_INTERVAL", default_value_t = 1.0)]
     pub poll_interval: f64,
-    /// Seconds a local file's size and mtime must stay unchanged before it is taken.
+    /// Seconds a local file's size and mtime must stay unchanged before it is taken (unless
+    /// --take-on-close takes it sooner).
     #[arg(long, env = "TILECAST_STABLE_FOR", default_value_t = 2.0)]
     pub stable_for: f64,
+    /// Take a local file as soon as the kernel reports that its writer closed it or that it
+    /// was renamed into place (inotify), if it has not changed since, instead of waiting
+    /// --stable-for. Set false for writers that close and reopen a file while writing it.
+    #[arg(long, env = "TILECAST_TAKE_ON_CLOSE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub take_on_close: bool,
     /// RabbitMQ queue of S3 bucket notification events (declared, durable). Objects they
     /// name are handled at once.
     #[arg(long, env = "TILECAST_EVENTS_QUEUE")]
@@ -246,6 +255,9 @@ struct Seen {
     size: u64,
     fingerprint: String,
     since: Instant,
+    /// The kernel reported the file closed after writing (or renamed into place) at this
+    /// size and fingerprint.
+    closed: bool,
     state: State,
     /// Counted in `tilecast_files_seen_total`.
     counted: bool,
@@ -302,6 +314,19 @@ impl Failure {
 }
 
 const RETRY_LATER: Duration = Duration::from_secs(10);
+
+/// Seconds one submission spent in each step, for the log.
+#[derive(Default)]
+struct Stages {
+    /// Reading the file's bytes for its content hash (and spooling an object).
+    hash: f64,
+    /// Inventorying and planning it.
+    plan: f64,
+    /// Publishing its jobs with confirms.
+    publish: f64,
+    /// Bookkeeping: ingest record, claim, plan, submitted mark.
+    books: f64,
+}
 
 #[cfg(test)]
 mod tests {

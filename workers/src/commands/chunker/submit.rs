@@ -2,7 +2,7 @@
 //! plan its jobs (or resume a claimed plan), publish them with confirms, and record it.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use lapin::types::FieldTable;
@@ -11,18 +11,30 @@ use tilecast::run::job::{Job, JOB_TYPE};
 use tilecast::run::plan::{plan_run, run_id, sha256_file, source_of, RunPlan};
 use tilecast::settings::RenderSettings;
 
-use super::{Candidate, Failure, Session, Watcher};
+use super::{Candidate, Failure, Session, Stages, Watcher};
 use crate::infra::amqp::{self, RENDER_KEY};
 use crate::infra::headers;
 use tilecast::run::books::{Claim, IngestRecord};
 
 impl Watcher {
     /// Claims, plans and publishes one file; returns a summary for the log.
-    pub(super) async fn handle(&self, c: &Candidate, session: &Session) -> Result<String, Failure> {
+    /// Adds the seconds of each step to `took`.
+    pub(super) async fn handle(
+        &self,
+        c: &Candidate,
+        session: &Session,
+        took: &mut Stages,
+    ) -> Result<String, Failure> {
         let later = |e: anyhow::Error| Failure::Later(e);
         let file = |e: anyhow::Error| Failure::File(e);
         // Bookkeeping that cannot be read or written now is tried again later.
         let books = |e: tilecast::Error| Failure::Later(e.into());
+        let mut t = Instant::now();
+        let lap = |t: &mut Instant| {
+            let s = t.elapsed().as_secs_f64();
+            *t = Instant::now();
+            s
+        };
         let record = self.books.ingest_record(&c.key).or_else(|e| {
             // A record that exists but does not parse is not the file's fault: the file is
             // handled again and the record rewritten.
@@ -42,6 +54,7 @@ impl Watcher {
                 });
             }
         }
+        took.books += lap(&mut t);
         // A local file is read in place; an object is streamed to a spool file first.
         let mut spool = None;
         let (path, uri, etag) = match self.ingest.local_root() {
@@ -114,6 +127,7 @@ impl Watcher {
             }
         };
         let (sha, size) = hashed;
+        took.hash += lap(&mut t);
         let run = run_id(&sha, &self.settings);
         let record = IngestRecord {
             key: c.key.clone(),
@@ -146,6 +160,7 @@ impl Watcher {
                 r => r.map_err(books)?,
             },
         };
+        took.books += lap(&mut t);
         let plan = match existing {
             // A resumed plan keeps the base URL it was made with: some of its jobs may be out.
             Some(p) => p,
@@ -169,15 +184,19 @@ impl Watcher {
                     base_url: self.base_url.clone(),
                     ..p
                 };
+                took.plan += lap(&mut t);
                 self.books.write_plan(&p).map_err(books)?;
                 p
             }
         };
         drop(spool);
         let jobs = Job::from_plan(&plan, &self.out_root);
+        took.books += lap(&mut t);
         publish(&jobs, session).await.map_err(Failure::Broker)?;
+        took.publish += lap(&mut t);
         self.books.mark_submitted(&plan.run).map_err(books)?;
         self.books.write_ingest_record(&record).map_err(books)?;
+        took.books += lap(&mut t);
         self.metrics().jobs_published.inc_by(jobs.len() as u64);
         let resumed = match claim {
             Claim::Fresh => {

@@ -1,9 +1,36 @@
 //! Watching the ingest location: the listing every `--poll-interval` seconds, bucket events
-//! from `--events-queue`, and choosing which files are ready to submit (stable for
-//! `--stable-for` seconds, not handled before, not ignored), with the broker session they
-//! are submitted over.
+//! from `--events-queue`, kernel notifications for a local directory ([`super::notify`]),
+//! and choosing which files are ready to submit (stable for `--stable-for` seconds or
+//! reported closed, not handled before, not ignored), with the broker session they are
+//! submitted over.
 
+use super::notify::{Note, Notifier};
 use super::*;
+
+/// What ended a wait of the watch loop.
+enum Wake {
+    Timeout,
+    Bucket(Option<lapin::Result<Box<lapin::message::Delivery>>>),
+    File(std::io::Result<Note>),
+}
+
+/// The next bucket event, or never when there is no events consumer.
+async fn bucket_event(
+    session: &mut Option<Session>,
+) -> Option<lapin::Result<lapin::message::Delivery>> {
+    match session.as_mut().and_then(|s| s.events.as_mut()) {
+        Some(events) => events.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next kernel notification, or never without a notifier.
+async fn file_note(notifier: &mut Option<Notifier>) -> std::io::Result<Note> {
+    match notifier.as_mut() {
+        Some(n) => n.next().await,
+        None => std::future::pending().await,
+    }
+}
 
 impl Watcher {
     pub(super) fn metrics(&self) -> &Metrics {
@@ -15,6 +42,7 @@ impl Watcher {
         let mut session: Option<Session> = None;
         let poll = Duration::from_secs_f64(self.args.poll_interval.max(0.05));
         let mut next_list = Instant::now();
+        let mut notifier = self.notifier();
         loop {
             if Instant::now() >= next_list {
                 self.list(&mut seen);
@@ -43,30 +71,74 @@ impl Watcher {
                     session = None;
                 }
             }
-            // Sleep until the next listing, or less if an event names a new object.
+            // Sleep until the next listing, or less if an event names a new object or the
+            // kernel reports a file closed.
             let wait = next_list.saturating_duration_since(Instant::now());
-            let event = match session.as_mut().and_then(|s| s.events.as_mut()) {
-                Some(events) => tokio::time::timeout(wait, events.next()).await.ok(),
-                None => {
-                    tokio::time::sleep(if session.is_some() {
-                        wait
-                    } else {
-                        wait.max(Duration::from_secs(1))
-                    })
-                    .await;
-                    None
-                }
+            let wait = if session.is_some() {
+                wait
+            } else {
+                wait.max(Duration::from_secs(1))
             };
-            match event {
-                None => {}
-                Some(Some(Ok(d))) => {
+            let wake = tokio::select! {
+                d = bucket_event(&mut session) => Wake::Bucket(d.map(|d| d.map(Box::new))),
+                n = file_note(&mut notifier) => Wake::File(n),
+                _ = tokio::time::sleep(wait) => Wake::Timeout,
+            };
+            match wake {
+                Wake::Timeout => {}
+                Wake::Bucket(Some(Ok(d))) => {
                     self.on_event(&d.data, &mut seen);
                     // An event is only a hint (the listing is the truth), so it is acked now.
                     if d.ack(BasicAckOptions::default()).await.is_err() {
                         session = None;
                     }
                 }
-                Some(_) => session = None,
+                Wake::Bucket(_) => session = None,
+                Wake::File(Ok(Note::Closed(key))) => self.on_closed(&key, &mut seen),
+                Wake::File(Ok(Note::List)) => next_list = Instant::now(),
+                Wake::File(Err(e)) => {
+                    tracing::warn!(component = "chunker", error = %e,
+                        "file notifications stopped; listing every --poll-interval only");
+                    notifier = None;
+                }
+            }
+        }
+    }
+
+    /// Kernel notifications for a local ingest directory, unless --take-on-close is off or
+    /// they are not available (then the listing alone finds files).
+    fn notifier(&self) -> Option<Notifier> {
+        let root = self
+            .ingest
+            .local_root()
+            .filter(|_| self.args.take_on_close)?;
+        match Notifier::new(root, self.outputs_inside.clone()) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(component = "chunker", dir = %root.display(), error = %e,
+                    "no file notifications; listing every --poll-interval only");
+                None
+            }
+        }
+    }
+
+    /// A local file was closed after writing or renamed into place: noted at its current
+    /// size and time, as closed.
+    fn on_closed(&self, key: &str, seen: &mut HashMap<String, Seen>) {
+        if !self.wanted(key) {
+            return;
+        }
+        match self.ingest.head(key) {
+            Ok(Some(o)) => {
+                let c = Candidate::of(&o);
+                self.note(seen, c);
+                if let Some(s) = seen.get_mut(key) {
+                    s.closed = true;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(component = "chunker", key = %key, error = %e, "the next listing retries")
             }
         }
     }
@@ -143,10 +215,14 @@ impl Watcher {
     }
 
     fn note(&self, seen: &mut HashMap<String, Seen>, c: Candidate) {
+        if !seen.contains_key(&c.key) {
+            tracing::info!(component = "chunker", key = %c.key, size = c.size, "new file noticed");
+        }
         let s = seen.entry(c.key.clone()).or_insert(Seen {
             size: c.size,
             fingerprint: c.fingerprint.clone(),
             since: Instant::now(),
+            closed: false,
             state: State::Waiting,
             counted: false,
         });
@@ -155,6 +231,7 @@ impl Watcher {
                 size: c.size,
                 fingerprint: c.fingerprint,
                 since: Instant::now(),
+                closed: false,
                 state: State::Waiting,
                 counted: false,
             };
@@ -217,7 +294,7 @@ impl Watcher {
         let mut ready: Vec<Candidate> = seen
             .iter()
             .filter(|(_, s)| match s.state {
-                State::Waiting => s.since.elapsed() >= settle,
+                State::Waiting => s.since.elapsed() >= settle || s.closed,
                 State::RetryAt(t) => now >= t,
                 State::Done => false,
             })
@@ -234,11 +311,15 @@ impl Watcher {
                 s.counted = true;
                 self.metrics().files_seen.inc();
             }
-            let outcome = self.handle(&c, session).await;
+            let waited = s.since.elapsed();
+            let mut took = Stages::default();
+            let outcome = self.handle(&c, session, &mut took).await;
             let s = seen.get_mut(&c.key).expect("listed");
             match outcome {
                 Ok(msg) => {
-                    tracing::info!(component = "chunker", key = %c.key, "{msg}");
+                    tracing::info!(component = "chunker", key = %c.key,
+                        waited_s = waited.as_secs_f64(), hash_s = took.hash, plan_s = took.plan,
+                        publish_s = took.publish, books_s = took.books, "{msg}");
                     s.state = State::Done;
                 }
                 Err(Failure::Broker(e)) => {

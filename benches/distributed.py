@@ -1,0 +1,342 @@
+"""The distributed path against the local one, in one run (`benches/distributed.sh`).
+
+Builds a 75-field GRIB2 file with ecCodes from a real NAM sample (the first 75 messages of
+`grib2/geocat__fh.0012_tl.press_gr.awp211.grb2` that are not wind components, so the
+chunker plans one layer, and one job, per field), then for each repetition:
+
+- local: `tilecast render FILE --out FRESH_DIR --quiet`, wall time from spawn to exit;
+- distributed: a chunker (`--no-ledger`), a `tilecast ledger` and a `tilecast pool` of 2
+  one-shot workers as real processes on the real RabbitMQ, started and ready beforehand;
+  the file is written into the ingest directory (as `cp` would) and the time runs until the
+  run's `manifest.json` exists.
+
+Both run on the same cores (the whole machine, every process unpinned, one after the other).
+The breakdown comes from the processes' own JSON logs: when the chunker noticed the file and
+when it had hashed, planned and published it; each worker's start, connection, job, result
+and ack; each worker's exit as the pool saw it; the ledger's last result and the manifest.
+Timestamps are the processes' wall clocks, the same clock as this script's. No timing is
+asserted: the script prints numbers.
+"""
+
+import argparse
+import datetime as dt
+import glob
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SOURCE = "grib2/geocat__fh.0012_tl.press_gr.awp211.grb2"
+FIELDS = 75
+PREFIX = "tilecast_bench_distributed"
+AMQP = os.environ.get("TILECAST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
+
+
+def make_file(samples, dest):
+    """The first FIELDS messages of the sample that are not wind components (u and v make
+    a wind-speed layer too), copied byte for byte."""
+    import eccodes
+
+    wind = {"u", "v", "10u", "10v"}
+    n = 0
+    with open(os.path.join(samples, SOURCE), "rb") as f, open(dest, "wb") as out:
+        while n < FIELDS:
+            h = eccodes.codes_grib_new_from_file(f)
+            if h is None:
+                sys.exit(f"{SOURCE}: only {n} fields that are not wind components")
+            if eccodes.codes_get(h, "shortName") not in wind:
+                out.write(eccodes.codes_get_message(h))
+                n += 1
+            eccodes.codes_release(h)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_ready(port, what, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    sys.exit(f"the {what} never became ready on port {port}")
+
+
+def children_cpu():
+    """CPU seconds (user + system) of every process this script started and waited for, and
+    their waited-for descendants (the pool waits for its workers)."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def broker_cpu():
+    """CPU seconds of the RabbitMQ node (beam.smp) so far, or None if it is not found."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and b"beam.smp" in open(f"/proc/{pid}/cmdline", "rb").read():
+                f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                return (int(f[11]) + int(f[12])) / tick
+        except OSError:
+            continue
+    return None
+
+
+def load():
+    return open("/proc/loadavg").read().split()[0]
+
+
+def ts(rec):
+    return dt.datetime.fromisoformat(rec["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def records(path):
+    out = []
+    for line in open(path, errors="replace"):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+def local_run(tc, grib, tmp, rep):
+    out = os.path.join(tmp, f"local-{rep}")
+    c0 = children_cpu()
+    t0 = time.time()
+    subprocess.run([tc, "render", grib, "--out", out, "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.time() - t0, children_cpu() - c0
+
+
+def distributed_run(tc, grib, tmp, rep, run, workers, chunker_flags, pool_flags, worker_flags):
+    root = os.path.join(tmp, f"dist-{rep}")
+    ingest, out, logs = (os.path.join(root, d) for d in ("in", "out", "logs"))
+    for d in (ingest, out, logs):
+        os.makedirs(d)
+    env = dict(os.environ, TILECAST_AMQP_URL=AMQP, TILECAST_QUEUE_PREFIX=PREFIX,
+               TILECAST_OUT=out, TILECAST_INGEST=ingest, TILECAST_LOG_FORMAT="json",
+               RUST_LOG="info,tilecast::commands::pool=debug,tilecast::commands::ledger=debug")
+    procs = []
+
+    def start(label, args):
+        log = open(os.path.join(logs, f"{label}.log"), "w")
+        procs.append(subprocess.Popen([tc] + args, env=env, stdout=log, stderr=log,
+                                      stdin=subprocess.DEVNULL))
+
+    cport, lport = free_port(), free_port()
+    start("ledger", ["ledger", "--metrics-addr", f"127.0.0.1:{lport}"])
+    start("chunker", ["chunker", "--ingest", ingest, "--no-ledger",
+                      "--metrics-addr", f"127.0.0.1:{cport}"] + chunker_flags)
+    start("pool", ["pool", "--workers", str(workers)] + pool_flags + ["--", "--idle-exit", "120"]
+          + worker_flags)
+    wait_ready(lport, "ledger")
+    wait_ready(cport, "chunker")
+    # The workers connect within tens of milliseconds; give them a second.
+    time.sleep(1.0)
+    ld = load()
+    data = open(grib, "rb").read()
+    c0, b0 = children_cpu(), broker_cpu()
+    t0 = time.time()
+    with open(os.path.join(ingest, "nam-75.grib2"), "wb") as f:
+        f.write(data)
+    written = time.time()
+    # The run id is the local render's (same bytes, same settings): one stat per poll.
+    manifest = os.path.join(out, run, "manifest.json")
+    while not os.path.exists(manifest):
+        if time.time() - t0 > 300:
+            sys.exit(f"no manifest after 300 s; logs in {logs}")
+        time.sleep(0.002)
+    t_manifest = time.time()
+    b1 = broker_cpu()
+    # Let the last worker exit and every log line reach its file.
+    time.sleep(0.5)
+    for p in reversed(procs):
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    b = breakdown(logs, t0, written, t_manifest, workers)
+    # Processes' CPU is known once they are reaped: start-up before the drop is included,
+    # the 0.5 s after the manifest too (idle).
+    b["cpu"] = children_cpu() - c0
+    b["broker_cpu"] = (b1 - b0) if b0 is not None and b1 is not None else float("nan")
+    return b, ld
+
+
+def breakdown(logs, t0, written, t_manifest, workers):
+    """Phases of the run on its critical path, and where each worker slot's time went
+    while jobs were being rendered."""
+    chunker = records(os.path.join(logs, "chunker.log"))
+    pool = records(os.path.join(logs, "pool.log"))
+    ledger = records(os.path.join(logs, "ledger.log"))
+    noticed = next((ts(r) for r in chunker if r.get("message", "").startswith("new file")),
+                   None)
+    sub = next(r for r in chunker if "jobs published" in r.get("message", ""))
+    t_pub = ts(sub)
+    stages = {k: float(sub.get(k, 0)) for k in ("hash_s", "plan_s", "publish_s", "books_s")}
+    submit_s = sum(stages.values())
+    t_submit = t_pub - submit_s
+    jobs = [r for r in pool if r.get("outcome") in ("done", "already done")]
+    spawned = {int(r["pid"]): ts(r) for r in pool if r.get("message") == "worker started"}
+    exited = {int(r["pid"]): ts(r) for r in pool if r.get("message") == "worker exited"}
+    last_ack = max(ts(r) for r in jobs)
+    results = [ts(r) for r in ledger if r.get("message") == "result recorded"]
+    complete = next(ts(r) for r in ledger if "manifest written" in r.get("message", ""))
+    last_result = max(results) if results else last_ack
+    phases = [
+        ("file written", written - t0),
+        ("written -> noticed by the chunker", (noticed or t_submit) - written),
+        ("noticed -> taken (stability wait)", t_submit - (noticed or t_submit)),
+        ("hash", stages["hash_s"]),
+        ("plan", stages["plan_s"]),
+        ("bookkeeping (claim, plan, records)", stages["books_s"]),
+        ("publish with confirms", stages["publish_s"]),
+        ("submitted (chunker's log) -> last job acked", last_ack - t_pub),
+        ("last ack -> ledger has the result", last_result - last_ack),
+        ("ledger: result -> manifest written", complete - last_result),
+        ("manifest written -> seen here", t_manifest - complete),
+    ]
+    # Each job's worker process in segments, from the worker's own times (from its start)
+    # and the pool's start and exit events.
+    keys = ("start", "connect", "standby", "wait", "execute", "result_record", "report", "exit",
+            "hand-over")
+    per_job = {k: [] for k in keys}
+    spans = []
+    for r in jobs:
+        pid = int(r["worker"].split("-")[1])
+        done = ts(r)
+        born = done - float(r["acked_ms"]) / 1e3
+        connected = born + float(r["connected_ms"]) / 1e3
+        released = born + float(r.get("released_ms", r["connected_ms"])) / 1e3
+        received = born + float(r["received_ms"]) / 1e3
+        executed = received + float(r["execute_ms"]) / 1e3
+        spans.append((received, executed))
+        per_job["start"].append(born - spawned.get(pid, born))
+        per_job["connect"].append(connected - born)
+        per_job["standby"].append(released - connected)
+        per_job["wait"].append(received - released)
+        per_job["execute"].append(executed - received)
+        per_job["result_record"].append(float(r.get("books_ms", 0)) / 1e3)
+        per_job["report"].append(done - executed)
+        per_job["exit"].append(exited.get(pid, done) - done)
+    # The job phase as `workers` render places: each job goes to the place that became free
+    # last before it started; a place's time is its wait for its first job, its jobs, the
+    # hand-overs between them and the tail after its last job until the last ack.
+    spans.sort()
+    free = [t_pub] * workers
+    first = [None] * workers
+    busy = [0.0] * workers
+    gaps = [0.0] * workers
+    for a, b in spans:
+        ready = [i for i in range(workers) if free[i] <= a]
+        i = max(ready, key=lambda k: free[k]) if ready else min(range(workers), key=lambda k: free[k])
+        if first[i] is None:
+            first[i] = a - t_pub
+        else:
+            per_job["hand-over"].append(a - free[i])
+            gaps[i] += max(a - free[i], 0.0)
+        busy[i] += b - a
+        free[i] = max(free[i], b)
+    place = {
+        "submitted -> first job starts (< 0: before)": sum(f or 0.0 for f in first) / workers,
+        "executing jobs": sum(busy) / workers,
+        "hand-overs between jobs": sum(gaps) / workers,
+        "last job rendered -> last ack": sum(last_ack - f for f in free) / workers,
+    }
+    return {
+        "total": t_manifest - t0,
+        "phases": phases,
+        "places": place,
+        "per_job": {k: statistics.median(v) * 1e3 if v else 0.0 for k, v in per_job.items()},
+        "jobs": len(jobs),
+        "cpu_execute": sum(b - a for a, b in spans),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tilecast", required=True)
+    ap.add_argument("--samples", required=True)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--chunker-flag", action="append", default=[],
+                    help="extra chunker flag (repeatable), e.g. --chunker-flag=--stable-for=2")
+    ap.add_argument("--pool-flag", action="append", default=[],
+                    help="extra pool flag (repeatable), e.g. --pool-flag=--standby=0")
+    ap.add_argument("--worker-flag", action="append", default=[],
+                    help="extra worker flag (repeatable)")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="tilecast-bench-dist-")
+    grib = os.path.join(tmp, "nam-75.grib2")
+    make_file(args.samples, grib)
+    inspect = subprocess.run([args.tilecast, "inspect", grib], capture_output=True, text=True)
+    summary = [line for line in inspect.stdout.splitlines() if " fields, " in line]
+    fields = summary[-1].split()[0] if summary else "?"
+    print(f"== distributed vs local: {grib} ({os.path.getsize(grib) // 1024} KiB, {fields} "
+          f"fields listed by inspect) from {SOURCE}")
+    print(f"   {os.cpu_count()} cores, both shapes unpinned on all of them, one after the other; "
+          f"pool of {args.workers}; flags: chunker {args.chunker_flag or 'defaults'}, "
+          f"pool {args.pool_flag or 'defaults'}, worker {args.worker_flag or 'defaults'}")
+    print(f"{'rep':>3} {'local s':>8} {'dist s':>8} {'ratio':>6} {'load before local/dist':>23} "
+          f"{'jobs':>5} {'local cpu s':>11} {'dist cpu s':>10} {'broker cpu s':>12}")
+    runs = []
+    for rep in range(args.reps):
+        ll = load()
+        local, local_cpu = local_run(args.tilecast, grib, tmp, rep)
+        run = os.path.basename(os.path.dirname(
+            glob.glob(os.path.join(tmp, f"local-{rep}", "*", "manifest.json"))[0]))
+        b, dl = distributed_run(args.tilecast, grib, tmp, rep, run, args.workers,
+                                args.chunker_flag, args.pool_flag, args.worker_flag)
+        runs.append(((local, local_cpu), b))
+        print(f"{rep:>3} {local:>8.3f} {b['total']:>8.3f} {b['total'] / local:>6.2f} "
+              f"{ll + '/' + dl:>23} {b['jobs']:>5} {local_cpu:>11.2f} {b['cpu']:>10.2f} "
+              f"{b['broker_cpu']:>12.2f}", flush=True)
+    med = lambda xs: statistics.median(xs)
+    local = med([r[0][0] for r in runs])
+    total = med([r[1]["total"] for r in runs])
+    print(f"median: local {local:.3f} s, distributed {total:.3f} s, ratio {total / local:.2f}x")
+    print("\n-- where the distributed time goes (median over repetitions, s)")
+    for i, (name, _) in enumerate(runs[0][1]["phases"]):
+        print(f"   {name:<40} {med([r[1]['phases'][i][1] for r in runs]):>7.3f}")
+    print(f"-- the job phase (submitted -> last ack) per render place ({args.workers}), s")
+    for k in runs[0][1]["places"]:
+        print(f"   {k:<40} {med([r[1]['places'][k] for r in runs]):>7.3f}")
+    print("-- per job, median ms: process start, connect (and declare), standby (connected, "
+          "not yet released), wait for the job, execute (read, render, write, result record), "
+          "of which the result record, report (result publish + confirm + ack), exit; "
+          "hand-over (previous job rendered -> this one received, same place)")
+    print("   " + "  ".join(f"{k} {med([r[1]['per_job'][k] for r in runs]):.1f}"
+                            for k in runs[0][1]["per_job"]))
+    print(f"-- sum of the workers' execute times: "
+          f"{med([r[1]['cpu_execute'] for r in runs]):.3f} s over {runs[0][1]['jobs']} jobs")
+    lc, dc = med([r[0][1] for r in runs]), med([r[1]["cpu"] for r in runs])
+    bc = med([r[1]["broker_cpu"] for r in runs])
+    jobs = runs[0][1]["jobs"]
+    print(f"-- CPU (median): local {lc:.2f} s; distributed {dc:.2f} s in tilecast processes "
+          f"+ {bc:.2f} s in the broker: {(dc + bc - lc) / jobs * 1e3:.1f} ms more per job")
+    print(f"(logs and outputs in {tmp})")
+
+
+if __name__ == "__main__":
+    main()
