@@ -312,9 +312,17 @@ impl Store for LocalStore {
 
     fn upload(&self, key: &str, src: &Path, _meta: PutMeta) -> Result<()> {
         let path = self.path(key)?;
-        Self::parent_dir(&path)?;
+        self.parent_dir(&path)?;
         // A rename is atomic on one file system; from another, copy beside the target first.
-        if std::fs::rename(src, &path).is_ok() {
+        let mut renamed = std::fs::rename(src, &path);
+        if let (Err(e), Some(parent)) = (&renamed, path.parent()) {
+            // The parent may have been removed as empty by another process meanwhile.
+            if e.kind() == ErrorKind::NotFound && src.exists() {
+                self.remake_dir(parent)?;
+                renamed = std::fs::rename(src, &path);
+            }
+        }
+        if renamed.is_ok() {
             return Ok(());
         }
         let t = self.temp(&[])?;
