@@ -92,6 +92,10 @@ impl Store for Counting {
         self.count(3);
         self.inner.list_dirs(prefix)
     }
+    fn upload(&self, key: &str, src: &Path, meta: PutMeta) -> Result<()> {
+        self.count(1);
+        self.inner.upload(key, src, meta)
+    }
     fn download(&self, key: &str, dest: &Path) -> Result<ObjectInfo> {
         self.count(4);
         self.inner.download(key, dest)

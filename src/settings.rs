@@ -30,6 +30,59 @@ pub struct RenderSettings {
     /// The highest zoom of data tiles. Left out of the JSON at its default, like `images`.
     #[serde(default, skip_serializing_if = "DataZoom::is_native")]
     pub data_zoom: DataZoom,
+    /// How tiles are published: files in directories, PMTiles archives or both. A setting
+    /// (so part of the run id) because it decides which keys a run has and what its
+    /// manifest says, and the keys of a run are immutable. Left out of the JSON at its
+    /// default, like `images`.
+    #[serde(default, skip_serializing_if = "OutputFormat::is_dir")]
+    pub format: OutputFormat,
+}
+
+/// How a run's tiles are published ([`crate::run::archive`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// `<layer>/{z}/{x}/{y}.png` and `<layer>/data/{z}/{x}/{y}.png` (the default).
+    #[default]
+    Dir,
+    /// `<layer>.pmtiles` and `<layer>.data.pmtiles`, no tile files.
+    Pmtiles,
+    /// Both.
+    Both,
+}
+
+impl OutputFormat {
+    pub fn is_dir(&self) -> bool {
+        *self == OutputFormat::Dir
+    }
+
+    /// Whether tiles are written as files.
+    pub fn dirs(self) -> bool {
+        self != OutputFormat::Pmtiles
+    }
+
+    /// Whether tiles go into archives.
+    pub fn archives(self) -> bool {
+        self != OutputFormat::Dir
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Dir => "dir",
+            OutputFormat::Pmtiles => "pmtiles",
+            OutputFormat::Both => "both",
+        }
+    }
+}
+
+/// Parses `dir`, `pmtiles` or `both`.
+pub fn parse_format(s: &str) -> std::result::Result<OutputFormat, String> {
+    match s.trim() {
+        "dir" => Ok(OutputFormat::Dir),
+        "pmtiles" => Ok(OutputFormat::Pmtiles),
+        "both" => Ok(OutputFormat::Both),
+        _ => Err(format!("bad format {s:?}: expected dir, pmtiles or both")),
+    }
 }
 
 /// How deep data tiles go. Above a field's native zoom (where a tile pixel becomes smaller
@@ -114,6 +167,15 @@ impl RenderSettings {
         }
         if let Some(p) = &self.palette {
             p.palette()?;
+        }
+        // A PMTiles tile id numbers the 4^z tiles of a square zoom; geographic tiles are
+        // 2^(z+1) × 2^z (WorldCRS84Quad), which no archive reader would place.
+        if self.format.archives() && self.tiling != Tiling::WebMercator {
+            return Err(Error::Settings(format!(
+                "--format {} needs --tiling webmercator: PMTiles archives hold square \
+                 Web Mercator tile pyramids",
+                self.format.name()
+            )));
         }
         Ok(())
     }

@@ -39,6 +39,11 @@ impl PutMeta {
         content_type: "application/json",
         cache_control: Some(IMMUTABLE),
     };
+    /// A PMTiles archive ([`crate::run::archive`]).
+    pub const PMTILES: PutMeta = PutMeta {
+        content_type: "application/vnd.pmtiles",
+        cache_control: Some(IMMUTABLE),
+    };
     /// Internal bookkeeping, never served.
     pub const PRIVATE: PutMeta = PutMeta {
         content_type: "application/json",
@@ -118,6 +123,10 @@ pub trait Store: Send + Sync {
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
     /// The names of the "directories" directly under `prefix` (which ends with `/` or is empty).
     fn list_dirs(&self, prefix: &str) -> Result<Vec<String>>;
+    /// Stores the local file `src` under `key` as a stream, never whole in memory (a bucket
+    /// gets a multipart upload), atomically: readers see no part of it before all of it.
+    /// `src` is consumed: it may be moved into place or left for the caller to remove.
+    fn upload(&self, key: &str, src: &Path, meta: PutMeta) -> Result<()>;
     /// Copies an object into a local file as a stream; returns the object as it was read.
     fn download(&self, key: &str, dest: &Path) -> Result<ObjectInfo>;
     /// The local directory behind the store, if it is one.
@@ -296,6 +305,32 @@ impl Store for LocalStore {
             }
         }
         renamed.map_err(|e| {
+            let _ = std::fs::remove_file(&t);
+            Error::io(&path, "rename", e)
+        })
+    }
+
+    fn upload(&self, key: &str, src: &Path, _meta: PutMeta) -> Result<()> {
+        let path = self.path(key)?;
+        self.parent_dir(&path)?;
+        // A rename is atomic on one file system; from another, copy beside the target first.
+        let mut renamed = std::fs::rename(src, &path);
+        if let (Err(e), Some(parent)) = (&renamed, path.parent()) {
+            // The parent may have been removed as empty by another process meanwhile.
+            if e.kind() == ErrorKind::NotFound && src.exists() {
+                self.remake_dir(parent)?;
+                renamed = std::fs::rename(src, &path);
+            }
+        }
+        if renamed.is_ok() {
+            return Ok(());
+        }
+        let t = self.temp(&[])?;
+        if let Err(e) = std::fs::copy(src, &t) {
+            let _ = std::fs::remove_file(&t);
+            return Err(Error::io(&t, "copy", e));
+        }
+        std::fs::rename(&t, &path).map_err(|e| {
             let _ = std::fs::remove_file(&t);
             Error::io(&path, "rename", e)
         })

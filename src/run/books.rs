@@ -262,9 +262,9 @@ impl Books {
             .collect())
     }
 
-    /// Removes temporary files older than `age` from a local output root (left by processes
-    /// killed mid-write; a live writer renames its file within milliseconds). Buckets have
-    /// none. Returns how many were removed.
+    /// Removes temporary files and folders older than `age` from a local output root (left
+    /// by processes killed mid-write; a live writer renames its file within milliseconds).
+    /// Buckets have none. Returns how many were removed.
     pub fn sweep_tmp(&self, age: Duration) -> usize {
         let Some(root) = self.store.local_root() else {
             return 0;
@@ -280,7 +280,15 @@ impl Books {
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|a| a > age)
             })
-            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .filter(|e| {
+                // A PMTiles assembly's work directory (crate::run::archive) is a folder.
+                let p = e.path();
+                if p.is_dir() {
+                    std::fs::remove_dir_all(p).is_ok()
+                } else {
+                    std::fs::remove_file(p).is_ok()
+                }
+            })
             .count()
     }
 

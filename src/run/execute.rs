@@ -16,10 +16,13 @@ use crate::decode::{Field, FieldInfo, WindFrame};
 use crate::error::{Error, Result};
 use crate::geo::tiling::TILE_SIZE;
 use crate::geo::wind;
+use crate::io::pmtiles::tile_id;
 use crate::io::store::{PutMeta, Store};
 use crate::render::encode::{data_pixels, indexed_png, rgba_png};
 use crate::render::range::RangeSource;
 use crate::render::resample::Sampler;
+use crate::run::archive::part::{self, PartTile};
+use crate::run::archive::{part_key, COLOUR_ARCHIVE, DATA_ARCHIVE};
 use crate::run::catalog::series;
 use crate::run::images::{self, Components};
 use crate::run::job::{Job, JobResult, StageSeconds, JOB_VERSION};
@@ -289,7 +292,8 @@ fn render_tiles(
     let (run, layer) = (&job.run, &job.layer);
     let data_maxzoom = job.data_maxzoom();
     let tiles: Vec<_> = job.tiles.iter().flat_map(TileRange::tiles).collect();
-    let written: Vec<(u64, [f64; 3])> = tiles
+    let format = settings.format;
+    let written: Vec<(u64, [f64; 3], Option<PartTile>)> = tiles
         .par_iter()
         .map(|&t| {
             progress.check()?;
@@ -298,7 +302,7 @@ fn render_tiles(
             let t1 = Instant::now();
             progress.tiles_done.fetch_add(1, Ordering::Relaxed);
             if values.iter().all(|v| v.is_nan()) {
-                return Ok((0, [(t1 - t0).as_secs_f64(), 0.0, 0.0]));
+                return Ok((0, [(t1 - t0).as_secs_f64(), 0.0, 0.0], None));
             }
             let idx = p.style.table.indices(&values);
             let colour = indexed_png(TILE_SIZE, TILE_SIZE, &idx, &p.style.table.entries)?;
@@ -307,11 +311,19 @@ fn render_tiles(
                 .then(|| rgba_png(TILE_SIZE, TILE_SIZE, &data_pixels(&values, p.style.data)))
                 .transpose()?;
             let t2 = Instant::now();
-            let rel = format!("{}/{}/{}.png", t.z, t.x, t.y);
             let size = colour.len() as u64 + data.as_ref().map_or(0, |d| d.len() as u64);
-            out.put_async(&format!("{run}/{layer}/{rel}"), colour, PutMeta::PNG)?;
-            if let Some(data) = data {
-                out.put_async(&format!("{run}/{layer}/data/{rel}"), data, PutMeta::PNG)?;
+            // Archives get the tiles through the job's part, written once all are rendered.
+            let part = format.archives().then(|| PartTile {
+                id: tile_id(t.z, t.x, t.y),
+                colour: colour.clone(),
+                data: data.clone(),
+            });
+            if format.dirs() {
+                let rel = format!("{}/{}/{}.png", t.z, t.x, t.y);
+                out.put_async(&format!("{run}/{layer}/{rel}"), colour, PutMeta::PNG)?;
+                if let Some(data) = data {
+                    out.put_async(&format!("{run}/{layer}/data/{rel}"), data, PutMeta::PNG)?;
+                }
             }
             let t3 = Instant::now();
             let secs = [
@@ -319,12 +331,13 @@ fn render_tiles(
                 (t2 - t1).as_secs_f64(),
                 (t3 - t2).as_secs_f64(),
             ];
-            Ok((size, secs))
+            Ok((size, secs, part))
         })
         .collect::<Result<_>>()?;
     let (mut count, mut bytes) = (0u64, 0u64);
     let mut seconds = StageSeconds::default();
-    for (n, [r, e, wr]) in written {
+    let mut parts = Vec::new();
+    for (n, [r, e, wr], part) in written {
         seconds.render += r;
         seconds.encode += e;
         seconds.write += wr;
@@ -332,6 +345,13 @@ fn render_tiles(
             count += 1;
             bytes += n;
         }
+        parts.extend(part);
+    }
+    if format.archives() {
+        let t0 = Instant::now();
+        let key = part_key(run, layer, &job.id);
+        out.put_async(&key, part::encode(parts), PutMeta::PRIVATE)?;
+        seconds.write += t0.elapsed().as_secs_f64();
     }
     Ok((count, bytes, seconds))
 }
@@ -385,6 +405,7 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         range,
         data: &data_encoding,
         legend: &legend,
+        format: settings.format,
     }
     .tilejsons();
     let colour_tj = pretty(&colour_tj);
@@ -400,6 +421,7 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         None => (None, None, None),
     };
     let data = p.style.data;
+    let archives = settings.format.archives();
     Ok(LayerEntry {
         name: name.clone(),
         field: job.fields[0].field,
@@ -440,6 +462,8 @@ fn render_meta(p: &Prepared, job: &Job, out: &dyn Store) -> Result<LayerEntry> {
         full_image: format!("{name}/full.png"),
         tilejson: format!("{name}/tilejson.json"),
         data_tilejson: Some(format!("{name}/data/tilejson.json")),
+        pmtiles: archives.then(|| format!("{name}/{COLOUR_ARCHIVE}")),
+        data_pmtiles: archives.then(|| format!("{name}/{DATA_ARCHIVE}")),
         tile_count: 0,
         bytes,
         image,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::Result;
 use crate::io::store::PutMeta;
+use crate::run::archive;
 use crate::run::books::Books;
 use crate::run::job::JobResult;
 use crate::run::manifest::{assemble, manifest_bytes};
@@ -177,6 +178,9 @@ impl Ledger {
             });
         }
         if self.books.has_manifest(run)? {
+            // A ledger stopped between a manifest and deleting the run's parts left them (one
+            // listing, empty for runs without archives).
+            archive::delete_parts(self.books.store().as_ref(), run)?;
             self.complete.insert(run.to_string());
             return Ok(RunState::Complete);
         }
@@ -265,16 +269,22 @@ impl Ledger {
                 waiting: open.waiting.len(),
             });
         }
-        let m = assemble(&open.plan, &open.results, &open.dead)
+        let mut m = assemble(&open.plan, &open.results, &open.dead)
             .expect("every job has a result or is dead");
-        // Every tile was written before its job's result, so the catalog entry and then the
-        // manifest come last: a ledger stopped in between settles the run again.
-        crate::run::catalog::record_run(self.books.store().as_ref(), &m)?;
-        self.books.store().put(
+        let store = self.books.store().as_ref();
+        // Every tile was written before its job's result, so the archives (from the jobs'
+        // parts), the catalog entry and then the manifest come last: a ledger stopped in
+        // between settles the run again, and the same parts give the same archives.
+        archive::assemble_run(store, &open.plan, &mut m)?;
+        crate::run::catalog::record_run(store, &m)?;
+        store.put(
             &format!("{run}/manifest.json"),
             manifest_bytes(&m),
             PutMeta::JSON,
         )?;
+        if open.plan.settings.format.archives() {
+            archive::delete_parts(store, run)?;
+        }
         if let Some(o) = self.open.remove(run) {
             self.durations
                 .extend(o.planned.and_then(|p| p.elapsed().ok()));

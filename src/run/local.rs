@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::decode::{inventory, FileFields, Inventory};
 use crate::error::Result;
 use crate::io::store::{PutMeta, Store};
+use crate::run::archive;
 use crate::run::catalog::{self, prune};
 use crate::run::execute::{
     execute_prepared, prepare, Failure, InputField, JobInput, Outcome, Progress,
@@ -119,12 +120,19 @@ pub fn render_file(
     }
     // A stopped render is unfinished, not failed: it gets no manifest.
     progress.check()?;
-    let m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
+    let mut m = assemble(&plan, &results, &dead).expect("every job has a result or an error");
+    // The archives from the jobs' parts, as the ledger assembles them in a distributed run.
+    archive::assemble_run(out, &plan, &mut m)?;
     let json = manifest_bytes(&m);
     let bytes = json.len() as u64;
     catalog::record_run(out, &m)?;
     // Written last: a reader that finds the manifest finds every tile it lists.
     out.put(&format!("{}/manifest.json", plan.run), json, PutMeta::JSON)?;
+    archive::delete_parts(out, &plan.run)?;
+    if let Some(root) = out.local_root() {
+        // No empty bookkeeping folder of the run is left behind.
+        let _ = std::fs::remove_dir(root.join(".tilecast").join(&plan.run));
+    }
     Ok(RunReport {
         location: out.url(&plan.run),
         run: plan.run.clone(),

@@ -105,6 +105,12 @@ pub struct LayerEntry {
     /// The data tiles' TileJSON (absent from entries written by workers older than it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_tilejson: Option<String>,
+    /// The colour tiles' PMTiles archive (`--format pmtiles|both`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pmtiles: Option<String>,
+    /// The data tiles' PMTiles archive (`--format pmtiles|both`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_pmtiles: Option<String>,
     pub tile_count: u64,
     pub bytes: u64,
     /// The whole-field image (`--images equirect`; absent otherwise).

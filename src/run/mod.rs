@@ -2,10 +2,12 @@
 //! the job message and result record ([`job`]), executing jobs ([`execute`]) — by a worker,
 //! or for a whole file in one process ([`local`]) — the bookkeeping of distributed runs
 //! ([`books`]), the ledger that completes them ([`ledger`]), the run's manifest
-//! ([`manifest`]), the public URLs and TileJSON documents of its layers ([`publish`]), their
+//! ([`manifest`]), its PMTiles archives assembled from the jobs' parts ([`archive`]), the
+//! public URLs and TileJSON documents of its layers ([`publish`]), their
 //! whole-field images for WeatherLayers GL-style clients ([`images`]), and the catalog of
 //! complete runs with its series, STAC documents, styles and retention ([`catalog`]).
 
+pub mod archive;
 pub mod books;
 pub mod catalog;
 pub mod execute;

@@ -18,6 +18,11 @@ use crate::geo::grid::norm180;
 use crate::geo::tiling::{Tiling, MERCATOR_MAX_LAT};
 use crate::render::encode::DataScale;
 use crate::render::legend::{self, Legend};
+use crate::run::archive::{COLOUR_ARCHIVE, DATA_ARCHIVE};
+use crate::settings::OutputFormat;
+
+/// The URL scheme the PMTiles protocol of map clients answers (`pmtiles://<archive URL>`).
+pub const PMTILES_SCHEME: &str = "pmtiles://";
 
 /// The public URL of the output root: an absolute `http://` or `https://` URL without query,
 /// fragment or credentials, kept without a trailing slash. `<base>/<key>` is the public URL of
@@ -196,6 +201,10 @@ pub struct TileJson {
     /// Data tiles only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_encoding: Option<DataEncoding>,
+    /// The PMTiles archive of these tiles (`--format pmtiles|both`), by the same rule as
+    /// `tiles`: absolute with a base URL, else relative to this document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pmtiles: Option<String>,
 }
 
 /// What a layer's TileJSON documents are made from.
@@ -216,6 +225,8 @@ pub struct LayerDocs<'a> {
     pub data: &'a DataEncoding,
     /// The layer's legend: its heading, display units and conversion.
     pub legend: &'a Legend,
+    /// Where the tiles are: with archives only, `tiles` reads them through the archive.
+    pub format: OutputFormat,
 }
 
 impl LayerDocs<'_> {
@@ -260,8 +271,9 @@ impl LayerDocs<'_> {
             ),
             dem: None,
             data_encoding: None,
+            pmtiles: None,
         };
-        let data = TileJson {
+        let mut data = TileJson {
             name: format!("{} (data)", self.layer),
             description: format!("{description}; data tiles: {DATA_FORMULA}"),
             tiles: vec![match self.base_url {
@@ -273,6 +285,22 @@ impl LayerDocs<'_> {
             data_encoding: Some(self.data.clone()),
             ..colour.clone()
         };
+        let mut colour = colour;
+        if self.format.archives() {
+            colour.pmtiles = Some(url(COLOUR_ARCHIVE));
+            data.pmtiles = Some(match self.base_url {
+                Some(_) => url(DATA_ARCHIVE),
+                None => format!("../{DATA_ARCHIVE}"),
+            });
+        }
+        // Without tile files, clients with the PMTiles protocol read the tiles from the
+        // archive: `pmtiles://<archive URL>/{z}/{x}/{y}` (the protocol's tile template).
+        if !self.format.dirs() {
+            for tj in [&mut colour, &mut data] {
+                let archive = tj.pmtiles.clone().expect("set above");
+                tj.tiles = vec![format!("{PMTILES_SCHEME}{archive}/{{z}}/{{x}}/{{y}}")];
+            }
+        }
         (colour, data)
     }
 }

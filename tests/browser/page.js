@@ -20,7 +20,11 @@
 // Both layers resample with `nearest`, so every pixel of a tile magnified on screen is one
 // tile pixel: a palette colour, which the driver can check exactly. The globe's atmosphere
 // is off for the same reason (it whitens colours towards the limb).
+// `pmtiles://<archive URL>/{z}/{x}/{y}` tile URLs (the TileJSON of a `--format pmtiles`
+// layer) are read by the `pmtiles` package's protocol, with HTTP range requests.
 'use strict';
+
+maplibregl.addProtocol('pmtiles', new pmtiles.Protocol().tile);
 
 const kase = JSON.parse(decodeURIComponent(location.hash.slice(1)));
 const errors = [];

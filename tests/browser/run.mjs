@@ -230,6 +230,8 @@ async function runCase(browser, base, kase, artefacts) {
     screenshot: shot,
     probes: counts,
     tile_requests: tiles,
+    // Partial answers (HTTP 206): range requests, as the PMTiles protocol reads an archive.
+    partial_responses: responses.filter((r) => r.status === 206).length,
     empty_tiles: emptyTiles,
     console: console_.filter((m) => m.type !== 'error' || !accepted.has(m.url)),
     ms: Date.now() - started,

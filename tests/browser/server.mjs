@@ -2,7 +2,8 @@
 // rendered output tree, as a static host would serve it (a directory's `index.html` for a path
 // ending in `/`, 404 for a file that is not there, which is what a map gets for the empty
 // tiles tilecast does not write), and `/_page/` is the
-// map page with MapLibre GL JS from node_modules. No CDN and nothing else is reachable.
+// map page with MapLibre GL JS and the PMTiles protocol from node_modules. No CDN and nothing
+// else is reachable.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,7 @@ const PAGE = {
   'page.js': path.join(here, 'page.js'),
   'maplibre-gl.js': path.join(dist, 'maplibre-gl.js'),
   'maplibre-gl.css': path.join(dist, 'maplibre-gl.css'),
+  'pmtiles.js': path.join(here, 'node_modules', 'pmtiles', 'dist', 'pmtiles.js'),
 };
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css',
   '.json': 'application/json', '.png': 'image/png' };

@@ -17,8 +17,9 @@
 //! JSON result go to `<target>/browser-artefacts/maps/`. `TILECAST_CHROMIUM` and `TILECAST_NODE`
 //! override `/usr/bin/chromium` and `node`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 use tilecast::decode::{Dataset, Field};
@@ -46,15 +47,21 @@ struct Sample {
 
 /// Renders `file` into `out` and returns its manifest.
 fn render(file: &Path, out: &Path, base_url: Option<&str>) -> Value {
+    match base_url {
+        Some(b) => render_with(file, out, &["--base-url", b]),
+        None => render_with(file, out, &[]),
+    }
+}
+
+/// Renders `file` into `out` with `flags` besides z0-4 and returns its manifest.
+fn render_with(file: &Path, out: &Path, flags: &[&str]) -> Value {
     let mut c = Command::new(bin());
     c.arg("render")
         .arg(file)
         .arg("--out")
         .arg(out)
-        .args(["--zoom", "0-4", "--quiet"]);
-    if let Some(b) = base_url {
-        c.args(["--base-url", b]);
-    }
+        .args(["--zoom", "0-4", "--quiet"])
+        .args(flags);
     let o = c.output().unwrap();
     assert!(
         o.status.success(),
@@ -385,4 +392,89 @@ fn maplibre_shows_every_published_layer_where_its_grid_is_and_nothing_elsewhere(
     let failures = rel["failures"].to_string();
     assert!(failures.contains("data probes"), "{failures}");
     assert!(failures.contains("HTTP 404"), "{failures}");
+}
+
+/// A `tilecast serve` child, killed when dropped.
+struct Serve(Child);
+
+impl Serve {
+    fn start(root: &Path, port: u16) -> Serve {
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .arg(root)
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Its first line says where it serves; by then the socket is bound.
+        let mut out = child.stdout.take().unwrap();
+        let (mut line, mut b) = (Vec::new(), [0u8; 1]);
+        while out.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
+            line.push(b[0]);
+        }
+        assert!(
+            line.starts_with(b"serving "),
+            "{}",
+            String::from_utf8_lossy(&line)
+        );
+        Serve(child)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A `--format pmtiles` layer (no tile files, one archive) served by `tilecast serve`, which
+/// answers range requests, shows in MapLibre through the `pmtiles` package's protocol: the
+/// page loads the layer's TileJSON, whose tile URL is `pmtiles://<archive URL>/{z}/{x}/{y}`,
+/// and the screenshot must pass the same pixel checks as the directory layers, read through
+/// HTTP 206 answers.
+#[test]
+fn a_pmtiles_layer_shows_through_the_pmtiles_protocol_served_by_tilecast_serve() {
+    require_tools();
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("pm");
+    let file = samples().join("global_t2m.grib2");
+    let m = render_with(&file, &data, &["--format", "pmtiles"]);
+    let run = m["run"].as_str().unwrap();
+    let layer = &m["layers"][0];
+    let name = layer["name"].as_str().unwrap();
+    assert!(
+        !data.join(run).join(name).join("0").exists(),
+        "tile files beside the archive"
+    );
+    let port = free_port();
+    let _serve = Serve::start(&data, port);
+    let field = Dataset::open(&file)
+        .unwrap()
+        .decode(layer["field"].as_u64().unwrap() as usize)
+        .unwrap();
+    let p = probes(&field.grid, &field.values);
+    let legend = read_json(&data.join(run).join(name).join("legend.json"));
+    let palette: Vec<Value> = legend["stops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| json!([s["value"], s["color"]]))
+        .collect();
+    let case = json!({
+        "name": "pmtiles-mercator", "kind": "raster",
+        "tilejson": format!("http://127.0.0.1:{port}/{run}/{name}/tilejson.json"),
+        "projection": "mercator", "center": [0.0, 20.0], "zoom": 0.3,
+        "background": BACKGROUND, "palette": palette,
+        "probes": {"data": p.data, "background": p.background}, "ranges": p.ranges,
+        // A global grid has no outside on a Mercator map.
+        "min_visible": {"data": 20, "background": 0},
+    });
+    let result = run_driver(root.path(), free_port(), &[case], &artefacts("pmtiles"));
+    let c = &result["cases"][0];
+    assert_eq!(c["ok"], true, "{c}");
+    assert!(
+        c["partial_responses"].as_u64().unwrap() > 0,
+        "no range request answered: {c}"
+    );
 }

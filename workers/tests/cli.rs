@@ -469,6 +469,7 @@ fn help_everywhere_and_flags_from_environment() {
         "TILECAST_PALETTE",
         "TILECAST_RANGE",
         "TILECAST_RESAMPLE",
+        "TILECAST_FORMAT",
     ] {
         assert!(help.contains(env), "{env} not documented in --help");
     }
@@ -488,6 +489,34 @@ fn help_everywhere_and_flags_from_environment() {
         serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["layers"][0]["tiling"], "geographic");
     assert_eq!(m["layers"][0]["minzoom"], 1);
+    let out = tempdir();
+    let o = output(
+        bin()
+            .arg("render")
+            .arg(samples().join("global_t2m.grib2"))
+            .env("TILECAST_OUT", out.path())
+            .env("TILECAST_ZOOM", "1-1")
+            .env("TILECAST_FORMAT", "both"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = run_dir(out.path());
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["settings"]["format"], "both");
+    let archive = m["layers"][0]["pmtiles"].as_str().unwrap();
+    assert!(run.join(archive).exists(), "{archive}");
+    // PMTiles address square pyramids: geographic tiles (2×1 at z0) cannot go in one.
+    let o = output(
+        bin()
+            .arg("render")
+            .arg(samples().join("global_t2m.grib2"))
+            .args(["--format", "pmtiles", "--tiling", "geographic"]),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("webmercator"), "{}", stderr(&o));
+    let o = output(bin().arg("render").arg(samples()).args(["--format", "zip"]));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--format"), "{}", stderr(&o));
     // Bad settings are a usage error, not a crash.
     let o = output(bin().arg("render").arg(samples()).args(["--zoom", "5-2"]));
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));

@@ -113,6 +113,11 @@ pub struct CatalogLayer {
     pub range: [f64; 2],
     pub tilejson: String,
     pub data_tilejson: Option<String>,
+    /// The layer's PMTiles archives (`--format pmtiles|both`), URLs as the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pmtiles: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_pmtiles: Option<String>,
     pub legend_png: String,
     pub legend_json: String,
     pub full_image: String,
@@ -158,6 +163,8 @@ impl CatalogLayer {
             range: l.range,
             tilejson: url(base, &key(&l.tilejson)),
             data_tilejson: l.data_tilejson.as_ref().map(|t| url(base, &key(t))),
+            pmtiles: l.pmtiles.as_ref().map(|t| url(base, &key(t))),
+            data_pmtiles: l.data_pmtiles.as_ref().map(|t| url(base, &key(t))),
             legend_png: url(base, &key(&l.legend.png)),
             legend_json: url(base, &key(&l.legend.json)),
             full_image: url(base, &key(&l.full_image)),

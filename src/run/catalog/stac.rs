@@ -50,7 +50,8 @@ pub fn item(m: &Manifest, l: &LayerEntry, c: &CatalogLayer) -> Value {
         json!({"rel": "tilejson", "href": "tilejson.json", "type": "application/json",
                "title": "Colour tiles (TileJSON)"}),
     ];
-    if c.tiling == "webmercator" {
+    // No tile files with `--format pmtiles`: the archives are assets instead (3.18).
+    if c.tiling == "webmercator" && m.settings.format.dirs() {
         // The template is absolute when the run has a base URL, as web-map-links expects.
         let tiles = c.tilejson.trim_end_matches("tilejson.json").to_string() + "{z}/{x}/{y}.png";
         links.push(json!({"rel": "xyz", "href": tiles, "type": "image/png",
@@ -101,6 +102,18 @@ pub fn item(m: &Manifest, l: &LayerEntry, c: &CatalogLayer) -> Value {
             assets[name] = json!({"href": rel, "type": "image/png", "roles": ["data"],
                 "title": format!("Whole field, {} (WeatherLayers GL)", i.image_type),
                 "tilecast:image_unscale": i.image_unscale, "tilecast:bounds": i.bounds});
+        }
+    }
+    // The archives (3.18), relative to the item as the other assets.
+    let archives = [
+        ("pmtiles", &l.pmtiles, "Colour tiles (PMTiles v3)"),
+        ("data_pmtiles", &l.data_pmtiles, "Data tiles (PMTiles v3)"),
+    ];
+    for (name, archive, title) in archives {
+        if let Some(a) = archive {
+            let rel = a.strip_prefix(&format!("{}/", c.name)).unwrap_or(a);
+            assets[name] = json!({"href": rel, "type": "application/vnd.pmtiles",
+                "roles": ["tiles", "data"], "title": title});
         }
     }
     if l.data_tilejson.is_some() {

@@ -162,6 +162,7 @@ fn docs(base: Option<&BaseUrl>, extent: [f64; 4]) -> (serde_json::Value, serde_j
         range: [0.0, 120.0],
         data: &data,
         legend: &legend,
+        format: crate::settings::OutputFormat::Dir,
     }
     .tilejsons();
     let v = |t: &TileJson| serde_json::to_value(t).unwrap();

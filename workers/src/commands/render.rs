@@ -21,7 +21,8 @@ use tilecast::run::execute::Progress;
 use tilecast::run::local::render_file;
 use tilecast::run::publish::BaseUrl;
 use tilecast::settings::{
-    parse_data_zoom, parse_range, parse_zoom, DataZoom, Images, RenderSettings,
+    parse_data_zoom, parse_format, parse_range, parse_zoom, DataZoom, Images, OutputFormat,
+    RenderSettings,
 };
 
 use crate::infra::storage::{Location, S3Args};
@@ -93,6 +94,13 @@ pub struct RenderFlags {
     /// WeatherLayers GL reads it) and, per u/v pair, `vector_image.png` (u in R, v in G).
     #[arg(long, env = "TILECAST_IMAGES", value_enum, default_value = "none")]
     images: ImagesArg,
+    /// How tiles are published: `dir` (`<layer>/{z}/{x}/{y}.png` and `<layer>/data/...`),
+    /// `pmtiles` (PMTiles v3 archives per layer, `<layer>/tiles.pmtiles` for colour tiles and
+    /// `<layer>/data.pmtiles` for data tiles, assembled from the jobs' parts when the run
+    /// completes) or `both`. Part of the run id.
+    #[arg(long, env = "TILECAST_FORMAT", value_name = "dir|pmtiles|both",
+          default_value = "dir", value_parser = parse_format)]
+    format: OutputFormat,
 }
 
 /// Where the outputs are published (shared by `render` and `chunker`): changes the TileJSON
@@ -150,6 +158,7 @@ impl RenderFlags {
                 ImagesArg::Equirect => Images::Equirect,
             },
             data_zoom: self.data_zoom,
+            format: self.format,
         };
         s.validate()?;
         Ok(s)

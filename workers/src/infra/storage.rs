@@ -23,7 +23,8 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
 use object_store::path::Path as ObjectPath;
 use object_store::{
     Attribute, Attributes, BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectMeta,
-    ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig, UpdateVersion,
+    ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, RetryConfig,
+    UpdateVersion, WriteMultipart,
 };
 use tilecast::error::StoreFault;
 use tilecast::io::store::{LocalStore, ObjectInfo, PutMeta, Store, Versioned};
@@ -498,6 +499,47 @@ impl Store for S3Store {
             .collect();
         names.sort();
         Ok(names)
+    }
+
+    /// A multipart upload of 8 MiB parts read from the file, at most four in flight: the
+    /// memory of an upload is bounded whatever the archive's size. S3 shows the object only
+    /// when the upload completes; a failed one is aborted.
+    fn upload(&self, key: &str, src: &Path, meta: PutMeta) -> Result<()> {
+        const CHUNK: usize = 8 << 20;
+        let (client, path) = (self.client.clone(), self.path(key));
+        let opts = PutMultipartOptions {
+            attributes: Self::put_options(meta).attributes,
+            ..Default::default()
+        };
+        let src_owned = src.to_path_buf();
+        let local = |e: std::io::Error| object_store::Error::Generic {
+            store: "local file",
+            source: Box::new(e),
+        };
+        let r = block(async move {
+            use tokio::io::AsyncReadExt;
+            let mut f = tokio::fs::File::open(&src_owned).await.map_err(local)?;
+            let upload = client.put_multipart_opts(&path, opts).await?;
+            let mut w = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let n = match f.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = w.abort().await;
+                        return Err(local(e));
+                    }
+                };
+                if let Err(e) = w.wait_for_capacity(4).await {
+                    let _ = w.abort().await;
+                    return Err(e);
+                }
+                w.write(&buf[..n]);
+            }
+            w.finish().await.map(|_| ())
+        });
+        r.map_err(|e| self.error(key, "upload", e))
     }
 
     /// Streams the object into `dest` (for NetCDF, which needs a whole file, and for the

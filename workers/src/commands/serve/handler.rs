@@ -191,6 +191,7 @@ fn content_type(key: &str) -> &'static str {
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
         Some("txt") => "text/plain; charset=utf-8",
+        Some("pmtiles") => "application/vnd.pmtiles",
         _ => "application/octet-stream",
     }
 }

@@ -9,14 +9,18 @@
 
 use serde_json::Value;
 
+use tilecast::run::publish::PMTILES_SCHEME;
+
 use super::route::Kind;
 
 /// The members of `catalog.json` (at any depth) whose string values are URLs.
-const CATALOG_URL_KEYS: [&str; 9] = [
+const CATALOG_URL_KEYS: [&str; 11] = [
     "manifest",
     "style",
     "tilejson",
     "data_tilejson",
+    "pmtiles",
+    "data_pmtiles",
     "legend_png",
     "legend_json",
     "full_image",
@@ -59,8 +63,14 @@ fn is_relative_path(r: &str) -> bool {
 
 fn resolve(v: &mut Value, base: &str) {
     if let Value::String(s) = v {
-        if is_relative_path(s) {
-            *s = format!("{base}/{}", s.strip_prefix("./").unwrap_or(s));
+        // `pmtiles://<archive URL>/...` (a PMTiles archive's tiles, ARCHITECTURE §3.3): the
+        // archive URL is resolved as any other.
+        let (scheme, rest) = match s.strip_prefix(PMTILES_SCHEME) {
+            Some(rest) => (PMTILES_SCHEME, rest),
+            None => ("", s.as_str()),
+        };
+        if is_relative_path(rest) {
+            *s = format!("{scheme}{base}/{}", rest.strip_prefix("./").unwrap_or(rest));
         }
     }
 }
@@ -103,6 +113,9 @@ fn tilejson(doc: &mut Value, dir: &str) {
     if let Some(Value::Array(tiles)) = doc.get_mut("tiles") {
         tiles.iter_mut().for_each(|x| resolve(x, dir));
     }
+    if let Some(x) = doc.get_mut("pmtiles") {
+        resolve(x, dir);
+    }
 }
 
 #[cfg(test)]
@@ -132,6 +145,27 @@ mod tests {
             )])
         );
         assert_eq!(out["name"], "a/b", "only URL members change");
+    }
+
+    #[test]
+    fn archive_urls_resolve_inside_the_pmtiles_scheme() {
+        let out = run(
+            Kind::TileJson,
+            "r/l/data/tilejson.json",
+            json!({"tiles": ["pmtiles://../data.pmtiles/{z}/{x}/{y}"], "pmtiles": "../data.pmtiles"}),
+        );
+        assert_eq!(
+            out["tiles"][0],
+            format!("pmtiles://{ROOT}/r/l/data/../data.pmtiles/{{z}}/{{x}}/{{y}}")
+        );
+        assert_eq!(out["pmtiles"], format!("{ROOT}/r/l/data/../data.pmtiles"));
+        let abs = "pmtiles://https://t.example/r/l/tiles.pmtiles/{z}/{x}/{y}";
+        let out = run(
+            Kind::TileJson,
+            "r/l/tilejson.json",
+            json!({ "tiles": [abs] }),
+        );
+        assert_eq!(out["tiles"][0], abs);
     }
 
     #[test]
