@@ -121,6 +121,7 @@ fn phi_from_t(t: f64, e: f64) -> f64 {
 }
 
 /// Precomputed constants of a Lambert conformal projection (Snyder 15-1 to 15-5).
+#[derive(Clone, Copy)]
 struct Lcc {
     a: f64,
     e: f64,
@@ -130,7 +131,37 @@ struct Lcc {
     lon0: f64,
 }
 
+/// The parameters an [`Lcc`] was made from, bit for bit.
+type LccKey = [u64; 6];
+
+thread_local! {
+    /// The last Lambert constants made on this thread: a tile locates all its pixels on one
+    /// grid, and making the constants (three `powf`, two `tan`, logarithms) cost several
+    /// times the projection itself.
+    static LAST_LCC: std::cell::Cell<Option<(LccKey, Lcc)>> = const { std::cell::Cell::new(None) };
+}
+
 impl Lcc {
+    /// [`Lcc::new`], reusing this thread's last constants when the parameters are the same.
+    fn of(earth: &Earth, lon0: f64, lat0: f64, lat1: f64, lat2: f64) -> Lcc {
+        let key = [
+            earth.a.to_bits(),
+            earth.inv_f.map_or(u64::MAX, f64::to_bits),
+            lon0.to_bits(),
+            lat0.to_bits(),
+            lat1.to_bits(),
+            lat2.to_bits(),
+        ];
+        LAST_LCC.with(|last| match last.get() {
+            Some((k, c)) if k == key => c,
+            _ => {
+                let c = Lcc::new(earth, lon0, lat0, lat1, lat2);
+                last.set(Some((key, c)));
+                c
+            }
+        })
+    }
+
     fn new(earth: &Earth, lon0: f64, lat0: f64, lat1: f64, lat2: f64) -> Lcc {
         let e = earth.e();
         let (p0, p1, p2) = (lat0.to_radians(), lat1.to_radians(), lat2.to_radians());
@@ -167,7 +198,7 @@ impl Projection {
                 lat1,
                 lat2,
             } => {
-                let c = Lcc::new(earth, *lon0, *lat0, *lat1, *lat2);
+                let c = Lcc::of(earth, *lon0, *lat0, *lat1, *lat2);
                 if (phi + c.n.signum() * FRAC_PI_2).abs() < 1e-10 {
                     return None;
                 }
@@ -219,7 +250,7 @@ impl Projection {
                 lat1,
                 lat2,
             } => {
-                let c = Lcc::new(earth, *lon0, *lat0, *lat1, *lat2);
+                let c = Lcc::of(earth, *lon0, *lat0, *lat1, *lat2);
                 let sn = c.n.signum();
                 let dy = c.rho0 - y;
                 let rho = sn * (x * x + dy * dy).sqrt();
