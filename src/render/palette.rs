@@ -289,10 +289,8 @@ pub struct ColourTable {
     under: Option<u8>,
     over: Option<u8>,
     /// For each of [`BUCKETS`] equal slices of [0, 1] in `t` (the value's position in the
-    /// range), the indices at its two ends: equal ends mean one index for the whole slice,
-    /// the index being monotone in `t`.
-    buckets: Vec<(u8, u8)>,
-    /// Per slice: its single index, or [`MIXED`] where its ends differ ([`ColourTable::indices`]).
+    /// range), its one index when the indices at its two ends are equal (then the whole slice
+    /// has it, the index being monotone in `t`), or [`MIXED`].
     single: Vec<u16>,
     /// `BUCKETS / (max - min)`: a value's position in slices; 0 when the range is empty.
     slices_per_unit: f64,
@@ -351,7 +349,6 @@ impl ColourTable {
             positions: p.stops.iter().map(|s| s.0).collect(),
             under,
             over,
-            buckets: Vec::new(),
             single: Vec::new(),
             slices_per_unit: if max > min {
                 BUCKETS as f64 / (max - min)
@@ -364,11 +361,11 @@ impl ColourTable {
         let ends: Vec<u8> = (0..=BUCKETS)
             .map(|b| table.index_at(b as f64 / BUCKETS as f64))
             .collect();
-        table.buckets = ends.windows(2).map(|w| (w[0], w[1])).collect();
-        table.below = under.unwrap_or_else(|| table.index_at(0.0));
-        table.above = over.unwrap_or_else(|| table.index_at(1.0));
-        table.single = (table.buckets.iter())
-            .map(|&(lo, hi)| if lo == hi { lo as u16 } else { MIXED })
+        table.below = under.unwrap_or(ends[0]);
+        table.above = over.unwrap_or(ends[BUCKETS]);
+        table.single = ends
+            .windows(2)
+            .map(|w| if w[0] == w[1] { w[0] as u16 } else { MIXED })
             .collect();
         table
     }
@@ -436,9 +433,9 @@ impl ColourTable {
         // The slice's index when both its ends have the same one (exact: the index only
         // grows with t); the search otherwise.
         let b = ((t * BUCKETS as f64) as usize).min(BUCKETS - 1);
-        let (lo, hi) = self.buckets[b];
-        if lo == hi && t >= b as f64 / BUCKETS as f64 && t <= (b + 1) as f64 / BUCKETS as f64 {
-            return lo;
+        let one = self.single[b];
+        if one != MIXED && t >= b as f64 / BUCKETS as f64 && t <= (b + 1) as f64 / BUCKETS as f64 {
+            return one as u8;
         }
         self.index_at(t)
     }
