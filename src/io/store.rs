@@ -385,10 +385,17 @@ impl Store for LocalStore {
         // Writers of one key take turns on a lock file (released when it is closed, also
         // when the process dies); readers need no lock, since the write is a rename.
         let locks = self.root.join(".tilecast").join("locks");
-        std::fs::create_dir_all(&locks).map_err(|e| Error::io(&locks, "create directory", e))?;
+        self.ensure_dir(&locks)?;
         let lock_path = locks.join(content_version(key.as_bytes()));
-        let lock =
-            std::fs::File::create(&lock_path).map_err(|e| Error::io(&lock_path, "create", e))?;
+        let lock = match std::fs::File::create(&lock_path) {
+            // The directory may have been removed by another process meanwhile.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.remake_dir(&locks)?;
+                std::fs::File::create(&lock_path)
+            }
+            created => created,
+        }
+        .map_err(|e| Error::io(&lock_path, "create", e))?;
         lock.lock().map_err(|e| Error::io(&lock_path, "lock", e))?;
         let current = self.get(key)?.map(|b| content_version(&b));
         if current.as_deref() != expected {

@@ -37,11 +37,18 @@ fn directories_removed_by_another_process_are_made_again() {
     let s = LocalStore::new(dir.path());
     s.put("run/a/1/0/0.png", vec![1], PutMeta::PNG).unwrap();
     assert!(s.put_new("claims/x/1", b"one".to_vec()).unwrap());
+    assert!(s
+        .put_if("doc.json", b"1".to_vec(), PutMeta::JSON, None)
+        .unwrap());
     for d in ["run", ".tilecast", "claims"] {
         std::fs::remove_dir_all(dir.path().join(d)).unwrap();
     }
     s.put("run/a/1/0/1.png", vec![2], PutMeta::PNG).unwrap();
     assert!(s.put_new("claims/x/2", b"two".to_vec()).unwrap());
+    let v = s.get_versioned("doc.json").unwrap().unwrap().version;
+    assert!(s
+        .put_if("doc.json", b"2".to_vec(), PutMeta::JSON, Some(&v))
+        .unwrap());
     assert_eq!(s.get("run/a/1/0/1.png").unwrap(), Some(vec![2]));
     assert_eq!(s.get("claims/x/2").unwrap().unwrap(), b"two");
     // The store's own delete forgets the directories it removes as empty.
