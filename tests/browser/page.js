@@ -100,7 +100,11 @@ async function main() {
   });
   map.on('error', (e) => {
     const err = e.error || {};
-    errors.push({ message: String(err.message || err), status: err.status ?? null, url: err.url ?? null });
+    const id = e.tile && e.tile.tileID && e.tile.tileID.canonical;
+    errors.push({
+      message: String(err.message || err), status: err.status ?? null, url: err.url ?? null,
+      tile: id ? [id.z, id.x, id.y] : null,
+    });
   });
   window.tilecast.probe = (points) => probe(map, points);
   window.tilecast.space = () => space(map);

@@ -140,7 +140,10 @@ async function runCase(browser, base, kase, artefacts) {
   const failed = [];
   const console_ = [];
   const pageErrors = [];
-  page.on('response', (r) => responses.push({ url: r.url(), status: r.status() }));
+  page.on('response', (r) => responses.push({
+    url: r.url(), status: r.status(), range: r.request().headers().range ?? null,
+    content_range: r.headers()['content-range'] ?? null,
+  }));
   page.on('requestfailed', (r) => failed.push({ url: r.url(), error: r.failure()?.errorText }));
   page.on('console', (m) => console_.push({ type: m.type(), text: m.text(), url: m.location().url }));
   page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -216,7 +219,9 @@ async function runCase(browser, base, kase, artefacts) {
     if (!cancelled) failures.push(`request failed: ${f.url}: ${f.error}`);
   }
   for (const e of errors) {
-    if (!(e.status === 404 && accepted.has(e.url))) failures.push(`MapLibre error: ${e.message}`);
+    if (!(e.status === 404 && accepted.has(e.url))) {
+      failures.push(`MapLibre error: ${e.message}${e.tile ? ` (tile ${e.tile.join('/')})` : ''}`);
+    }
   }
   for (const m of console_) {
     const emptyTile = m.text.startsWith('Failed to load resource') && accepted.has(m.url);
@@ -232,6 +237,7 @@ async function runCase(browser, base, kase, artefacts) {
     tile_requests: tiles,
     // Partial answers (HTTP 206): range requests, as the PMTiles protocol reads an archive.
     partial_responses: responses.filter((r) => r.status === 206).length,
+    ranges: responses.filter((r) => r.range).map((r) => `${r.range} -> ${r.status} ${r.content_range}`),
     empty_tiles: emptyTiles,
     console: console_.filter((m) => m.type !== 'error' || !accepted.has(m.url)),
     ms: Date.now() - started,

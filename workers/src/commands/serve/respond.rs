@@ -1,6 +1,12 @@
 //! The HTTP semantics of a response, apart from what it holds: validators (`ETag`,
 //! `If-None-Match` → 304), byte ranges (`Range`, `If-Range` → 206 or 416), gzip for text
 //! when the client accepts it, `HEAD`, CORS, and the common headers.
+//!
+//! Partial answers are `Cache-Control: no-store`: Chromium's HTTP cache can hand a page
+//! corrupt bytes when several range requests for one URL are in flight at once (Chromium
+//! issue 40542704; the `pmtiles` package works around it only on Windows). The browser test
+//! saw it on Linux, under load, as a PMTiles tile MapLibre "could not decode". A reader of an
+//! archive keeps its own directory cache, and MapLibre its tiles, so little is fetched twice.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -18,6 +24,9 @@ pub struct Body {
     /// whose URLs come from the request).
     pub vary: Option<&'static str>,
 }
+
+/// `Cache-Control` of partial answers (see the module notes).
+const NO_STORE: &str = "no-store";
 
 /// Bodies at least this long are compressed when the client accepts gzip.
 const GZIP_MIN_BYTES: usize = 1024;
@@ -77,10 +86,10 @@ pub fn send(method: &Method, headers: &HeaderMap, body: Body) -> Response<Full<B
     if compressible {
         vary.push("Accept-Encoding");
     }
-    let common = |status| {
+    let common = |status, cache_control| {
         let mut b = base(status)
             .header(header::ETAG, &etag)
-            .header(header::CACHE_CONTROL, body.cache_control)
+            .header(header::CACHE_CONTROL, cache_control)
             .header(header::ACCEPT_RANGES, "bytes");
         if !vary.is_empty() {
             b = b.header(header::VARY, vary.join(", "));
@@ -89,7 +98,7 @@ pub fn send(method: &Method, headers: &HeaderMap, body: Body) -> Response<Full<B
     };
     if let Some(inm) = headers.get(header::IF_NONE_MATCH) {
         if etag_matches(inm, &body.etag) {
-            return common(StatusCode::NOT_MODIFIED)
+            return common(StatusCode::NOT_MODIFIED, body.cache_control)
                 .body(Full::new(Bytes::new()))
                 .expect("valid headers");
         }
@@ -103,7 +112,7 @@ pub fn send(method: &Method, headers: &HeaderMap, body: Body) -> Response<Full<B
             Some(format!("bytes {a}-{b}/{len}")),
         ),
         RangeAnswer::Unsatisfiable => {
-            return common(StatusCode::RANGE_NOT_SATISFIABLE)
+            return common(StatusCode::RANGE_NOT_SATISFIABLE, NO_STORE)
                 .header(header::CONTENT_RANGE, format!("bytes */{len}"))
                 .body(Full::new(Bytes::new()))
                 .expect("valid headers");
@@ -114,7 +123,12 @@ pub fn send(method: &Method, headers: &HeaderMap, body: Body) -> Response<Full<B
     } else {
         bytes
     };
-    let mut b = common(status)
+    let cache_control = if status == StatusCode::PARTIAL_CONTENT {
+        NO_STORE
+    } else {
+        body.cache_control
+    };
+    let mut b = common(status, cache_control)
         .header(header::CONTENT_TYPE, body.content_type)
         .header(header::CONTENT_LENGTH, bytes.len());
     if gzip {
@@ -289,5 +303,24 @@ mod tests {
         assert!(etag_matches(&v("W/\"abc-gz\", \"x\""), "abc"));
         assert!(etag_matches(&v("*"), "abc"));
         assert!(!etag_matches(&v("\"abd\""), "abc"));
+    }
+
+    #[test]
+    fn partial_answers_are_not_stored_and_whole_ones_keep_their_caching() {
+        let body = || Body {
+            bytes: Bytes::from_static(b"0123456789"),
+            content_type: "application/vnd.pmtiles",
+            cache_control: "public, max-age=31536000, immutable",
+            etag: "e".into(),
+            vary: None,
+        };
+        let cc = |r: &Response<Full<Bytes>>| r.headers()[header::CACHE_CONTROL].clone();
+        let part = send(&Method::GET, &headers(&[("range", "bytes=2-4")]), body());
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(cc(&part), "no-store");
+        assert_eq!(part.headers()[header::CONTENT_RANGE], "bytes 2-4/10");
+        let whole = send(&Method::GET, &HeaderMap::new(), body());
+        assert_eq!(whole.status(), StatusCode::OK);
+        assert_eq!(cc(&whole), "public, max-age=31536000, immutable");
     }
 }
