@@ -1,0 +1,85 @@
+//! One job run to its outcome, on the worker's side of the broker: the output root checked,
+//! an earlier result looked up (a redelivery reports it again), the job executed, and its
+//! result record written once every tile is stored. Shared by `tilecast worker` and the
+//! processes `tilecast pool` forks per job, which send the [`Outcome`] to the pool as JSON.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tilecast::io::store::Store;
+use tilecast::run::books::Books;
+use tilecast::run::execute::{self, Progress};
+use tilecast::run::job::{Job, JobResult};
+
+use crate::infra::sources::Sources;
+use crate::infra::storage::Location;
+
+/// How one job ended.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Rendered now, with the result it recorded.
+    Done(Box<JobResult>),
+    /// A result was already recorded (a redelivery): reported again, not rendered.
+    AlreadyDone(Box<JobResult>),
+    /// The job can never succeed (bad message, unreadable field, foreign output root): it is
+    /// dead-lettered with this reason.
+    Permanent(String),
+    /// The job may succeed on another delivery (a store or source failing, a stop).
+    Transient(String),
+}
+
+/// Runs a job to its outcome; adds the seconds spent reading and writing its result record
+/// to `books_seconds`. Blocking.
+pub fn execute(
+    job: &Job,
+    out_root: &str,
+    (books, books_seconds): (&Books, &mut f64),
+    sources: &Sources,
+    out: &dyn Store,
+    progress: &Progress,
+) -> Outcome {
+    let job_root = Location::parse(&job.out).map(|l| l.canonical());
+    if job_root.as_deref().ok() != Some(out_root) {
+        return Outcome::Permanent(format!(
+            "job writes to {}, this worker to {out_root}",
+            job.out
+        ));
+    }
+    let t0 = Instant::now();
+    let recorded = books.read_result(&job.run, &job.id);
+    *books_seconds += t0.elapsed().as_secs_f64();
+    match recorded {
+        Ok(Some(mut r)) => {
+            r.outcome = "already_done".into();
+            return Outcome::AlreadyDone(Box::new(r));
+        }
+        Ok(None) => {}
+        // A result record that does not parse vouches for nothing: render again, rewrite it.
+        Err(e) if e.is_permanent() => {
+            tracing::warn!(run = %job.run, job = %job.id, error = %e, "unreadable result record; rendering the job again");
+        }
+        Err(e) => return Outcome::Transient(chain(e)),
+    }
+    let result = match execute::execute(job, sources, out, progress) {
+        execute::Outcome::Done(r) => *r,
+        execute::Outcome::Failed(f) if f.permanent => return Outcome::Permanent(f.reason),
+        execute::Outcome::Failed(f) => return Outcome::Transient(f.reason),
+    };
+    if progress.stopped() {
+        return Outcome::Transient(tilecast::Error::Stopped.to_string());
+    }
+    // Only after every tile is stored: a result means the job's outputs are all there.
+    let t0 = Instant::now();
+    let written = books.write_result(&result);
+    *books_seconds += t0.elapsed().as_secs_f64();
+    match written {
+        Ok(()) => Outcome::Done(Box::new(result)),
+        Err(e) => Outcome::Transient(chain(e)),
+    }
+}
+
+/// An error and its causes, as one line.
+fn chain(e: tilecast::Error) -> String {
+    format!("{:#}", anyhow::Error::from(e))
+}

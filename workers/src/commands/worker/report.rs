@@ -1,0 +1,208 @@
+//! A job's outcome sent on to the broker, then the job acked: the result record to the
+//! results queue, a permanent failure to the dead-letter exchange with its reason, a
+//! transient one back to the jobs exchange with the failure counted (or, past
+//! `--delivery-limit`, dead-lettered). Every message is published with a confirm before the
+//! job is acked, so a broker failing in between leaves the job unacked: it returns to the
+//! queue when the connection closes, and its redelivery finds the result record and reports
+//! it again. Shared by `tilecast worker` and `tilecast pool`.
+//!
+//! Failed deliveries are counted here ([`crate::infra::headers`]) rather than by nacking
+//! with requeue: from RabbitMQ 4.3 a requeuing `basic.nack` no longer raises the quorum
+//! queue's delivery count, so a job failing transiently for ever would never reach
+//! `x-delivery-limit`.
+
+use anyhow::Context;
+use lapin::message::Delivery;
+use lapin::options::BasicAckOptions;
+use lapin::types::FieldTable;
+use tilecast::run::job::{Job, JobResult, JOB_TYPE, RESULT_TYPE};
+
+use super::outcome::Outcome;
+use crate::infra::amqp::{self, Names, RENDER_KEY};
+use crate::infra::headers::{self, DeathReason};
+
+/// The job a delivery carries, named for logs and headers (`?` where it did not parse).
+pub struct JobIds {
+    pub id: String,
+    pub run: String,
+    pub layer: String,
+    /// The source fields, comma-separated.
+    pub field: String,
+}
+
+impl JobIds {
+    pub fn of<E>(job: &Result<Job, E>) -> JobIds {
+        match job {
+            Ok(j) => JobIds {
+                id: j.id.clone(),
+                run: j.run.clone(),
+                layer: j.layer.clone(),
+                field: j
+                    .fields
+                    .iter()
+                    .map(|f| f.field.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            },
+            Err(_) => JobIds {
+                id: "?".into(),
+                run: "?".into(),
+                layer: "?".into(),
+                field: "?".into(),
+            },
+        }
+    }
+}
+
+/// Where outcomes go: a channel with confirms, the topology's names and the delivery limit.
+pub struct Reporter<'a> {
+    pub ch: &'a lapin::Channel,
+    pub names: &'a Names,
+    pub delivery_limit: u64,
+    /// Who reports, for logs (`worker-<pid>`, `pool-<pid>`).
+    pub who: &'a str,
+}
+
+impl Reporter<'_> {
+    /// Sends `outcome` of `delivery` on and acks it. An error means the broker failed
+    /// meanwhile: the delivery is unacked, and the caller closes the connection so it
+    /// returns to the queue.
+    pub async fn settle(
+        &self,
+        delivery: &Delivery,
+        outcome: &Outcome,
+        ids: &JobIds,
+    ) -> anyhow::Result<()> {
+        match outcome {
+            Outcome::Done(r) | Outcome::AlreadyDone(r) => self.report(delivery, r).await,
+            Outcome::Permanent(reason) => self.bury(delivery, ids, reason).await,
+            Outcome::Transient(error) => self.retry_or_bury(delivery, ids, error).await,
+        }
+    }
+
+    /// A result to the results queue, with the delivery's failure count carried on.
+    async fn report(&self, delivery: &Delivery, r: &JobResult) -> anyhow::Result<()> {
+        let job_headers = delivery.properties.headers().clone().unwrap_or_default();
+        let failed_before = headers::failed_before(&job_headers);
+        let h = headers::report(&job_headers, failed_before);
+        let props = amqp::properties(RESULT_TYPE, &r.job, h);
+        let report = serde_json::to_vec(r)?;
+        self.publish_then_ack("", &self.names.results, &report, props, delivery)
+            .await
+            .context("reporting the result")
+    }
+
+    /// A job that can never succeed, to the dead-letter exchange with the reason.
+    async fn bury(&self, delivery: &Delivery, ids: &JobIds, reason: &str) -> anyhow::Result<()> {
+        let job_headers = delivery.properties.headers().clone().unwrap_or_default();
+        let failed_before = headers::failed_before(&job_headers);
+        let h = dead_letter_headers(
+            &job_headers,
+            (&ids.id, &ids.run),
+            reason,
+            DeathReason::Permanent,
+            failed_before,
+        );
+        let props = amqp::properties(JOB_TYPE, &ids.id, h);
+        self.publish_then_ack(
+            &self.names.dead_exchange,
+            "",
+            &delivery.data,
+            props,
+            delivery,
+        )
+        .await
+        .context("dead-lettering the job")?;
+        tracing::error!(
+            worker = %self.who, run = %ids.run, job = %ids.id, layer = %ids.layer, field = %ids.field,
+            outcome = "dead_lettered", reason = %reason,
+            "job failed permanently and was dead-lettered: {reason}"
+        );
+        Ok(())
+    }
+
+    /// A delivery failed without the job being at fault (a transient error, a process that
+    /// died, past `--job-timeout`). The job is published again with the failure counted in
+    /// `x-tilecast-attempts`, or, once it has failed more than `--delivery-limit` times, sent
+    /// to the dead-letter exchange; then this delivery is acked.
+    pub async fn retry_or_bury(
+        &self,
+        delivery: &Delivery,
+        ids: &JobIds,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        let job_headers = delivery.properties.headers().clone().unwrap_or_default();
+        let failures = headers::failed_before(&job_headers) + 1;
+        let (job, run) = (ids.id.as_str(), ids.run.as_str());
+        let id = if job == "?" { "unknown" } else { job };
+        tracing::warn!(
+            worker = %self.who, run = %run, job = %job, layer = %ids.layer, field = %ids.field,
+            outcome = "transient", failed_before = failures - 1, "job failed: {error}"
+        );
+        if failures > self.delivery_limit {
+            let reason = format!(
+                "delivery limit reached: failed on all {failures} deliveries (--delivery-limit {}); last error: {error}",
+                self.delivery_limit
+            );
+            let h = dead_letter_headers(
+                &job_headers,
+                (job, run),
+                &reason,
+                DeathReason::DeliveryLimit,
+                failures - 1,
+            );
+            let props = amqp::properties(JOB_TYPE, id, h);
+            tracing::error!(job = %job, run = %run, outcome = "dead_lettered", failures,
+                "job dead-lettered: {reason}");
+            let exchange = &self.names.dead_exchange;
+            self.publish_then_ack(exchange, "", &delivery.data, props, delivery)
+                .await
+                .context("dead-lettering the failed job")
+        } else {
+            // The new copy starts the broker's own count afresh.
+            let mut h = headers::without(&job_headers, headers::BROKER_DELIVERY_COUNT);
+            headers::set_count(&mut h, headers::ATTEMPTS, failures);
+            let props = amqp::properties(JOB_TYPE, id, h);
+            tracing::warn!(job = %job, run = %run, outcome = "requeued", failures,
+                limit = self.delivery_limit, "job requeued after failed delivery {failures}");
+            let exchange = &self.names.jobs_exchange;
+            self.publish_then_ack(exchange, RENDER_KEY, &delivery.data, props, delivery)
+                .await
+                .context("requeueing the failed job")
+        }
+    }
+
+    /// Publishes `body` with confirms, then acks the job it reports.
+    async fn publish_then_ack(
+        &self,
+        exchange: &str,
+        key: &str,
+        body: &[u8],
+        props: lapin::BasicProperties,
+        delivery: &Delivery,
+    ) -> anyhow::Result<()> {
+        amqp::publish_confirmed(self.ch, exchange, key, body, props).await?;
+        delivery
+            .ack(BasicAckOptions::default())
+            .await
+            .context("acking the job")?;
+        Ok(())
+    }
+}
+
+/// Headers of a dead letter: the reason, the job and run (`?` when unknown), why it died,
+/// when it was published and how often it went back to the queue.
+fn dead_letter_headers(
+    job_headers: &FieldTable,
+    (job, run): (&str, &str),
+    reason: &str,
+    death: DeathReason,
+    requeues: u64,
+) -> FieldTable {
+    let mut h = headers::report(job_headers, requeues);
+    headers::set_text(&mut h, "x-tilecast-reason", reason);
+    headers::set_text(&mut h, "x-tilecast-job", job);
+    headers::set_text(&mut h, "x-tilecast-run", run);
+    headers::set_text(&mut h, headers::DEATH, death.label());
+    h
+}
