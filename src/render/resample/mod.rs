@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 mod equirect;
+mod lattice;
 mod rows;
 mod tile;
 

@@ -2,8 +2,9 @@
 //! (a column's and a row's position computed once), through a lattice of exactly located
 //! points on projected and curvilinear grids, and the full-frame image on the native grid.
 
+use super::lattice::Lattice;
 use super::{lerp, masked_bilinear, Resample, Sampler};
-use crate::geo::grid::{GridKind, GridPos};
+use crate::geo::grid::GridKind;
 use crate::geo::tiling::{TileId, Tiling, TILE_SIZE};
 
 /// Longitudes of a tile's pixel columns and latitudes of its pixel rows (pixel centres). Both
@@ -20,12 +21,6 @@ pub(super) fn pixel_centres(tiling: Tiling, t: TileId) -> (Vec<f64>, Vec<f64>) {
         .collect();
     (lons, lats)
 }
-
-/// Pixels between exactly located lattice points on projected and curvilinear grids.
-const LATTICE: usize = 16;
-/// Largest interpolation error accepted for a lattice block, in grid cells or, where a pixel
-/// covers more than a cell, in pixel footprints.
-const LATTICE_TOLERANCE: f64 = 0.01;
 
 /// One pixel column (or row) of a tile on a lat/lon grid, located once.
 struct Axis {
@@ -92,22 +87,26 @@ impl Sampler {
     /// its neighbours.
     pub(super) fn tile_general(&self, lons: &[f64], lats: &[f64]) -> Vec<f32> {
         let n = lons.len();
-        let pos = self.positions(lons, lats);
+        let lattice = Lattice::new(self, lons, lats);
+        // Rows py - 1, py and py + 1 of positions.
+        let (mut above, mut here, mut below) = (Vec::new(), Vec::new(), Vec::new());
+        lattice.row(0, &mut here);
+        if n > 1 {
+            lattice.row(1, &mut below);
+        }
         let mut out = vec![f32::NAN; n * n];
         for py in 0..n {
+            // Footprint across rows from the next row (the previous one for the last).
+            let other = if py + 1 < n { &below } else { &above };
             for px in 0..n {
-                let Some(p) = pos[py * n + px] else { continue };
+                let Some(p) = here[px] else { continue };
                 // Footprint in grid cells from the spacing of neighbouring pixel centres.
                 let nb_x = if px + 1 < n {
-                    pos[py * n + px + 1]
+                    here[px + 1]
                 } else {
-                    pos[py * n + px - 1]
+                    here[px - 1]
                 };
-                let nb_y = if py + 1 < n {
-                    pos[(py + 1) * n + px]
-                } else {
-                    pos[(py - 1) * n + px]
-                };
+                let nb_y = other[px];
                 let (mut di, mut dj) = (0.0f64, 0.0f64);
                 for q in [nb_x, nb_y].into_iter().flatten() {
                     let mut d = (q.i - p.i).abs();
@@ -122,6 +121,11 @@ impl Sampler {
                 } else {
                     self.point(p)
                 };
+            }
+            std::mem::swap(&mut above, &mut here);
+            std::mem::swap(&mut here, &mut below);
+            if py + 2 < n {
+                lattice.row(py + 2, &mut below);
             }
         }
         out
@@ -249,96 +253,19 @@ impl Sampler {
     }
 
     /// Grid positions of the pixels of a tile whose pixel centres lie at `lons` (columns) ×
-    /// `lats` (rows). Lat/lon grids are separable, so each column and row is located once.
-    /// Other grids are located exactly on a lattice every [`LATTICE`] pixels and
-    /// interpolated in between, as GDAL's approximate transformer does; a block whose centre
-    /// or edge midpoints are off the interpolation by more than [`LATTICE_TOLERANCE`], or
-    /// that touches the grid's edge, is located pixel by pixel.
-    pub(super) fn positions(&self, lons: &[f64], lats: &[f64]) -> Vec<Option<GridPos>> {
-        let n = lons.len();
-        if let GridKind::LatLon { .. } = self.grid.kind {
-            let is: Vec<Option<f64>> = lons.iter().map(|&lon| self.grid.locate_lon(lon)).collect();
-            let js: Vec<Option<f64>> = lats.iter().map(|&lat| self.grid.locate_lat(lat)).collect();
-            let mut pos = Vec::with_capacity(n * n);
-            for j in &js {
-                for i in &is {
-                    pos.push(match (i, j) {
-                        (Some(i), Some(j)) => Some(GridPos { i: *i, j: *j }),
-                        _ => None,
-                    });
-                }
-            }
-            return pos;
-        }
-        let exact = |px: usize, py: usize| self.grid.locate(lons[px], lats[py]);
-        let mut knots: Vec<usize> = (0..n).step_by(LATTICE).collect();
-        if knots.last() != Some(&(n - 1)) {
-            knots.push(n - 1);
-        }
-        let k = knots.len();
-        let lattice: Vec<Option<GridPos>> = knots
-            .iter()
-            .flat_map(|&py| knots.iter().map(move |&px| (px, py)))
-            .map(|(px, py)| exact(px, py))
-            .collect();
-        let (nx, ny) = (self.grid.nx as f64, self.grid.ny as f64);
-        let mut pos = vec![None; n * n];
-        for by in 0..k - 1 {
-            let (y0, y1) = (knots[by], knots[by + 1]);
-            let rows = if by + 2 == k { y0..=y1 } else { y0..=y1 - 1 };
-            for bx in 0..k - 1 {
-                let (x0, x1) = (knots[bx], knots[bx + 1]);
-                let cols = if bx + 2 == k { x0..=x1 } else { x0..=x1 - 1 };
-                let corners = [
-                    lattice[by * k + bx],
-                    lattice[by * k + bx + 1],
-                    lattice[(by + 1) * k + bx],
-                    lattice[(by + 1) * k + bx + 1],
-                ];
-                let interp = |px: usize, py: usize, c: &[GridPos; 4]| {
-                    let fx = (px - x0) as f64 / (x1 - x0) as f64;
-                    let fy = (py - y0) as f64 / (y1 - y0) as f64;
-                    let f = |a: f64, b: f64, c2: f64, d: f64| {
-                        (1.0 - fy) * ((1.0 - fx) * a + fx * b) + fy * ((1.0 - fx) * c2 + fx * d)
-                    };
-                    GridPos {
-                        i: f(c[0].i, c[1].i, c[2].i, c[3].i),
-                        j: f(c[0].j, c[1].j, c[2].j, c[3].j),
-                    }
-                };
-                let usable = match corners {
-                    [Some(a), Some(b), Some(c), Some(d)] => {
-                        let c4 = [a, b, c, d];
-                        let (mx, my) = ((x0 + x1) / 2, (y0 + y1) / 2);
-                        // Tolerance in grid cells, or in pixel footprints where a pixel covers
-                        // several cells (low zooms average over the footprint anyway).
-                        let foot = ((b.i - a.i).hypot(b.j - a.j) / (x1 - x0) as f64).max(1.0);
-                        let tol = LATTICE_TOLERANCE * foot;
-                        // The centre alone is blind to conformal maps (the error terms in x
-                        // and y cancel there), so the edge midpoints are checked too.
-                        let ok = [(mx, my), (mx, y0), (x0, my)].iter().all(|&(px, py)| {
-                            exact(px, py).is_some_and(|m| {
-                                let p = interp(px, py, &c4);
-                                (p.i - m.i).abs() < tol && (p.j - m.j).abs() < tol
-                            })
-                        });
-                        ok.then_some(c4)
-                    }
-                    _ => None,
-                };
-                for py in rows.clone() {
-                    for px in cols.clone() {
-                        pos[py * n + px] = match &usable {
-                            Some(c4) => {
-                                let p = interp(px, py, c4);
-                                (p.i >= -0.5 && p.i <= nx - 0.5 && p.j >= -0.5 && p.j <= ny - 0.5)
-                                    .then_some(p)
-                            }
-                            None => exact(px, py),
-                        };
-                    }
-                }
-            }
+    /// `lats` (rows), row-major, through the tile's [`Lattice`].
+    #[cfg(test)]
+    pub(super) fn positions(
+        &self,
+        lons: &[f64],
+        lats: &[f64],
+    ) -> Vec<Option<crate::geo::grid::GridPos>> {
+        let lattice = Lattice::new(self, lons, lats);
+        let mut row = Vec::new();
+        let mut pos = Vec::with_capacity(lons.len() * lats.len());
+        for py in 0..lats.len() {
+            lattice.row(py, &mut row);
+            pos.extend_from_slice(&row);
         }
         pos
     }
