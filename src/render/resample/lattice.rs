@@ -19,6 +19,9 @@ const LATTICE: usize = 16;
 /// covers more than a cell, in pixel footprints.
 const LATTICE_TOLERANCE: f64 = 0.01;
 
+/// Each pixel column's and row's position on a lat/lon grid (`None` off the grid).
+type Axes = (Vec<Option<f64>>, Vec<Option<f64>>);
+
 /// A tile's lattice on a grid.
 pub(super) struct Lattice<'a> {
     s: &'a Sampler,
@@ -32,7 +35,7 @@ pub(super) struct Lattice<'a> {
     block_col: Vec<usize>,
     block_row: Vec<usize>,
     /// On a lat/lon grid: each column's and row's exact position, and no blocks.
-    separable: Option<(Vec<Option<f64>>, Vec<Option<f64>>)>,
+    separable: Option<Axes>,
 }
 
 impl<'a> Lattice<'a> {
