@@ -169,6 +169,24 @@ def distributed_run(tc, grib, tmp, rep, run, workers, chunker_flags, pool_flags,
     b1 = broker_cpu()
     # Let the last worker exit and every log line reach its file.
     time.sleep(0.5)
+    # Each long-running process's own CPU and its reaped children's (a pool's fork server
+    # and the jobs' processes it reaped, or its workers), from start-up on.
+    tick = os.sysconf("SC_CLK_TCK")
+    by_process = {}
+    pids = [(label, p.pid) for label, p in zip(("ledger", "chunker", "pool"), procs)]
+    try:
+        kids = open(f"/proc/{procs[2].pid}/task/{procs[2].pid}/children").read().split()
+        if len(kids) == 1:
+            pids.append(("fork server", int(kids[0])))
+    except OSError:
+        pass
+    for label, pid in pids:
+        try:
+            f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            own, kids = (int(f[11]) + int(f[12])) / tick, (int(f[13]) + int(f[14])) / tick
+            by_process[label] = (own, kids)
+        except (OSError, IndexError, ValueError):
+            pass
     for p in reversed(procs):
         p.send_signal(signal.SIGTERM)
     for p in procs:
@@ -181,6 +199,7 @@ def distributed_run(tc, grib, tmp, rep, run, workers, chunker_flags, pool_flags,
     # the 0.5 s after the manifest too (idle).
     b["cpu"] = children_cpu() - c0
     b["broker_cpu"] = (b1 - b0) if b0 is not None and b1 is not None else float("nan")
+    b["by_process"] = by_process
     return b, ld
 
 
@@ -223,9 +242,23 @@ def breakdown(logs, t0, written, t_manifest, workers):
             "hand-over")
     per_job = {k: [] for k in keys}
     spans = []
+    forked = bool(jobs) and "acked_ms" not in jobs[0]
+    if forked:
+        # `pool --spawn fork`: the pool logs each job's delivery -> process exit (fork, run,
+        # exit) and exit -> ack; there is no start, connection or standby per job.
+        keys = ("process (fork, run, exit)", "report", "hand-over")
+        per_job = {k: [] for k in keys}
     for r in jobs:
-        pid = int(r["worker"].split("-")[1])
         done = ts(r)
+        if forked:
+            report = float(r["report_ms"]) / 1e3
+            received = done - float(r["seconds"])
+            finished = done - report
+            spans.append((received, finished))
+            per_job["process (fork, run, exit)"].append(finished - received)
+            per_job["report"].append(report)
+            continue
+        pid = int(r["worker"].split("-")[1])
         born = done - float(r["acked_ms"]) / 1e3
         connected = born + float(r["connected_ms"]) / 1e3
         released = born + float(r.get("released_ms", r["connected_ms"])) / 1e3
@@ -322,10 +355,11 @@ def main():
     print(f"-- the job phase (submitted -> last ack) per render place ({args.workers}), s")
     for k in runs[0][1]["places"]:
         print(f"   {k:<40} {med([r[1]['places'][k] for r in runs]):>7.3f}")
-    print("-- per job, median ms: process start, connect (and declare), standby (connected, "
-          "not yet released), wait for the job, execute (read, render, write, result record), "
-          "of which the result record, report (result publish + confirm + ack), exit; "
-          "hand-over (previous job rendered -> this one received, same place)")
+    print("-- per job, median ms: with --spawn exec, process start, connect (and declare), "
+          "standby (connected, not yet released), wait for the job, execute (read, render, "
+          "write, result record), of which the result record, report (result publish + "
+          "confirm + ack), exit; with --spawn fork, the job's process from delivery to exit, "
+          "and report; hand-over (previous job rendered -> this one received, same place)")
     print("   " + "  ".join(f"{k} {med([r[1]['per_job'][k] for r in runs]):.1f}"
                             for k in runs[0][1]["per_job"]))
     print(f"-- sum of the workers' execute times: "
@@ -335,6 +369,11 @@ def main():
     jobs = runs[0][1]["jobs"]
     print(f"-- CPU (median): local {lc:.2f} s; distributed {dc:.2f} s in tilecast processes "
           f"+ {bc:.2f} s in the broker: {(dc + bc - lc) / jobs * 1e3:.1f} ms more per job")
+    print("-- CPU by process while the pool ran (median s, own + reaped children; the pool's "
+          "children are reaped only once they exit, so a fork pool's jobs count at its end): "
+          + ", ".join(f"{k} {med([r[1]['by_process'].get(k, (0, 0))[0] for r in runs]):.2f}"
+                      f" + {med([r[1]['by_process'].get(k, (0, 0))[1] for r in runs]):.2f}"
+                      for k in ("chunker", "ledger", "pool", "fork server")))
     print(f"(logs and outputs in {tmp})")
 
 

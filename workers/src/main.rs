@@ -75,12 +75,32 @@ enum Command {
     Worker(worker::WorkerArgs),
     /// Collect job results and write each run's manifest when all its jobs are accounted for.
     Ledger(ledger::LedgerArgs),
-    /// Keep N one-shot workers running, starting a new one whenever one exits.
+    /// Render jobs from RabbitMQ, N at a time, each in a process of its own that exits after it.
     Pool(pool::PoolArgs),
     /// Remove old runs from an output root: from the catalog first, then their objects.
     Prune(prune::PruneArgs),
     /// Serve an output tree over HTTP, read-only, with the built-in viewer at `/`.
     Serve(serve::ServeArgs),
+}
+
+/// The settings `tilecast worker ARGS` would run with: its flags (and the environment) and
+/// the limits among the global flags. For `pool`, which runs jobs as workers do.
+pub(crate) fn worker_settings(
+    args: &[String],
+) -> anyhow::Result<(worker::WorkerArgs, tilecast::limits::Limits)> {
+    let argv = ["tilecast", "worker"]
+        .into_iter()
+        .map(String::from)
+        .chain(args.iter().cloned());
+    let cli = Cli::try_parse_from(argv).map_err(|e| anyhow::anyhow!("the worker's flags: {e}"))?;
+    let limits = tilecast::limits::Limits {
+        max_field_points: cli.limits.max_field_points,
+        max_tiles: cli.limits.max_tiles,
+    };
+    match cli.command {
+        Command::Worker(w) => Ok((w, limits)),
+        _ => unreachable!("parsed as the worker subcommand"),
+    }
 }
 
 fn main() -> ExitCode {

@@ -212,7 +212,7 @@ impl Chaos {
     /// One tick of the run: due restarts, the kills and the broker restart whose point has
     /// come (`progress`: the fraction of jobs with a result), and maybe a worker's death.
     fn step(&mut self, progress: f64) {
-        std::thread::sleep(self.rng.millis(200, 800));
+        std::thread::sleep(self.rng.millis(50, 200));
         self.restart_due(false);
         let late_chunker_kills = self.tally.chunker - 1;
         if self
@@ -245,7 +245,7 @@ impl Chaos {
             self.tally.broker_restarts += 1;
         }
         if self.rng.chance(40) {
-            let kids = children(self.pool);
+            let kids = descendants(self.pool);
             if !kids.is_empty() {
                 let victim = kids[self.rng.below(kids.len() as u64) as usize];
                 signal(victim, libc::SIGKILL);

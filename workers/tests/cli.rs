@@ -444,7 +444,7 @@ fn help_everywhere_and_flags_from_environment() {
             "ledger",
             "write each run's manifest when all its jobs are accounted for",
         ),
-        ("pool", "Keep N one-shot workers running"),
+        ("pool", "each in a process of its own"),
     ] {
         let o = output(bin().args((!sub.is_empty()).then_some(sub)).arg("--help"));
         assert_eq!(o.status.code(), Some(0), "{sub} --help");

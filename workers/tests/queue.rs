@@ -31,7 +31,18 @@ fn end_to_end_outputs_equal_local_render() {
 
 #[test]
 fn kill_9_of_workers_loses_nothing() {
-    let mut c = Cluster::new("kill");
+    kill_9_loses_nothing("fork");
+}
+
+#[test]
+fn kill_9_of_exec_workers_loses_nothing() {
+    kill_9_loses_nothing("exec");
+}
+
+/// SIGKILL at random to the pool's processes (`--spawn fork`: the fork server or a job's
+/// process; `exec`: a worker) while 341 one-tile jobs run.
+fn kill_9_loses_nothing(spawn: &str) {
+    let mut c = Cluster::new(&format!("kill{spawn}"));
     // 341 one-tile jobs (z0-z4 of a global field); a generous delivery limit, since a job
     // whose worker is killed is redelivered with its count raised.
     c.chunker(&[
@@ -42,7 +53,8 @@ fn kill_9_of_workers_loses_nothing() {
         "--delivery-limit",
         "50",
     ]);
-    c.pool(2, &["--idle-exit", "30", "--delivery-limit", "50"]);
+    let worker = ["--idle-exit", "30", "--delivery-limit", "50"];
+    c.pool_with(2, &["--spawn", spawn], &worker);
     let file = samples().join("global_t2m.grib2");
     c.drop_file(&file, "global_t2m.grib2");
     let pool = c.pid("pool");
@@ -59,8 +71,10 @@ fn kill_9_of_workers_loses_nothing() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         std::thread::sleep(Duration::from_millis(100 + seed % 300));
-        let kids = children(pool);
-        if let Some(&victim) = kids.get((seed % 2) as usize) {
+        // The fork server and the jobs' processes it forked: killing the first kills the
+        // others with it.
+        let kids = descendants(pool);
+        if let Some(&victim) = kids.get((seed % kids.len().max(1) as u64) as usize) {
             signal(victim, libc::SIGKILL);
             kills += 1;
         }

@@ -73,6 +73,17 @@ pub fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// A process's children and their children (a `--spawn fork` pool's fork server and job
+/// processes; an exec pool's workers).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for kid in children(pid) {
+        out.push(kid);
+        out.extend(children(kid));
+    }
+    out
+}
+
 /// Sends `signal` to a process.
 pub fn signal(pid: u32, signal: i32) {
     // SAFETY: kill(2) has no memory effects; a pid that is gone gives ESRCH.

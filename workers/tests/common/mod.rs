@@ -155,8 +155,15 @@ impl Cluster {
     }
 
     pub fn pool(&mut self, workers: usize, worker_args: &[&str]) {
+        self.pool_with(workers, &[], worker_args);
+    }
+
+    /// A pool with flags of its own (`--spawn exec`, `--prefetch`).
+    pub fn pool_with(&mut self, workers: usize, pool_flags: &[&str], worker_args: &[&str]) {
         let n = workers.to_string();
-        let mut args = vec!["pool", "--workers", &n, "--"];
+        let mut args = vec!["pool", "--workers", &n];
+        args.extend_from_slice(pool_flags);
+        args.push("--");
         args.extend_from_slice(worker_args);
         self.start("pool", &args);
     }

@@ -1,13 +1,11 @@
-//! `tilecast pool`: keeps N one-shot worker processes rendering, starting a new one whenever
-//! one is done, the way a Kubernetes Job controller or Deployment does. The single-machine
-//! deployment, and the harness of the distributed tests.
-//!
-//! With `--standby S` (default N) the pool also keeps S workers started, connected and
-//! waiting (`tilecast worker --standby`): a worker that has rendered its job says so on its
-//! standard output, and the pool at once releases a waiting one with a line on its standard
-//! input, so the next job starts while the finished worker still reports, acks and exits,
-//! and process start and connection happen ahead of need. Still one job per process, and
-//! never more than N jobs rendering. `--standby 0` starts a worker only when one exits.
+//! `tilecast pool --spawn exec`: each job in a `tilecast worker` process the pool starts, as a
+//! Kubernetes Job controller would. With `--standby S` (default N) the pool also keeps S
+//! workers started, connected and waiting (`tilecast worker --standby`): a worker that has
+//! rendered its job says so on its standard output, and the pool at once releases a waiting
+//! one with a line on its standard input, so the next job starts while the finished worker
+//! still reports, acks and exits, and process start and connection happen ahead of need.
+//! Still one job per process, and never more than N jobs rendering. `--standby 0` starts a
+//! worker only when one exits.
 //!
 //! A worker that fails quickly (non-zero exit within a second) delays the next start by a
 //! backoff that doubles up to 10 s, so a broken broker does not become a fork loop. SIGTERM
@@ -17,52 +15,11 @@ use std::collections::{HashMap, VecDeque};
 use std::process::{ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc;
 
-#[derive(Args, Clone)]
-pub struct PoolArgs {
-    /// Worker processes rendering at once.
-    #[arg(long, env = "TILECAST_WORKERS", default_value_t = 2)]
-    pub workers: usize,
-    /// Workers kept started and connected beyond those, each released as soon as a running
-    /// worker has rendered its job (default: as many as --workers; 0: start a worker only
-    /// when one exits).
-    #[arg(long, env = "TILECAST_POOL_STANDBY")]
-    pub standby: Option<usize>,
-    /// Arguments for each `tilecast worker` (after `--`); the environment is inherited, so
-    /// TILECAST_* variables work too.
-    #[arg(last = true)]
-    pub worker_args: Vec<String>,
-}
-
-pub fn run(args: PoolArgs) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(supervise(args))
-}
-
-/// The line a standby worker waits for, and the one a worker writes when it has rendered.
-const RELEASE: &[u8] = b"go\n";
-const RENDERED: &[u8] = b"rendered\n";
-
-/// In a `--standby` worker: waits until the pool releases it. False when standard input
-/// closed first (the pool is gone).
-pub async fn released() -> bool {
-    let mut line = String::new();
-    let mut stdin = BufReader::new(tokio::io::stdin());
-    matches!(stdin.read_line(&mut line).await, Ok(n) if n > 0)
-}
-
-/// In a `--standby` worker: tells the pool its last job has rendered.
-pub fn rendered() {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(RENDERED).and_then(|_| out.flush());
-}
+use super::{PoolArgs, RELEASE, RENDERED};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum State {
@@ -85,7 +42,7 @@ enum Event {
     Exited(u32, std::io::Result<ExitStatus>),
 }
 
-async fn supervise(args: PoolArgs) -> anyhow::Result<ExitCode> {
+pub async fn supervise(args: PoolArgs) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -95,11 +52,12 @@ async fn supervise(args: PoolArgs) -> anyhow::Result<ExitCode> {
     let mut waiting: VecDeque<u32> = VecDeque::new();
     let mut backoff = Duration::ZERO;
     let mut next_start = Instant::now();
-    let standby = args.standby.unwrap_or(args.workers);
+    let workers = usize::from(args.workers);
+    let standby = args.standby.unwrap_or(workers);
     loop {
         // Release waiting workers into free places, then start workers up to the target.
         let active = procs.values().filter(|w| w.state == State::Active).count();
-        for _ in active..args.workers {
+        for _ in active..workers {
             let Some(pid) = waiting.pop_front() else {
                 break;
             };
@@ -109,7 +67,7 @@ async fn supervise(args: PoolArgs) -> anyhow::Result<ExitCode> {
             .values()
             .filter(|w| w.state != State::Finishing)
             .count();
-        let wanted = args.workers + standby;
+        let wanted = workers + standby;
         if live < wanted && Instant::now() >= next_start {
             for _ in live..wanted {
                 let (pid, w) = start(&args, standby > 0, &tx)?;

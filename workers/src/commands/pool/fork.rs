@@ -1,0 +1,445 @@
+//! `tilecast pool --spawn fork`: one broker connection, up to N jobs taken at once, each run
+//! in a process forked by the fork server ([`super::zygote`]).
+//!
+//! The pool consumes with a prefetch of N, hands each delivery to the fork server, and when
+//! the job's process has finished, sends its outcome on and acks exactly as a worker does
+//! ([`Reporter`]): a result, a dead letter, or the job published again with its failure
+//! counted. A process that dies without an outcome (a crash, a SIGKILL, the OOM killer) is a
+//! failed delivery, counted like a transient error, so a job that always kills its process
+//! is dead-lettered after `--delivery-limit` failures with the signal named. Past
+//! `--job-timeout` the process gets SIGTERM (it stops between tiles), then SIGKILL a second
+//! later, and the job is a failed delivery.
+//!
+//! If the fork server dies, its job processes die with it: their jobs are failed deliveries
+//! and a new fork server starts. If the broker fails, the running jobs are stopped (they
+//! return to the queue with the connection) and the pool connects again, backing off up to
+//! 10 s. SIGTERM or SIGINT: no more jobs are taken, running ones are stopped; a job that had
+//! finished is reported and acked, the others return to the queue; then the pool exits 0.
+
+use std::collections::{HashMap, VecDeque};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures_lite::StreamExt;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use tilecast::run::job::Job;
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+
+use super::zygote::{Event, Request};
+use super::PoolArgs;
+use crate::commands::worker::{JobIds, Outcome, Reporter, WorkerArgs};
+use crate::infra::amqp;
+
+/// How long a stopped job's process has to reach a tile boundary before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// A job handed to the fork server.
+struct Running {
+    delivery: lapin::message::Delivery,
+    ids: JobIds,
+    pid: i32,
+    started: Instant,
+    /// When the pool next acts on it: the job timeout, then SIGKILL after the grace.
+    deadline: Instant,
+    /// Stopped by the pool (timeout, shutdown, broker lost), with why.
+    stopped: Option<String>,
+}
+
+/// The fork server process and its events.
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    events: mpsc::UnboundedReceiver<Event>,
+    started: Instant,
+}
+
+impl Server {
+    fn start(args: &PoolArgs) -> anyhow::Result<Server> {
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.args(["pool", "--fork-server", "--"])
+            .args(&args.worker_args);
+        // N jobs share the machine's cores: each job's process renders on its share of them
+        // (one thread each for as many jobs as cores) unless RAYON_NUM_THREADS says otherwise.
+        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let threads = (cores / usize::from(args.workers)).max(1);
+            cmd.env("RAYON_NUM_THREADS", threads.to_string());
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the fork server")?;
+        let stdin = child.stdin.take().context("fork server stdin")?;
+        let mut stdout = child.stdout.take().context("fork server stdout")?;
+        let (tx, events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(e)) = Event::read(&mut stdout).await {
+                if tx.send(e).is_err() {
+                    break;
+                }
+            }
+        });
+        tracing::debug!(component = "pool", pid = child.id(), "fork server started");
+        Ok(Server {
+            child,
+            stdin,
+            events,
+            started: Instant::now(),
+        })
+    }
+
+    /// Closes its requests and waits for it to exit (it has no jobs left by then), so its
+    /// CPU time, and its jobs', is counted as this process's children's.
+    async fn close(self) {
+        let Server {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        if tokio::time::timeout(Duration::from_secs(3), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Sends a request; a fork server that is gone shows as the end of its events.
+    async fn send(&mut self, r: Request) {
+        let _ = self.stdin.write_all(&r.encode()).await;
+    }
+}
+
+/// How a session with the broker ended.
+enum End {
+    Stopped,
+}
+
+pub async fn supervise(args: &PoolArgs, worker: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let mut server = Server::start(args)?;
+    let code = sessions(args, worker, &mut server).await;
+    server.close().await;
+    code
+}
+
+/// Sessions with the broker, one after another, until SIGTERM or SIGINT.
+async fn sessions(
+    args: &PoolArgs,
+    worker: WorkerArgs,
+    server: &mut Server,
+) -> anyhow::Result<ExitCode> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let name = format!("pool-{}", std::process::id());
+    let mut running: HashMap<u64, Running> = HashMap::new();
+    let mut backoff = Duration::ZERO;
+    let mut next_id = 0u64;
+    loop {
+        let conn = tokio::select! {
+            c = amqp::connect(&worker.amqp, &name) => c,
+            _ = term.recv() => return Ok(ExitCode::SUCCESS),
+            _ = int.recv() => return Ok(ExitCode::SUCCESS),
+        };
+        let result = match conn {
+            Ok(conn) => {
+                let mut s = Session {
+                    args,
+                    worker: &worker,
+                    name: &name,
+                    server,
+                    running: &mut running,
+                    next_id: &mut next_id,
+                };
+                let r = s.run(&conn, (&mut term, &mut int)).await;
+                if r.is_err() {
+                    // The deliveries died with the channel: stop their jobs (a job that
+                    // finishes anyway is found done when it comes back).
+                    stop_all(server, &mut running, None).await;
+                }
+                let _ = conn.close(200, "pool stopping".into()).await;
+                r
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(End::Stopped) => return Ok(ExitCode::SUCCESS),
+            Err(e) => {
+                backoff = (backoff * 2).clamp(Duration::from_millis(250), Duration::from_secs(10));
+                tracing::warn!(component = "pool", error = %format!("{e:#}"),
+                    "broker connection lost; connecting again in {:.2} s", backoff.as_secs_f64());
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = term.recv() => return Ok(ExitCode::SUCCESS),
+                    _ = int.recv() => return Ok(ExitCode::SUCCESS),
+                }
+            }
+        }
+    }
+}
+
+struct Session<'a> {
+    args: &'a PoolArgs,
+    worker: &'a WorkerArgs,
+    name: &'a str,
+    server: &'a mut Server,
+    running: &'a mut HashMap<u64, Running>,
+    next_id: &'a mut u64,
+}
+
+impl Session<'_> {
+    async fn run(
+        &mut self,
+        conn: &lapin::Connection,
+        (term, int): (&mut Signal, &mut Signal),
+    ) -> anyhow::Result<End> {
+        let (ch, names) = amqp::worker_channel(conn, &self.worker.amqp).await?;
+        let workers = self.args.workers;
+        let places = usize::from(workers);
+        let taken = places + usize::from(self.args.prefetch);
+        ch.basic_qos(
+            workers.saturating_add(self.args.prefetch),
+            BasicQosOptions::default(),
+        )
+        .await?;
+        let mut consumer = ch
+            .basic_consume(
+                names.render.as_str().into(),
+                self.name.into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(component = "pool", workers, "pool connected; taking jobs");
+        let reporter = Reporter {
+            ch: &ch,
+            names: &names,
+            delivery_limit: u64::from(self.worker.amqp.delivery_limit),
+            who: self.name,
+        };
+        let timeout = Duration::from_secs_f64(self.worker.job_timeout);
+        // Deliveries taken ahead of a free place (`--prefetch`); unacked, so they return to
+        // the queue with the connection should the pool go.
+        let mut waiting = VecDeque::new();
+        loop {
+            let deadline = self.running.values().map(|r| r.deadline).min();
+            let wake = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                d = consumer.next(), if self.running.len() + waiting.len() < taken => {
+                    let d = match d {
+                        Some(d) => d.context("receiving a job")?,
+                        None => anyhow::bail!("the broker closed the consumer"),
+                    };
+                    waiting.push_back(d);
+                    self.start_waiting(&mut waiting, places, timeout).await;
+                }
+                ev = self.server.events.recv() => match ev {
+                    Some(Event::Started { id, pid }) => {
+                        if let Some(r) = self.running.get_mut(&id) {
+                            r.pid = pid;
+                        }
+                    }
+                    Some(Event::Finished { id, status, outcome }) => {
+                        let Some(r) = self.running.remove(&id) else { continue };
+                        let finished = Instant::now();
+                        // The next job starts before this one is reported.
+                        self.start_waiting(&mut waiting, places, timeout).await;
+                        let outcome = judge(&r, status, &outcome);
+                        reporter.settle(&r.delivery, &outcome, &r.ids).await?;
+                        log_done(self.name, &r, &outcome, finished);
+                    }
+                    None => self.replace_server(&reporter).await?,
+                },
+                _ = tokio::time::sleep_until(wake.into()), if deadline.is_some() => {
+                    self.past_deadlines(timeout).await;
+                }
+                _ = term.recv() => return self.stop(&ch, &reporter).await,
+                _ = int.recv() => return self.stop(&ch, &reporter).await,
+            }
+        }
+    }
+
+    /// Hands waiting deliveries to the fork server while places are free.
+    async fn start_waiting(
+        &mut self,
+        waiting: &mut VecDeque<lapin::message::Delivery>,
+        places: usize,
+        timeout: Duration,
+    ) {
+        while self.running.len() < places {
+            let Some(d) = waiting.pop_front() else { return };
+            *self.next_id += 1;
+            let id = *self.next_id;
+            let ids = JobIds::of(&Job::parse(&d.data));
+            let job = d.data.clone();
+            self.server.send(Request::Run { id, job }).await;
+            let now = Instant::now();
+            let r = Running {
+                delivery: d,
+                ids,
+                pid: 0,
+                started: now,
+                deadline: now + timeout,
+                stopped: None,
+            };
+            self.running.insert(id, r);
+        }
+    }
+
+    /// The fork server died, and every job's process with it: each of their jobs is a
+    /// failed delivery. Then a new fork server, after a pause if the last one died young.
+    async fn replace_server(&mut self, reporter: &Reporter<'_>) -> anyhow::Result<()> {
+        tracing::error!(
+            component = "pool",
+            jobs = self.running.len(),
+            "the fork server died"
+        );
+        for (_, r) in self.running.drain() {
+            let why = "the fork server died while the job ran (its process died with it)";
+            reporter.retry_or_bury(&r.delivery, &r.ids, why).await?;
+        }
+        if self.server.started.elapsed() < Duration::from_secs(1) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        *self.server = Server::start(self.args)?;
+        Ok(())
+    }
+
+    /// SIGTERM to jobs past `--job-timeout`, SIGKILL to those still alive a grace later.
+    async fn past_deadlines(&mut self, timeout: Duration) {
+        let now = Instant::now();
+        let mut signals = Vec::new();
+        for (id, r) in self.running.iter_mut().filter(|(_, r)| r.deadline <= now) {
+            if r.stopped.is_none() {
+                tracing::error!(component = "pool", job = %r.ids.id, pid = r.pid, outcome = "timeout",
+                    "job still running after --job-timeout {:.0} s: stopping it", timeout.as_secs_f64());
+                r.stopped = Some(format!(
+                    "still running after --job-timeout {:.0} s",
+                    timeout.as_secs_f64()
+                ));
+                r.deadline = now + STOP_GRACE;
+                signals.push((*id, libc::SIGTERM));
+            } else {
+                r.deadline = now + Duration::from_secs(3600);
+                signals.push((*id, libc::SIGKILL));
+            }
+        }
+        for (id, signal) in signals {
+            self.server.send(Request::Signal { id, signal }).await;
+        }
+    }
+
+    /// Takes no more jobs, stops the running ones, reports those that finished anyway.
+    async fn stop(&mut self, ch: &lapin::Channel, reporter: &Reporter<'_>) -> anyhow::Result<End> {
+        let _ = ch
+            .basic_cancel(self.name.into(), BasicCancelOptions::default())
+            .await;
+        tracing::info!(component = "pool", jobs = self.running.len(), "stopping");
+        stop_all(self.server, self.running, Some(reporter)).await;
+        Ok(End::Stopped)
+    }
+}
+
+/// Stops every running job and waits for its process (SIGKILL after the grace). A job that
+/// finished is reported when there is a `reporter`; the others stay unacked, and return to
+/// the queue when the connection closes.
+async fn stop_all(
+    server: &mut Server,
+    running: &mut HashMap<u64, Running>,
+    reporter: Option<&Reporter<'_>>,
+) {
+    let ids: Vec<u64> = running.keys().copied().collect();
+    for id in &ids {
+        if let Some(r) = running.get_mut(id) {
+            r.stopped
+                .get_or_insert_with(|| "stopped by the pool".into());
+        }
+        let signal = libc::SIGTERM;
+        server.send(Request::Signal { id: *id, signal }).await;
+    }
+    let mut killed = false;
+    let mut until = Instant::now() + STOP_GRACE;
+    while !running.is_empty() {
+        tokio::select! {
+            ev = server.events.recv() => match ev {
+                Some(Event::Finished { id, status, outcome }) => {
+                    let Some(r) = running.remove(&id) else { continue };
+                    let finished = Instant::now();
+                    let outcome = judge(&r, status, &outcome);
+                    if let (Some(rep), Outcome::Done(_) | Outcome::AlreadyDone(_)) = (reporter, &outcome) {
+                        if rep.settle(&r.delivery, &outcome, &r.ids).await.is_ok() {
+                            log_done(rep.who, &r, &outcome, finished);
+                        }
+                    }
+                }
+                Some(Event::Started { .. }) => {}
+                None => break,
+            },
+            _ = tokio::time::sleep_until(until.into()) => {
+                if killed {
+                    break;
+                }
+                for id in running.keys() {
+                    server.send(Request::Signal { id: *id, signal: libc::SIGKILL }).await;
+                }
+                killed = true;
+                until = Instant::now() + STOP_GRACE;
+            }
+        }
+    }
+    running.clear();
+}
+
+/// The outcome of a finished job's process from its wait status and what it wrote.
+fn judge(r: &Running, status: i32, bytes: &[u8]) -> Outcome {
+    let reported = if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        serde_json::from_slice::<Outcome>(bytes).map_err(|e| {
+            format!(
+                "the job's process {} sent an unreadable outcome: {e}",
+                r.pid
+            )
+        })
+    } else if libc::WIFSIGNALED(status) {
+        Err(format!(
+            "the job's process {} was killed by signal {} before reporting",
+            r.pid,
+            libc::WTERMSIG(status)
+        ))
+    } else {
+        Err(format!(
+            "the job's process {} exited with {} before reporting",
+            r.pid,
+            libc::WEXITSTATUS(status)
+        ))
+    };
+    match (reported, &r.stopped) {
+        (Ok(o @ (Outcome::Done(_) | Outcome::AlreadyDone(_) | Outcome::Permanent(_))), _) => o,
+        (_, Some(why)) => Outcome::Transient(why.clone()),
+        (Ok(o), None) => o,
+        (Err(why), None) => Outcome::Transient(why),
+    }
+}
+
+/// The line of a job done: `process_ms` from its delivery to its process's exit (fork, run,
+/// exit), `report_ms` from there to the ack.
+fn log_done(who: &str, r: &Running, outcome: &Outcome, finished: Instant) {
+    let what = match outcome {
+        Outcome::Done(_) => "done",
+        Outcome::AlreadyDone(_) => "already done",
+        // Failures were logged as they were sent on.
+        _ => return,
+    };
+    let ids = &r.ids;
+    tracing::info!(
+        worker = %who, pid = r.pid, run = %ids.run, job = %ids.id, layer = %ids.layer,
+        field = %ids.field, outcome = what, seconds = r.started.elapsed().as_secs_f64(),
+        process_ms = (finished - r.started).as_secs_f64() * 1e3,
+        report_ms = finished.elapsed().as_secs_f64() * 1e3,
+        "job {what} in {:.3} s", r.started.elapsed().as_secs_f64()
+    );
+}
