@@ -12,7 +12,7 @@ use std::io::ErrorKind;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use crate::error::{Error, Result, StoreFault};
@@ -218,12 +218,13 @@ impl LocalStore {
     /// Writes `bytes` to a new temporary file in the store's temporary directory.
     fn temp(&self, bytes: &[u8]) -> Result<PathBuf> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        static PID: OnceLock<u32> = OnceLock::new();
         let tmp = tmp_dir(&self.root);
         self.ensure_dir(&tmp)?;
+        // The process id is asked each time, never cached: a process forked after a cached
+        // id (a pool's job processes) would name its files as its parent does.
         let name = format!(
             "{}-{}",
-            PID.get_or_init(std::process::id),
+            std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let t = tmp.join(name);
