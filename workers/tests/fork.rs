@@ -75,9 +75,11 @@ fn every_job_runs_in_a_process_of_its_own_forked_by_the_fork_server() {
 #[test]
 fn a_job_whose_process_is_killed_every_time_is_dead_lettered_naming_the_signal() {
     let mut c = Cluster::new("forkkill");
+    // The queue's limit and the pool's count agree, whoever declares the queue first.
+    c.env = vec![("TILECAST_DELIVERY_LIMIT".into(), "2".into())];
     // One job: every tile of z0-4 in it.
     c.chunker(&["--zoom", "0-4", "--job-tiles", "100000"]);
-    c.pool(1, &["--delivery-limit", "2"]);
+    c.pool(1, &[]);
     let file = samples().join("global_t2m.grib2");
     c.drop_file(&file, "global_t2m.grib2");
     let zygote = {
@@ -128,8 +130,9 @@ fn a_job_whose_process_is_killed_every_time_is_dead_lettered_naming_the_signal()
 #[test]
 fn past_the_job_timeout_the_jobs_process_is_stopped_and_the_delivery_fails() {
     let mut c = Cluster::new("forktimeout");
+    c.env = vec![("TILECAST_DELIVERY_LIMIT".into(), "1".into())];
     c.chunker(&["--zoom", "0-5", "--job-tiles", "100000"]);
-    c.pool(1, &["--job-timeout", "0.05", "--delivery-limit", "1"]);
+    c.pool(1, &["--job-timeout", "0.05"]);
     // The queues exist once the pool has connected.
     wait_for(&c, "the pool to connect", Duration::from_secs(30), || {
         std::fs::read_to_string(c.dir.path().join("logs/pool.log"))

@@ -224,20 +224,25 @@ fn duplicates_make_one_set_of_outputs() {
 #[test]
 fn broker_restart_mid_run_loses_nothing() {
     let mut c = Cluster::new("restart");
-    c.chunker(&["--zoom", "0-4", "--job-tiles", "2"]);
+    // 1,365 one-tile jobs: the run must still be going when the broker stops.
+    c.chunker(&["--zoom", "0-5", "--job-tiles", "1"]);
     c.pool(2, &["--idle-exit", "60"]);
     c.drop_file(&samples().join("global_t2m.grib2"), "global_t2m.grib2");
-    // Wait until work is under way, then take the broker's application down and up.
+    // Wait until jobs are being done, then take the broker's application down and up.
     let start = Instant::now();
-    while std::fs::read_dir(c.out().join(".tilecast"))
-        .map(|rd| rd.count())
-        .unwrap_or(0)
-        < 2
-    {
+    let results = |c: &Cluster| -> usize {
+        let Ok(runs) = std::fs::read_dir(c.out().join(".tilecast")) else {
+            return 0;
+        };
+        runs.flatten()
+            .filter_map(|r| std::fs::read_dir(r.path().join("results")).ok())
+            .map(|d| d.count())
+            .sum()
+    };
+    while results(&c) < 20 {
         assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(10));
     }
-    std::thread::sleep(Duration::from_millis(800));
     assert!(
         c.manifests().is_empty(),
         "the run finished before the broker went down"
@@ -258,7 +263,7 @@ fn broker_restart_mid_run_loses_nothing() {
         c.ingest().join("global_t2m.grib2"),
         c.ingest().join("global_uv10.grib2"),
     ];
-    let (_keep, local) = local_render(&files, &["--zoom", "0-4"]);
+    let (_keep, local) = local_render(&files, &["--zoom", "0-5"]);
     c.wait_render_queue_empty(Duration::from_secs(30));
     assert_same(&tree(&c.out()), &local);
     let d = c.depths();
