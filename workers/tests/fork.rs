@@ -31,6 +31,24 @@ fn fork_server(c: &Cluster) -> u32 {
     kids[0]
 }
 
+/// A cluster whose one job holds every tile of `zooms` of a global field, with one delivery
+/// limit for the queue and the pool's count (whoever declares the queue first).
+fn one_job(name: &str, zooms: &str, delivery_limit: &str, worker: &[&str]) -> Cluster {
+    let mut c = Cluster::new(name);
+    c.env = vec![("TILECAST_DELIVERY_LIMIT".into(), delivery_limit.into())];
+    c.chunker(&["--zoom", zooms, "--job-tiles", "100000"]);
+    c.pool(1, worker);
+    c
+}
+
+/// The run's manifest, once written, lists the one job's layer among its failures.
+fn assert_run_failed_its_job(c: &Cluster) {
+    c.wait_manifests(1, Duration::from_secs(30));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&c.manifests()[0]).unwrap()).unwrap();
+    assert_eq!(m["failed"].as_array().map(Vec::len), Some(1), "{m}");
+}
+
 #[test]
 fn every_job_runs_in_a_process_of_its_own_forked_by_the_fork_server() {
     let mut c = Cluster::new("forked");
@@ -74,12 +92,7 @@ fn every_job_runs_in_a_process_of_its_own_forked_by_the_fork_server() {
 
 #[test]
 fn a_job_whose_process_is_killed_every_time_is_dead_lettered_naming_the_signal() {
-    let mut c = Cluster::new("forkkill");
-    // The queue's limit and the pool's count agree, whoever declares the queue first.
-    c.env = vec![("TILECAST_DELIVERY_LIMIT".into(), "2".into())];
-    // One job: every tile of z0-4 in it.
-    c.chunker(&["--zoom", "0-4", "--job-tiles", "100000"]);
-    c.pool(1, &[]);
+    let c = one_job("forkkill", "0-4", "2", &[]);
     let file = samples().join("global_t2m.grib2");
     c.drop_file(&file, "global_t2m.grib2");
     let zygote = {
@@ -118,21 +131,14 @@ fn a_job_whose_process_is_killed_every_time_is_dead_lettered_naming_the_signal()
             && reason.contains("was killed by signal 9 before reporting"),
         "{reason}"
     );
-    // The run completes with the job among its failures.
-    c.wait_manifests(1, Duration::from_secs(30));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&c.manifests()[0]).unwrap()).unwrap();
-    assert_eq!(m["failed"].as_array().map(Vec::len), Some(1), "{m}");
+    assert_run_failed_its_job(&c);
     // The pool and its fork server lived through it.
     assert_eq!(fork_server(&c), zygote);
 }
 
 #[test]
 fn past_the_job_timeout_the_jobs_process_is_stopped_and_the_delivery_fails() {
-    let mut c = Cluster::new("forktimeout");
-    c.env = vec![("TILECAST_DELIVERY_LIMIT".into(), "1".into())];
-    c.chunker(&["--zoom", "0-5", "--job-tiles", "100000"]);
-    c.pool(1, &["--job-timeout", "0.05"]);
+    let c = one_job("forktimeout", "0-5", "1", &["--job-timeout", "0.05"]);
     // The queues exist once the pool has connected.
     wait_for(&c, "the pool to connect", Duration::from_secs(30), || {
         std::fs::read_to_string(c.dir.path().join("logs/pool.log"))
@@ -141,19 +147,11 @@ fn past_the_job_timeout_the_jobs_process_is_stopped_and_the_delivery_fails() {
     });
     let file = samples().join("global_t2m.grib2");
     c.drop_file(&file, "global_t2m.grib2");
-    let t0 = Instant::now();
-    let dead = loop {
-        let d = c.dead_letters();
-        if !d.is_empty() {
-            break d;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "no dead letter\n{}",
-            c.logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut dead = Vec::new();
+    wait_for(&c, "a dead letter", Duration::from_secs(60), || {
+        dead = c.dead_letters();
+        !dead.is_empty()
+    });
     let reason = &dead[0].1;
     assert!(
         reason.contains("failed on all 2 deliveries")
@@ -164,38 +162,22 @@ fn past_the_job_timeout_the_jobs_process_is_stopped_and_the_delivery_fails() {
     // the job among its failures.
     assert_eq!(temporaries(&c.out()), 0);
     assert!(done_lines(&c).is_empty());
-    c.wait_manifests(1, Duration::from_secs(30));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&c.manifests()[0]).unwrap()).unwrap();
-    assert_eq!(m["failed"].as_array().map(Vec::len), Some(1), "{m}");
+    assert_run_failed_its_job(&c);
 }
 
 #[test]
 fn sigterm_to_the_pool_returns_the_running_job_to_the_queue_and_exits_promptly() {
-    let mut c = Cluster::new("forkterm");
-    c.chunker(&["--zoom", "0-5", "--job-tiles", "100000"]);
-    c.pool(1, &[]);
+    let mut c = one_job("forkterm", "0-5", "5", &[]);
     let file = samples().join("global_t2m.grib2");
     c.drop_file(&file, "global_t2m.grib2");
-    let zygote = {
-        let t0 = Instant::now();
-        loop {
-            let kids = children(c.pid("pool"));
-            if let Some(&z) = kids.first() {
-                if !children(z).is_empty() {
-                    break z;
-                }
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "no job started\n{}",
-                c.logs()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
-    let job = children(zygote)[0];
     let pool = c.pid("pool");
+    wait_for(&c, "a job's process", Duration::from_secs(30), || {
+        children(pool)
+            .first()
+            .is_some_and(|&z| !children(z).is_empty())
+    });
+    let zygote = children(pool)[0];
+    let job = children(zygote)[0];
     let t0 = Instant::now();
     signal(pool, libc::SIGTERM);
     let child = &mut c.procs.iter_mut().find(|(l, _)| l == "pool").unwrap().1;
