@@ -155,7 +155,7 @@ fn past_the_job_timeout_the_jobs_process_is_stopped_and_the_delivery_fails() {
     let reason = &dead[0].1;
     assert!(
         reason.contains("failed on all 2 deliveries")
-            && reason.contains("still running after --job-timeout 0 s"),
+            && reason.contains("still running after --job-timeout 0.05 s"),
         "{reason}"
     );
     // Stopped between tiles: no temporary file, no result record; the run completes with

@@ -317,9 +317,9 @@ impl Session<'_> {
         for (id, r) in self.running.iter_mut().filter(|(_, r)| r.deadline <= now) {
             if r.stopped.is_none() {
                 tracing::error!(component = "pool", job = %r.ids.id, pid = r.pid, outcome = "timeout",
-                    "job still running after --job-timeout {:.0} s: stopping it", timeout.as_secs_f64());
+                    "job still running after --job-timeout {} s: stopping it", timeout.as_secs_f64());
                 r.stopped = Some(format!(
-                    "still running after --job-timeout {:.0} s",
+                    "still running after --job-timeout {} s",
                     timeout.as_secs_f64()
                 ));
                 r.deadline = now + STOP_GRACE;

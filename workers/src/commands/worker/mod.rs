@@ -229,7 +229,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     _ = tokio::time::sleep(job_timeout) => {
                         progress.request_stop();
                         let _ = tokio::time::timeout(STOP_GRACE, &mut task).await;
-                        let why = format!("still running after --job-timeout {:.0} s", job_timeout.as_secs_f64());
+                        let why = format!("still running after --job-timeout {} s", args.job_timeout);
                         tracing::error!(worker = %name, job = %ids.id, outcome = "timeout",
                             "job {why}: stopped");
                         timed_out = true;
