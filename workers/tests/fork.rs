@@ -19,11 +19,6 @@ fn done_lines(c: &Cluster) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Files left in the output root's temporary directory.
-fn temporaries(out: &Path) -> usize {
-    std::fs::read_dir(out.join(".tilecast/tmp")).map_or(0, |d| d.count())
-}
-
 /// The pool's fork server (its only child).
 fn fork_server(c: &Cluster) -> u32 {
     let kids = children(c.pid("pool"));
@@ -61,14 +56,7 @@ fn every_job_runs_in_a_process_of_its_own_forked_by_the_fork_server() {
     let pool = c.pid("pool");
     let done = done_lines(&c);
     // Every job's result record, written by its process.
-    let run = c.manifests()[0]
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_owned();
-    let results = c.out().join(".tilecast").join(run).join("results");
-    let jobs = std::fs::read_dir(&results).unwrap().count();
+    let jobs = c.results_recorded();
     assert!(jobs >= 11, "{jobs} jobs\n{}", c.logs());
     assert_eq!(done.len(), jobs, "{}", c.logs());
     let mut pids: Vec<u64> = done.iter().map(|d| d["pid"].as_u64().unwrap()).collect();
@@ -160,7 +148,7 @@ fn past_the_job_timeout_the_jobs_process_is_stopped_and_the_delivery_fails() {
     );
     // Stopped between tiles: no temporary file, no result record; the run completes with
     // the job among its failures.
-    assert_eq!(temporaries(&c.out()), 0);
+    assert_eq!(c.temporaries(), 0);
     assert!(done_lines(&c).is_empty());
     assert_run_failed_its_job(&c);
 }
@@ -194,7 +182,7 @@ fn sigterm_to_the_pool_returns_the_running_job_to_the_queue_and_exits_promptly()
     for pid in [job, zygote] {
         assert!(!Path::new(&format!("/proc/{pid}")).exists(), "{pid} left");
     }
-    assert_eq!(temporaries(&c.out()), 0);
+    assert_eq!(c.temporaries(), 0);
     assert!(
         done_lines(&c).is_empty(),
         "the job finished before the signal"

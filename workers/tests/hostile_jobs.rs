@@ -47,10 +47,10 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// Files in the output's temporary directory, and result records written for `run`.
 fn leftovers(c: &Cluster, run: &str) -> (usize, usize) {
-    let count = |p: &Path| std::fs::read_dir(p).map_or(0, |rd| rd.count());
+    let results = c.out().join(".tilecast").join(run).join("results");
     (
-        count(&c.out().join(".tilecast/tmp")),
-        count(&c.out().join(".tilecast").join(run).join("results")),
+        c.temporaries(),
+        std::fs::read_dir(results).map_or(0, |rd| rd.count()),
     )
 }
 

@@ -230,16 +230,7 @@ fn broker_restart_mid_run_loses_nothing() {
     c.drop_file(&samples().join("global_t2m.grib2"), "global_t2m.grib2");
     // Wait until jobs are being done, then take the broker's application down and up.
     let start = Instant::now();
-    let results = |c: &Cluster| -> usize {
-        let Ok(runs) = std::fs::read_dir(c.out().join(".tilecast")) else {
-            return 0;
-        };
-        runs.flatten()
-            .filter_map(|r| std::fs::read_dir(r.path().join("results")).ok())
-            .map(|d| d.count())
-            .sum()
-    };
-    while results(&c) < 20 {
+    while c.results_recorded() < 20 {
         assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -196,6 +196,22 @@ impl Cluster {
         std::fs::rename(&tmp, self.ingest().join(name)).unwrap();
     }
 
+    /// Result records written so far, all runs together.
+    pub fn results_recorded(&self) -> usize {
+        let Ok(runs) = std::fs::read_dir(self.out().join(".tilecast")) else {
+            return 0;
+        };
+        runs.flatten()
+            .filter_map(|r| std::fs::read_dir(r.path().join("results")).ok())
+            .map(|d| d.count())
+            .sum()
+    }
+
+    /// Files left in the output root's temporary directory.
+    pub fn temporaries(&self) -> usize {
+        std::fs::read_dir(self.out().join(".tilecast/tmp")).map_or(0, |d| d.count())
+    }
+
     pub fn manifests(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.out())
             .map(|rd| {

@@ -116,11 +116,6 @@ impl Server {
     }
 }
 
-/// How a session with the broker ended.
-enum End {
-    Stopped,
-}
-
 pub async fn supervise(args: &PoolArgs, worker: WorkerArgs) -> anyhow::Result<ExitCode> {
     let mut server = Server::start(args)?;
     let code = sessions(args, worker, &mut server).await;
@@ -168,7 +163,8 @@ async fn sessions(
             Err(e) => Err(e),
         };
         match result {
-            Ok(End::Stopped) => return Ok(ExitCode::SUCCESS),
+            // Only a signal ends a session without an error.
+            Ok(()) => return Ok(ExitCode::SUCCESS),
             Err(e) => {
                 backoff = (backoff * 2).clamp(Duration::from_millis(250), Duration::from_secs(10));
                 tracing::warn!(component = "pool", error = %format!("{e:#}"),
@@ -197,7 +193,7 @@ impl Session<'_> {
         &mut self,
         conn: &lapin::Connection,
         (term, int): (&mut Signal, &mut Signal),
-    ) -> anyhow::Result<End> {
+    ) -> anyhow::Result<()> {
         let (ch, names) = amqp::worker_channel(conn, &self.worker.amqp).await?;
         let workers = self.args.workers;
         let places = usize::from(workers);
@@ -316,12 +312,13 @@ impl Session<'_> {
         let mut signals = Vec::new();
         for (id, r) in self.running.iter_mut().filter(|(_, r)| r.deadline <= now) {
             if r.stopped.is_none() {
-                tracing::error!(component = "pool", job = %r.ids.id, pid = r.pid, outcome = "timeout",
-                    "job still running after --job-timeout {} s: stopping it", timeout.as_secs_f64());
-                r.stopped = Some(format!(
+                let why = format!(
                     "still running after --job-timeout {} s",
                     timeout.as_secs_f64()
-                ));
+                );
+                tracing::error!(component = "pool", job = %r.ids.id, pid = r.pid, outcome = "timeout",
+                    "job {why}: stopping it");
+                r.stopped = Some(why);
                 r.deadline = now + STOP_GRACE;
                 signals.push((*id, libc::SIGTERM));
             } else {
@@ -335,13 +332,13 @@ impl Session<'_> {
     }
 
     /// Takes no more jobs, stops the running ones, reports those that finished anyway.
-    async fn stop(&mut self, ch: &lapin::Channel, reporter: &Reporter<'_>) -> anyhow::Result<End> {
+    async fn stop(&mut self, ch: &lapin::Channel, reporter: &Reporter<'_>) -> anyhow::Result<()> {
         let _ = ch
             .basic_cancel(self.name.into(), BasicCancelOptions::default())
             .await;
         tracing::info!(component = "pool", jobs = self.running.len(), "stopping");
         stop_all(self.server, self.running, Some(reporter)).await;
-        Ok(End::Stopped)
+        Ok(())
     }
 }
 
@@ -353,12 +350,9 @@ async fn stop_all(
     running: &mut HashMap<u64, Running>,
     reporter: Option<&Reporter<'_>>,
 ) {
-    let ids: Vec<u64> = running.keys().copied().collect();
-    for id in &ids {
-        if let Some(r) = running.get_mut(id) {
-            r.stopped
-                .get_or_insert_with(|| "stopped by the pool".into());
-        }
+    for (id, r) in running.iter_mut() {
+        r.stopped
+            .get_or_insert_with(|| "stopped by the pool".into());
         let signal = libc::SIGTERM;
         server.send(Request::Signal { id: *id, signal }).await;
     }

@@ -18,7 +18,7 @@
 mod outcome;
 mod report;
 
-pub use outcome::{execute, Outcome};
+pub use outcome::{Outcome, Runner};
 pub use report::{JobIds, Reporter};
 
 use std::path::PathBuf;
@@ -31,7 +31,6 @@ use clap::Args;
 use futures_lite::StreamExt;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use tilecast::run::books::Books;
 use tilecast::run::execute::Progress;
 use tilecast::run::job::Job;
 
@@ -39,8 +38,7 @@ use crate::commands::pool;
 use crate::infra::amqp::{self, AmqpArgs};
 use crate::infra::http::{self, Health};
 use crate::infra::metrics::Metrics;
-use crate::infra::sources::{Roots, Sources};
-use crate::infra::storage::{Location, S3Args};
+use crate::infra::storage::S3Args;
 
 /// Exit code of a transient failure (EX_TEMPFAIL): the job was requeued.
 pub const EXIT_TRANSIENT: u8 = 75;
@@ -129,21 +127,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     }
     health.set_ready(true);
     let tag = name.clone();
-    let roots = Roots::new(&args.ingest)?;
-    let out_location = Location::parse(&args.out)?;
-    let out_root = out_location.canonical();
-    let store = out_location.open(&args.s3)?;
-    let books = Arc::new(Books::new(store.clone()));
-    let cache_dir = args
-        .cache_dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("tilecast-cache"));
-    let sources = Arc::new(Sources::new(
-        args.s3.clone(),
-        cache_dir,
-        args.cache_mb.saturating_mul(1 << 20),
-        roots,
-    ));
+    let runner = Arc::new(Runner::new(&args)?);
     if args.standby {
         tokio::select! {
             go = pool::released() => if !go {
@@ -201,18 +185,10 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             Err(e) => (Outcome::Permanent(e.to_string()), 0.0),
             Ok(job) => {
                 let progress = Arc::new(Progress::default());
-                let (job, root, books, sources, store, p) = (
-                    job.clone(),
-                    out_root.clone(),
-                    books.clone(),
-                    sources.clone(),
-                    store.clone(),
-                    progress.clone(),
-                );
+                let (job, runner, p) = (job.clone(), runner.clone(), progress.clone());
                 let mut task = tokio::task::spawn_blocking(move || {
                     let mut books_seconds = 0.0;
-                    let books = (books.as_ref(), &mut books_seconds);
-                    let o = execute(&job, &root, books, &sources, store.as_ref(), &p);
+                    let o = runner.execute(&job, &p, &mut books_seconds);
                     (o, books_seconds)
                 });
                 tokio::select! {

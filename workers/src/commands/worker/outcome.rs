@@ -3,6 +3,7 @@
 //! result record written once every tile is stored. Shared by `tilecast worker` and the
 //! processes `tilecast pool` forks per job, which send the [`Outcome`] to the pool as JSON.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,8 @@ use tilecast::run::books::Books;
 use tilecast::run::execute::{self, Progress};
 use tilecast::run::job::{Job, JobResult};
 
-use crate::infra::sources::Sources;
+use super::WorkerArgs;
+use crate::infra::sources::{Roots, Sources};
 use crate::infra::storage::Location;
 
 /// How one job ended.
@@ -29,9 +31,52 @@ pub enum Outcome {
     Transient(String),
 }
 
-/// Runs a job to its outcome; adds the seconds spent reading and writing its result record
-/// to `books_seconds`. Blocking.
-pub fn execute(
+/// What jobs run with, from a worker's flags: the output root (canonical), its store and
+/// bookkeeping, and the sources jobs may read.
+pub struct Runner {
+    out_root: String,
+    store: Arc<dyn Store>,
+    books: Books,
+    sources: Sources,
+}
+
+impl Runner {
+    pub fn new(args: &WorkerArgs) -> anyhow::Result<Runner> {
+        let roots = Roots::new(&args.ingest)?;
+        let location = Location::parse(&args.out)?;
+        let store = location.open(&args.s3)?;
+        let cache_dir = args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("tilecast-cache"));
+        Ok(Runner {
+            out_root: location.canonical(),
+            books: Books::new(store.clone()),
+            store,
+            sources: Sources::new(
+                args.s3.clone(),
+                cache_dir,
+                args.cache_mb.saturating_mul(1 << 20),
+                roots,
+            ),
+        })
+    }
+
+    /// Runs a job to its outcome; adds the seconds spent reading and writing its result
+    /// record to `books_seconds`. Blocking.
+    pub fn execute(&self, job: &Job, progress: &Progress, books_seconds: &mut f64) -> Outcome {
+        execute(
+            job,
+            &self.out_root,
+            (&self.books, books_seconds),
+            &self.sources,
+            self.store.as_ref(),
+            progress,
+        )
+    }
+}
+
+fn execute(
     job: &Job,
     out_root: &str,
     (books, books_seconds): (&Books, &mut f64),

@@ -3,7 +3,7 @@
 //! The pool starts it once (`tilecast pool --fork-server -- WORKER_FLAGS`). It stays
 //! single-threaded, so `fork` is safe in it: no other thread can hold a lock the child would
 //! inherit held. For each job it is sent, it forks a process that runs the job
-//! ([`crate::commands::worker::execute`]), writes the [`Outcome`] as JSON to a pipe and exits;
+//! ([`crate::commands::worker::Runner`]), writes the [`Outcome`] as JSON to a pipe and exits;
 //! the fork server waits for it and sends the pool its wait status and those bytes. It never
 //! reads an input file itself, so a hostile file can crash only its job's process.
 //!
@@ -26,13 +26,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tilecast::run::books::Books;
 use tilecast::run::execute::Progress;
 use tilecast::run::job::Job;
 
-use crate::commands::worker::{execute, Outcome, WorkerArgs};
-use crate::infra::sources::{Roots, Sources};
-use crate::infra::storage::Location;
+use crate::commands::worker::{Outcome, Runner, WorkerArgs};
 use frames::{take_request, MAX_FRAME};
 
 /// How long stopped job processes get before SIGKILL when the pool has gone.
@@ -355,36 +352,10 @@ fn run_job(job: &[u8], worker: &WorkerArgs) -> Outcome {
         Ok(j) => j,
         Err(e) => return Outcome::Permanent(e.to_string()),
     };
-    let setup = || -> anyhow::Result<_> {
-        let roots = Roots::new(&worker.ingest)?;
-        let location = Location::parse(&worker.out)?;
-        let store = location.open(&worker.s3)?;
-        let cache_dir = worker
-            .cache_dir
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join("tilecast-cache"));
-        let sources = Sources::new(
-            worker.s3.clone(),
-            cache_dir,
-            worker.cache_mb.saturating_mul(1 << 20),
-            roots,
-        );
-        Ok((location.canonical(), store, sources))
-    };
-    let (root, store, sources) = match setup() {
-        Ok(s) => s,
-        Err(e) => return Outcome::Transient(format!("{e:#}")),
-    };
-    let books = Books::new(store.clone());
-    let mut books_seconds = 0.0;
-    execute(
-        &job,
-        &root,
-        (&books, &mut books_seconds),
-        &sources,
-        store.as_ref(),
-        &progress,
-    )
+    match Runner::new(worker) {
+        Ok(runner) => runner.execute(&job, &progress, &mut 0.0),
+        Err(e) => Outcome::Transient(format!("{e:#}")),
+    }
 }
 
 /// A thread that waits for SIGTERM or SIGINT and asks the job to stop. The signals are
