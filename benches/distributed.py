@@ -127,14 +127,18 @@ def local_run(tc, grib, tmp, rep):
     return time.time() - t0, children_cpu() - c0
 
 
-def distributed_run(tc, grib, tmp, rep, run, workers, chunker_flags, pool_flags, worker_flags):
+def distributed_run(tc, grib, tmp, rep, run, workers, chunker_flags, pool_flags, worker_flags,
+                    debug_logs):
     root = os.path.join(tmp, f"dist-{rep}")
     ingest, out, logs = (os.path.join(root, d) for d in ("in", "out", "logs"))
     for d in (ingest, out, logs):
         os.makedirs(d)
     env = dict(os.environ, TILECAST_AMQP_URL=AMQP, TILECAST_QUEUE_PREFIX=PREFIX,
-               TILECAST_OUT=out, TILECAST_INGEST=ingest, TILECAST_LOG_FORMAT="json",
-               RUST_LOG="info,tilecast::commands::pool=debug,tilecast::commands::ledger=debug")
+               TILECAST_OUT=out, TILECAST_INGEST=ingest, TILECAST_LOG_FORMAT="json")
+    # The processes' own log level (info) unless asked: debug lines cost a little per job.
+    env.pop("RUST_LOG", None)
+    if debug_logs:
+        env["RUST_LOG"] = "info,tilecast::commands::pool=debug,tilecast::commands::ledger=debug"
     procs = []
 
     def start(label, args):
@@ -232,8 +236,9 @@ def breakdown(logs, t0, written, t_manifest, workers):
         ("bookkeeping (claim, plan, records)", stages["books_s"]),
         ("publish with confirms", stages["publish_s"]),
         ("submitted (chunker's log) -> last job acked", last_ack - t_pub),
+        # Without --debug-logs the ledger does not log each result: the two read as one.
         ("last ack -> ledger has the result", last_result - last_ack),
-        ("ledger: result -> manifest written", complete - last_result),
+        ("ledger: result (or ack) -> manifest", complete - last_result),
         ("manifest written -> seen here", t_manifest - complete),
     ]
     # Each job's worker process in segments, from the worker's own times (from its start)
@@ -246,7 +251,7 @@ def breakdown(logs, t0, written, t_manifest, workers):
     if forked:
         # `pool --spawn fork`: the pool logs each job's delivery -> process exit (fork, run,
         # exit) and exit -> ack; there is no start, connection or standby per job.
-        keys = ("process (fork, run, exit)", "report", "hand-over")
+        keys = ("process (fork, run, report)", "report", "hand-over")
         per_job = {k: [] for k in keys}
     for r in jobs:
         done = ts(r)
@@ -255,7 +260,7 @@ def breakdown(logs, t0, written, t_manifest, workers):
             received = done - float(r["seconds"])
             finished = done - report
             spans.append((received, finished))
-            per_job["process (fork, run, exit)"].append(finished - received)
+            per_job["process (fork, run, report)"].append(finished - received)
             per_job["report"].append(report)
             continue
         pid = int(r["worker"].split("-")[1])
@@ -319,6 +324,10 @@ def main():
                     help="extra pool flag (repeatable), e.g. --pool-flag=--standby=0")
     ap.add_argument("--worker-flag", action="append", default=[],
                     help="extra worker flag (repeatable)")
+    ap.add_argument("--debug-logs", action="store_true",
+                    help="run the pool and ledger at debug level: the breakdown then also has "
+                         "the ledger's time per result, and the pool's log each job "
+                         "process's resources (the timing then includes those log lines)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="tilecast-bench-dist-")
     grib = os.path.join(tmp, "nam-75.grib2")
@@ -340,7 +349,8 @@ def main():
         run = os.path.basename(os.path.dirname(
             glob.glob(os.path.join(tmp, f"local-{rep}", "*", "manifest.json"))[0]))
         b, dl = distributed_run(args.tilecast, grib, tmp, rep, run, args.workers,
-                                args.chunker_flag, args.pool_flag, args.worker_flag)
+                                args.chunker_flag, args.pool_flag, args.worker_flag,
+                                args.debug_logs)
         runs.append(((local, local_cpu), b))
         print(f"{rep:>3} {local:>8.3f} {b['total']:>8.3f} {b['total'] / local:>6.2f} "
               f"{ll + '/' + dl:>23} {b['jobs']:>5} {local_cpu:>11.2f} {b['cpu']:>10.2f} "

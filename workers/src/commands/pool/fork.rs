@@ -419,8 +419,8 @@ fn judge(r: &Running, status: i32, bytes: &[u8]) -> Outcome {
     }
 }
 
-/// The line of a job done: `process_ms` from its delivery to its process's exit (fork, run,
-/// exit), `report_ms` from there to the ack.
+/// The line of a job done: `process_ms` from its delivery to its process's report (fork, run,
+/// outcome), `report_ms` from there to the ack.
 fn log_done(who: &str, r: &Running, outcome: &Outcome, finished: Instant) {
     let what = match outcome {
         Outcome::Done(_) => "done",

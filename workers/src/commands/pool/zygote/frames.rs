@@ -1,7 +1,8 @@
 //! The frames a `--spawn fork` pool and its fork server exchange, little-endian: to the
 //! fork server `R id:u64 len:u32 job` (run a job) and `S id:u64 signal:i32`; from it
-//! `P id:u64 pid:i32` (started) and `F id:u64 status:i32 len:u32 outcome` (finished: the
-//! `waitpid` status and what the process wrote), at most [`MAX_FRAME`] bytes of body.
+//! `P id:u64 pid:i32` (started) and `F id:u64 status:i32 len:u32 outcome` (finished: what
+//! the process wrote, with status 0 when it reported in full and is exiting, or its `waitpid`
+//! status when it died first), at most [`MAX_FRAME`] bytes of body.
 
 /// The largest job message and outcome a frame carries; more is a broken peer.
 pub const MAX_FRAME: usize = 64 << 20;
@@ -20,7 +21,8 @@ pub enum Event {
         id: u64,
         pid: i32,
     },
-    /// `status` is `waitpid`'s; `outcome` what the process wrote (empty if it died first).
+    /// `outcome` is what the process wrote; `status` is 0 when it reported in full (the job
+    /// is over; the process is exiting), else `waitpid`'s once it has been reaped.
     Finished {
         id: u64,
         status: i32,

@@ -4,8 +4,12 @@
 //! single-threaded, so `fork` is safe in it: no other thread can hold a lock the child would
 //! inherit held. For each job it is sent, it forks a process that runs the job
 //! ([`crate::commands::worker::Runner`]), writes the [`Outcome`] as JSON to a pipe and exits;
-//! the fork server waits for it and sends the pool its wait status and those bytes. It never
-//! reads an input file itself, so a hostile file can crash only its job's process.
+//! the fork server sends the pool those bytes as soon as they are complete (the process ends
+//! them with a newline and closes the pipe), so the pool can start the next job while the
+//! kernel still tears the finished process down, and reaps the process when it has exited;
+//! a process that died before reporting in full is reported with its wait status once
+//! reaped. It never reads an input file itself, so a hostile file can crash only its job's
+//! process.
 //!
 //! A job's process: dies with the fork server (`PR_SET_PDEATHSIG`); keeps only standard
 //! error (standard output is pointed at it, standard input at `/dev/null`) and its outcome
@@ -36,8 +40,10 @@ use frames::{take_request, MAX_FRAME};
 const STOP_GRACE: Duration = Duration::from_secs(1);
 /// The outcome pipe's descriptor in a job's process.
 const OUTCOME_FD: RawFd = 3;
+/// How often exiting processes are looked for when the kernel has no `pidfd_open`.
+const REAP_TICK: i32 = 5;
 
-/// A job's process the fork server waits for.
+/// A job's process whose outcome pipe is still open.
 struct Kid {
     pid: libc::pid_t,
     /// When it was forked, and how long `fork` took.
@@ -48,7 +54,22 @@ struct Kid {
     outcome: Vec<u8>,
 }
 
-/// Runs the fork server until standard input closes.
+/// A job's process that closed its outcome pipe and has not been reaped yet.
+struct Exiting {
+    id: u64,
+    pid: libc::pid_t,
+    born: Instant,
+    fork: Duration,
+    closed: Duration,
+    /// A descriptor readable once the process has exited (`pidfd_open`), if the kernel has
+    /// them; without one the fork server looks every [`REAP_TICK`].
+    pidfd: Option<RawFd>,
+    /// The outcome, when the process died before reporting it in full: the pool is told
+    /// only once the wait status is known. `None` once the pool has been told.
+    unreported: Option<Vec<u8>>,
+}
+
+/// Runs the fork server until standard input closes and its job processes are reaped.
 pub fn serve(worker: &WorkerArgs) -> anyhow::Result<ExitCode> {
     // SAFETY: signal(2) with SIG_IGN installs no handler code.
     unsafe {
@@ -56,17 +77,24 @@ pub fn serve(worker: &WorkerArgs) -> anyhow::Result<ExitCode> {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
     let mut kids: HashMap<u64, Kid> = HashMap::new();
+    let mut exiting: Vec<Exiting> = Vec::new();
     let mut input = Vec::new();
     let mut stdin_open = true;
-    while stdin_open || !kids.is_empty() {
-        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(kids.len() + 1);
+    while stdin_open || !kids.is_empty() || !exiting.is_empty() {
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(kids.len() + exiting.len() + 1);
         if stdin_open {
             fds.push(pollfd(0));
         }
         let ids: Vec<u64> = kids.keys().copied().collect();
         fds.extend(ids.iter().map(|id| pollfd(kids[id].fd)));
+        fds.extend(exiting.iter().filter_map(|e| e.pidfd).map(pollfd));
+        let timeout = if exiting.iter().any(|e| e.pidfd.is_none()) {
+            REAP_TICK
+        } else {
+            -1
+        };
         // SAFETY: `fds` is a valid array of pollfd of the given length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {
@@ -93,28 +121,20 @@ pub fn serve(worker: &WorkerArgs) -> anyhow::Result<ExitCode> {
         }
         for (f, id) in fds.zip(ids) {
             if f.revents != 0 && drain(kids.get_mut(&id).expect("polled kid"))? {
-                let kid = kids.remove(&id).expect("polled kid");
-                let ended = kid.born.elapsed();
-                let status = reap(kid.pid);
-                tracing::debug!(
-                    component = "pool",
-                    pid = kid.pid,
-                    fork_ms = kid.fork.as_secs_f64() * 1e3,
-                    until_closed_ms = ended.as_secs_f64() * 1e3,
-                    until_reaped_ms = kid.born.elapsed().as_secs_f64() * 1e3,
-                    "job process reaped"
-                );
-                // SAFETY: the fd is this process's, read to its end, closed once.
-                unsafe { libc::close(kid.fd) };
-                if stdin_open {
+                let (e, reported) = closed(id, kids.remove(&id).expect("polled kid"));
+                if let (Some(outcome), true) = (reported, stdin_open) {
+                    // The report is complete: the job is over, whatever its process does
+                    // while it exits.
                     send(&Event::Finished {
                         id,
-                        status,
-                        outcome: kid.outcome,
+                        status: 0,
+                        outcome,
                     })?;
                 }
+                exiting.push(e);
             }
         }
+        reap_exited(&mut exiting, stdin_open)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -185,20 +205,75 @@ fn drain(kid: &mut Kid) -> std::io::Result<bool> {
     }
 }
 
-/// Waits for a job's process to exit (it has closed its pipe, so it is exiting) and returns
-/// its wait status.
-fn reap(pid: libc::pid_t) -> i32 {
-    let mut status = 0;
-    loop {
+/// A job's process has closed its outcome pipe. Returns it as exiting, and its outcome if it
+/// reported in full (ended it with a newline, which is taken off).
+fn closed(id: u64, kid: Kid) -> (Exiting, Option<Vec<u8>>) {
+    // SAFETY: the fd is this process's, read to its end, closed once.
+    unsafe { libc::close(kid.fd) };
+    let mut outcome = kid.outcome;
+    let complete = outcome.last() == Some(&b'\n');
+    if complete {
+        outcome.pop();
+    }
+    // SAFETY: pidfd_open(2) on a child not yet reaped, so its pid is not reused.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, kid.pid, 0) };
+    let exiting = Exiting {
+        id,
+        pid: kid.pid,
+        born: kid.born,
+        fork: kid.fork,
+        closed: kid.born.elapsed(),
+        pidfd: (pidfd >= 0).then_some(pidfd as RawFd),
+        unreported: None,
+    };
+    if complete {
+        (exiting, Some(outcome))
+    } else {
+        (
+            Exiting {
+                unreported: Some(outcome),
+                ..exiting
+            },
+            None,
+        )
+    }
+}
+
+/// Reaps the exiting processes that have exited, and tells the pool of those that died
+/// before reporting, with their wait status.
+fn reap_exited(exiting: &mut Vec<Exiting>, stdin_open: bool) -> std::io::Result<()> {
+    let mut i = 0;
+    while i < exiting.len() {
+        let e = &exiting[i];
+        let mut status = 0;
         // SAFETY: waitpid(2) on our own child with a valid status pointer.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            return status;
+        let r = unsafe { libc::waitpid(e.pid, &mut status, libc::WNOHANG) };
+        if r == 0 {
+            i += 1;
+            continue;
         }
-        if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return status;
+        let e = exiting.swap_remove(i);
+        if let Some(fd) = e.pidfd {
+            // SAFETY: the pidfd is this process's, closed once.
+            unsafe { libc::close(fd) };
+        }
+        tracing::debug!(
+            component = "pool",
+            pid = e.pid,
+            fork_ms = e.fork.as_secs_f64() * 1e3,
+            until_closed_ms = e.closed.as_secs_f64() * 1e3,
+            until_reaped_ms = e.born.elapsed().as_secs_f64() * 1e3,
+            "job process reaped"
+        );
+        if let (Some(outcome), true) = (e.unreported, stdin_open) {
+            send(&Event::Finished {
+                id: e.id,
+                status,
+                outcome,
+            })?;
         }
     }
+    Ok(())
 }
 
 /// SIGTERM to every job's process, SIGKILL to those alive after the grace.
@@ -299,10 +374,14 @@ fn job_process(job: &[u8], worker: &WorkerArgs, write_end: RawFd, parent: libc::
     let t0 = Instant::now();
     let outcome = run_job(job, worker);
     log_usage(t0);
-    let bytes = serde_json::to_vec(&outcome).unwrap_or_default();
-    let mut out = std::mem::ManuallyDrop::new(outcome_file());
-    let _ = out.write_all(&bytes);
+    let mut bytes = serde_json::to_vec(&outcome).unwrap_or_default();
+    // The newline says the report is complete; closing the pipe lets the fork server tell
+    // the pool now rather than once the kernel has torn this process down.
+    bytes.push(b'\n');
     let _ = std::io::stderr().flush();
+    let mut out = outcome_file();
+    let _ = out.write_all(&bytes);
+    drop(out);
     // SAFETY: ends the process without running the fork server's exit handlers twice.
     unsafe { libc::_exit(0) }
 }
