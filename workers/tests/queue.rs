@@ -70,7 +70,8 @@ fn kill_9_loses_nothing(spawn: &str) {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(100 + seed % 300));
+        // Ticks of 50-200 ms: the fork pool renders these jobs in about 2 s.
+        std::thread::sleep(Duration::from_millis(50 + seed % 150));
         // The fork server and the jobs' processes it forked: killing the first kills the
         // others with it.
         let kids = descendants(pool);

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_lite::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use tilecast::run::job::Job;
@@ -222,6 +223,9 @@ impl Session<'_> {
         // Deliveries taken ahead of a free place (`--prefetch`); unacked, so they return to
         // the queue with the connection should the pool go.
         let mut waiting = VecDeque::new();
+        // Outcomes being sent on and acked (a publish confirm takes the broker's disk
+        // flush): concurrently, so a job finishing meanwhile is not kept waiting.
+        let mut settling = FuturesUnordered::new();
         loop {
             let deadline = self.running.values().map(|r| r.deadline).min();
             let wake = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
@@ -246,18 +250,26 @@ impl Session<'_> {
                         // The next job starts before this one is reported.
                         self.start_waiting(&mut waiting, places, timeout).await;
                         let outcome = judge(&r, status, &outcome);
-                        reporter.settle(&r.delivery, &outcome, &r.ids).await?;
-                        log_done(self.name, &r, &outcome, finished);
+                        let (reporter, who) = (&reporter, self.name);
+                        settling.push(async move {
+                            reporter.settle(&r.delivery, &outcome, &r.ids).await?;
+                            log_done(who, &r, &outcome, finished);
+                            anyhow::Ok(())
+                        });
                     }
                     None => self.replace_server(&reporter).await?,
                 },
+                Some(settled) = settling.next(), if !settling.is_empty() => settled?,
                 _ = tokio::time::sleep_until(wake.into()), if deadline.is_some() => {
                     self.past_deadlines(timeout).await;
                 }
-                _ = term.recv() => return self.stop(&ch, &reporter).await,
-                _ = int.recv() => return self.stop(&ch, &reporter).await,
+                _ = term.recv() => break,
+                _ = int.recv() => break,
             }
         }
+        // Stopping: the outcomes being sent on are sent (or fail with the broker) first.
+        while settling.next().await.is_some() {}
+        self.stop(&ch, &reporter).await
     }
 
     /// Hands waiting deliveries to the fork server while places are free.

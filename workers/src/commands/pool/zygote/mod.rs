@@ -371,8 +371,17 @@ fn job_process(job: &[u8], worker: &WorkerArgs, write_end: RawFd, parent: libc::
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
     }
+    // Before any other thread exists, so they all inherit the blocked signals.
+    let progress = Arc::new(Progress::default());
+    stop_on_signals(progress.clone());
+    // This thread renders, with RAYON_NUM_THREADS - 1 helpers: a job on one thread hands no
+    // work to another thread and back (each hand-over a wake-up the scheduler may place on a
+    // core busy with another job while this one idles).
+    let _ = rayon::ThreadPoolBuilder::new()
+        .use_current_thread()
+        .build_global();
     let t0 = Instant::now();
-    let outcome = run_job(job, worker);
+    let outcome = run_job(job, worker, &progress);
     log_usage(t0);
     let mut bytes = serde_json::to_vec(&outcome).unwrap_or_default();
     // The newline says the report is complete; closing the pipe lets the fork server tell
@@ -424,15 +433,13 @@ unsafe fn close_from(first: RawFd) {
 }
 
 /// Runs the job with a worker's settings; SIGTERM or SIGINT stops it between tiles.
-fn run_job(job: &[u8], worker: &WorkerArgs) -> Outcome {
-    let progress = Arc::new(Progress::default());
-    stop_on_signals(progress.clone());
+fn run_job(job: &[u8], worker: &WorkerArgs, progress: &Arc<Progress>) -> Outcome {
     let job = match Job::parse(job) {
         Ok(j) => j,
         Err(e) => return Outcome::Permanent(e.to_string()),
     };
     match Runner::new(worker) {
-        Ok(runner) => runner.execute(&job, &progress, &mut 0.0),
+        Ok(runner) => runner.execute(&job, progress, &mut 0.0),
         Err(e) => Outcome::Transient(format!("{e:#}")),
     }
 }
