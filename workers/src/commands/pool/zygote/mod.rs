@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::fd::RawFd;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -349,6 +350,7 @@ fn spawn(job: &[u8], worker: &WorkerArgs) -> std::io::Result<Kid> {
 
 /// The job's process: sets itself up, runs the job, writes the outcome, exits.
 fn job_process(job: &[u8], worker: &WorkerArgs, write_end: RawFd, parent: libc::pid_t) -> ! {
+    let entered = Instant::now();
     // SAFETY: plain system calls on this process's own descriptors and signal state, made
     // before any other thread exists in it.
     unsafe {
@@ -364,16 +366,13 @@ fn job_process(job: &[u8], worker: &WorkerArgs, write_end: RawFd, parent: libc::
             libc::close(null);
         }
         libc::dup2(2, 1);
-        libc::signal(libc::SIGTERM, libc::SIG_DFL);
-        libc::signal(libc::SIGINT, libc::SIG_DFL);
         // A tile's buffers (256 KiB and more) from the heap, kept when freed, so the next
         // tile reuses pages already faulted in instead of mapping fresh ones each time.
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
     }
-    // Before any other thread exists, so they all inherit the blocked signals.
     let progress = Arc::new(Progress::default());
-    stop_on_signals(progress.clone());
+    stop_on_signals(&progress);
     // This thread renders, with RAYON_NUM_THREADS - 1 helpers: a job on one thread hands no
     // work to another thread and back (each hand-over a wake-up the scheduler may place on a
     // core busy with another job while this one idles).
@@ -382,7 +381,10 @@ fn job_process(job: &[u8], worker: &WorkerArgs, write_end: RawFd, parent: libc::
         .build_global();
     let t0 = Instant::now();
     let outcome = run_job(job, worker, &progress);
-    log_usage(t0);
+    if progress.stopped() {
+        tracing::warn!(component = "pool", "job stopped by a signal");
+    }
+    log_usage(t0 - entered, t0);
     let mut bytes = serde_json::to_vec(&outcome).unwrap_or_default();
     // The newline says the report is complete; closing the pipe lets the fork server tell
     // the pool now rather than once the kernel has torn this process down.
@@ -395,8 +397,9 @@ fn job_process(job: &[u8], worker: &WorkerArgs, write_end: RawFd, parent: libc::
     unsafe { libc::_exit(0) }
 }
 
-/// A debug line with the job's process's own wall time and resource use.
-fn log_usage(t0: Instant) {
+/// A debug line with the job's process's own wall time and resource use: `setup_ms` from
+/// the fork to the job's start, `wall_ms` the job.
+fn log_usage(setup: Duration, t0: Instant) {
     // SAFETY: getrusage(2) fills a zeroed struct.
     let u = unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
@@ -406,6 +409,7 @@ fn log_usage(t0: Instant) {
     let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
     tracing::debug!(
         component = "pool",
+        setup_ms = setup.as_secs_f64() * 1e3,
         wall_ms = t0.elapsed().as_secs_f64() * 1e3,
         user_ms = ms(u.ru_utime),
         sys_ms = ms(u.ru_stime),
@@ -444,25 +448,29 @@ fn run_job(job: &[u8], worker: &WorkerArgs, progress: &Arc<Progress>) -> Outcome
     }
 }
 
-/// A thread that waits for SIGTERM or SIGINT and asks the job to stop. The signals are
-/// blocked in this thread first, so every thread started later inherits the mask and only
-/// `sigwait` receives them.
-fn stop_on_signals(progress: Arc<Progress>) {
-    // SAFETY: sigset manipulation on a local set; pthread_sigmask on the calling thread.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    };
-    std::thread::spawn(move || {
-        let mut sig = 0;
-        // SAFETY: sigwait(3) with a valid set and output pointer.
-        if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
-            tracing::warn!(signal = sig, "job stopped by signal");
-            progress.request_stop();
+/// The job of this process, for the signal handler.
+static STOPPABLE: AtomicPtr<Progress> = AtomicPtr::new(std::ptr::null_mut());
+
+/// SIGTERM or SIGINT asks the job to stop between tiles: a handler that only stores a flag
+/// (no thread to start per job). The job's `progress` lives until the process exits.
+fn stop_on_signals(progress: &Arc<Progress>) {
+    STOPPABLE.store(Arc::as_ptr(progress).cast_mut(), Ordering::Release);
+    extern "C" fn on_signal(_: libc::c_int) {
+        let p = STOPPABLE.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: the pointer is to the job's Progress, kept alive by the process's Arc
+            // until it exits; request_stop is one atomic store, safe in a signal handler.
+            unsafe { (*p).request_stop() };
         }
-    });
+    }
+    // SAFETY: sigaction(2) with a zeroed struct, an empty mask and a handler that is
+    // async-signal-safe.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+    }
 }
