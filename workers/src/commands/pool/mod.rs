@@ -71,8 +71,9 @@ pub fn run(args: PoolArgs) -> anyhow::Result<ExitCode> {
         tilecast::limits::configure(limits);
         return zygote::serve(&worker);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread: the pool's loop, the fork server's events and the broker's deliveries
+    // (handed over by lapin's own I/O thread) wake no other runtime thread.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     match args.spawn {
