@@ -8,7 +8,8 @@
 #
 # Needs the broker at TILECAST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/%2f) and
 # the test pyenv with ecCodes (scripts/setup --test; TILECAST_PYTHON to override).
-#   benches/distributed.sh [REPS] [--chunker-flag=--stable-for=2 ...]   (default 5 repetitions)
+#   benches/distributed.sh [REPS] [--chunker-flag=--stable-for=2 ...] [--debug-logs]
+#   (default 5 repetitions; --debug-logs: pool and ledger at debug level, finer breakdown)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps="${1:-5}"
