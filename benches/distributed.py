@@ -34,7 +34,10 @@ import urllib.request
 
 SOURCE = "grib2/geocat__fh.0012_tl.press_gr.awp211.grb2"
 FIELDS = 75
-PREFIX = "tilecast_bench_distributed"
+# A prefix of this invocation's own: a consumer left on another run's queues (a process not
+# stopped) cannot take this run's jobs or results. Its queues are deleted at the end.
+PREFIX = f"tilecast_bench_distributed_{os.getpid()}"
+QUEUES = ("render", "render.dead", "results", "dead.events")
 AMQP = os.environ.get("TILECAST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
 
 
@@ -385,6 +388,18 @@ def main():
                       f" + {med([r[1]['by_process'].get(k, (0, 0))[1] for r in runs]):.2f}"
                       for k in ("chunker", "ledger", "pool", "fork server")))
     print(f"(logs and outputs in {tmp})")
+    delete_queues()
+
+
+def delete_queues():
+    """Deletes this invocation's queues with rabbitmqctl when it is there (best effort: the
+    broker may be remote, or the command not allowed)."""
+    for q in QUEUES:
+        try:
+            subprocess.run(["rabbitmqctl", "delete_queue", f"{PREFIX}.{q}"], timeout=30,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            return
 
 
 if __name__ == "__main__":
