@@ -5,7 +5,10 @@
 //
 // Tile templates are resolved against their TileJSON's URL here, since MapLibre does not
 // resolve relative ones: the same code works on a static host (relative URLs) and through
-// `tilecast serve` or a render with `--base-url` (absolute ones).
+// `tilecast serve` or a render with `--base-url` (absolute ones). A layer rendered with
+// `--format pmtiles` has `pmtiles://<archive>/{z}/{x}/{y}` templates (ARCHITECTURE §3.18):
+// the archive's URL is resolved the same way, and the `pmtiles` protocol (viewer.js) reads
+// the tiles from the archive with range requests.
 
 import { resolveTemplate } from './catalog.js';
 
@@ -21,11 +24,16 @@ async function json(url) {
   }
 }
 
+const PMTILES = /^pmtiles:\/\/(.+)\/\{z\}\/\{x\}\/\{y\}$/;
+
 function tileSet(tj, url) {
   if (!Array.isArray(tj.tiles) || !tj.tiles.length) throw new Error(`${url}: no tiles`);
+  const archive = PMTILES.exec(tj.tiles[0]);
+  const resolved = archive ? new URL(archive[1], url).href : null;
   return {
     tilejson: url,
-    template: resolveTemplate(tj.tiles[0], url),
+    template: resolved ? `pmtiles://${resolved}/{z}/{x}/{y}` : resolveTemplate(tj.tiles[0], url),
+    archive: resolved,
     minzoom: tj.minzoom ?? 0,
     maxzoom: tj.maxzoom ?? 22,
     bounds: tj.bounds,
@@ -35,7 +43,8 @@ function tileSet(tj, url) {
 
 /**
  * The documents of a catalog layer: `{colour, data, legend}`, where `colour` and `data` are
- * tile sets ({tilejson, template, minzoom, maxzoom, bounds, crs}); `data` also has MapLibre's
+ * tile sets ({tilejson, template, archive, minzoom, maxzoom, bounds, crs}; `archive` is the
+ * PMTiles archive's URL, or null for tile files); `data` also has MapLibre's
  * factors and `scale`, `offset` and `units`, and is null when the layer has no data TileJSON.
  */
 export function layerDocuments(layer) {

@@ -2,7 +2,9 @@
 // data TileJSON's maxzoom covering the point, decoded without premultiplication or colour
 // conversion, `value = offset + scale * (R * 256 + G)`, alpha 0 for no data. Decoded tiles
 // are cached (a bounded number, least recently used out first); a tile the server does not
-// have (404, or 204 from `tilecast serve`) holds no data.
+// have (404, or 204 from `tilecast serve`), or its PMTiles archive does not hold, holds no
+// data. Tiles of a `--format pmtiles` layer are read from its archive with the `pmtiles`
+// reader (one per archive, which keeps the archive's header and directories).
 
 const TILE = 256;
 const CACHE_TILES = 96;
@@ -33,7 +35,7 @@ export class ValueReader {
     const px = Math.min(TILE - 1, Math.floor((fx - x) * TILE));
     const py = Math.min(TILE - 1, Math.max(0, Math.floor((fy - y) * TILE)));
     const url = data.template.replace('{z}', z).replace('{x}', x).replace('{y}', y);
-    const pixels = await this.tile(url);
+    const pixels = await this.tile(url, data.archive ? () => this.fromArchive(data.archive, z, x, y) : null);
     const tile = [z, x, y];
     if (!pixels) return { state: 'missing', tile, pixel: [px, py] };
     const i = (py * TILE + px) * 4;
@@ -42,13 +44,16 @@ export class ValueReader {
     return { state: 'value', value: data.offset + data.scale * code, code, tile, pixel: [px, py] };
   }
 
-  /** The RGBA bytes of the tile at `url`, or null when the server has no such tile. */
-  tile(url) {
+  /**
+   * The RGBA bytes of the tile at `url`, or null when the server has no such tile; `read`,
+   * when given, fetches its PNG bytes (null if none) instead of `url`.
+   */
+  tile(url, read) {
     let p = this.cache.get(url);
     if (p) {
       this.cache.delete(url);
     } else {
-      p = decode(url);
+      p = (read ? read() : fetchPng(url)).then((png) => (png ? decode(png, url) : null));
       // A failed fetch is not kept: the next move tries again.
       p.catch(() => this.cache.delete(url));
     }
@@ -56,13 +61,27 @@ export class ValueReader {
     while (this.cache.size > CACHE_TILES) this.cache.delete(this.cache.keys().next().value);
     return p;
   }
+
+  /** The PNG bytes of tile z/x/y of the PMTiles archive at `url`, or null if it has none. */
+  async fromArchive(url, z, x, y) {
+    this.archives ??= new Map();
+    if (!this.archives.has(url)) this.archives.set(url, new pmtiles.PMTiles(url));
+    const t = await this.archives.get(url).getZxy(z, x, y);
+    return t ? new Blob([t.data], { type: 'image/png' }) : null;
+  }
 }
 
-async function decode(url) {
+/** The PNG at `url` as a Blob, or null when the server has no such tile. */
+async function fetchPng(url) {
   const response = await fetch(url);
   if (response.status === 404 || response.status === 204) return null;
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  const bitmap = await createImageBitmap(await response.blob(), {
+  return response.blob();
+}
+
+/** The RGBA bytes of a tile's PNG (`url` names it in errors). */
+async function decode(png, url) {
+  const bitmap = await createImageBitmap(png, {
     premultiplyAlpha: 'none',
     colorSpaceConversion: 'none',
   });

@@ -364,6 +364,8 @@ async function main() {
   }
   const first = defaultSeries(catalog, state.series);
   fillSeries(catalog, first.id);
+  // Layers rendered with `--format pmtiles` name their tiles pmtiles://<archive>/{z}/{x}/{y}.
+  maplibregl.addProtocol('pmtiles', new pmtiles.Protocol().tile);
   map = new maplibregl.Map({
     container: 'map',
     ...initialView(first.steps[0]),

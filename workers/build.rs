@@ -1,5 +1,7 @@
-//! Embeds the viewer's third-party files: MapLibre GL JS (its script, stylesheet and licence)
-//! and Natural Earth's 110m countries from `world-atlas` (and its licence), as installed by
+//! Embeds the viewer's third-party files: MapLibre GL JS (its script, stylesheet and licence),
+//! the `pmtiles` reader (its script; the licence of the `fflate` it bundles; its own licence,
+//! which its package does not carry, is `viewer/pmtiles.LICENSE.txt`) and Natural Earth's
+//! 110m countries from `world-atlas` (and its licence), as installed by
 //! `npm ci` in `viewer/` from its lockfile. They are copied into `OUT_DIR`, where
 //! `src/site.rs` includes them; the viewer's own files are included from `viewer/` directly.
 //!
@@ -11,10 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::exit;
 
 /// `(package, file inside it, name in OUT_DIR)`.
-const FILES: [(&str, &str, &str); 5] = [
+const FILES: [(&str, &str, &str); 7] = [
     ("maplibre-gl", "dist/maplibre-gl.js", "maplibre-gl.js"),
     ("maplibre-gl", "dist/maplibre-gl.css", "maplibre-gl.css"),
     ("maplibre-gl", "LICENSE.txt", "maplibre-gl.LICENSE.txt"),
+    ("pmtiles", "dist/pmtiles.js", "pmtiles.js"),
+    ("fflate", "LICENSE", "fflate.LICENSE.txt"),
     ("world-atlas", "countries-110m.json", "countries-110m.json"),
     ("world-atlas", "LICENSE", "world-atlas.LICENSE.txt"),
 ];

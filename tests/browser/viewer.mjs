@@ -31,6 +31,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { PMTiles } from 'pmtiles';
 import { readPng } from './png.mjs';
 import { serve } from './server.mjs';
 
@@ -67,12 +68,36 @@ function tilePixel(z, lon, lat) {
   return { z, x, y, px: Math.floor((fx - x) * 256), py: Math.floor((fy - y) * 256) };
 }
 
-/** Per-channel [min, max] of the tile pixels within one pixel of (px, py) (edges clamped). */
-async function tileRange(template, t) {
+// A `--format pmtiles` layer's template: its tiles are in the archive at the captured URL.
+const PMTILES = /^pmtiles:\/\/(.+)\/\{z\}\/\{x\}\/\{y\}$/;
+const archives = new Map();
+
+/** What the page's requests for the tiles of `template` start with. */
+function requestPrefix(template) {
+  const m = PMTILES.exec(template);
+  return m ? m[1] : template.replace(/\{z\}.*$/, '');
+}
+
+/** The PNG bytes of tile `t` of `template` (read from its archive for a pmtiles template). */
+async function tileBytes(template, t) {
+  const m = PMTILES.exec(template);
+  if (m) {
+    if (!archives.has(m[1])) archives.set(m[1], new PMTiles(m[1]));
+    const url = `${m[1]} tile ${t.z}/${t.x}/${t.y}`;
+    const tile = await archives.get(m[1]).getZxy(t.z, t.x, t.y);
+    if (!tile) throw new Error(`${url}: not in the archive`);
+    return { url, bytes: Buffer.from(tile.data) };
+  }
   const url = template.replace('{z}', t.z).replace('{x}', t.x).replace('{y}', t.y);
   const res = await fetch(url);
   if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
-  const img = readPng(Buffer.from(await res.arrayBuffer()));
+  return { url, bytes: Buffer.from(await res.arrayBuffer()) };
+}
+
+/** Per-channel [min, max] of the tile pixels within one pixel of (px, py) (edges clamped). */
+async function tileRange(template, t) {
+  const { url, bytes } = await tileBytes(template, t);
+  const img = readPng(bytes);
   const lo = [255, 255, 255];
   const hi = [0, 0, 0];
   for (let dy = -1; dy <= 1; dy++) {
@@ -190,7 +215,7 @@ async function run(browser, base, c, artefacts) {
   img = await shot(page, path.join(artefacts, 'time.png'));
   const hash = await page.evaluate(() => location.hash);
   if (!hash.includes(`time=${c.steps[1]}`)) failures.push(`time: the hash does not say ${c.steps[1]}: ${hash}`);
-  const stepTiles = log.requests.filter((u) => u.startsWith(second.colour.replace(/\{z\}.*$/, '')));
+  const stepTiles = log.requests.filter((u) => u.startsWith(requestPrefix(second.colour)));
   if (!stepTiles.length) failures.push(`time: no tile of the second step (${second.colour}) was requested`);
   let changed = 0;
   for (let y = 0; y < img.height; y += 4) {
@@ -209,7 +234,7 @@ async function run(browser, base, c, artefacts) {
     .filter((l) => l.id.startsWith('step:')).map((l) => [l.type, l.paint?.['color-relief-opacity'] ?? l.paint?.['raster-opacity']]));
   const shown = types.filter(([, o]) => o > 0).map(([t]) => t);
   if (shown.length !== 1 || shown[0] !== 'color-relief') failures.push(`data: shown layers ${JSON.stringify(types)}`);
-  const dataTiles = log.requests.filter((u) => /\/data\/\d+\/\d+\/\d+\.png$/.test(u)).length;
+  const dataTiles = log.requests.filter((u) => /\/data\/\d+\/\d+\/\d+\.png$/.test(u) || /\/data\.pmtiles$/.test(u)).length;
   if (!dataTiles) failures.push('data: no data tile requested');
   const pts = await where(page, c.points);
   states.data = {
@@ -249,7 +274,9 @@ async function run(browser, base, c, artefacts) {
   for (const u of log.requests) if (!u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')) failures.push(`request to another origin: ${u}`);
   for (const r of log.responses) if (r.status >= 400) failures.push(`HTTP ${r.status} for ${r.url}`);
   for (const f of log.failed) {
-    const cancelled = f.error === 'net::ERR_ABORTED' && /\/\d+\/\d+\/\d+\.png$/.test(f.url);
+    // MapLibre cancels the requests of tiles it no longer needs: tile files, or the range
+    // requests the pmtiles protocol makes for them.
+    const cancelled = f.error === 'net::ERR_ABORTED' && /(\/\d+\/\d+\/\d+\.png|\.pmtiles)$/.test(f.url);
     if (!cancelled) failures.push(`request failed: ${f.url}: ${f.error}`);
   }
   for (const m of log.console) {

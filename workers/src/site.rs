@@ -49,7 +49,7 @@ macro_rules! npm {
     };
 }
 
-static ASSETS: [Asset; 14] = [
+static ASSETS: [Asset; 17] = [
     own!("index.html", "index.html", HTML),
     own!("viewer/viewer.js", "viewer.js", JS),
     own!("viewer/catalog.js", "catalog.js", JS),
@@ -59,9 +59,12 @@ static ASSETS: [Asset; 14] = [
     own!("viewer/state.js", "state.js", JS),
     own!("viewer/ui.js", "ui.js", JS),
     own!("viewer/viewer.css", "viewer.css", CSS),
+    own!("viewer/pmtiles.LICENSE.txt", "pmtiles.LICENSE.txt", TEXT),
     npm!("maplibre-gl.js", JS),
     npm!("maplibre-gl.css", CSS),
     npm!("maplibre-gl.LICENSE.txt", TEXT),
+    npm!("pmtiles.js", JS),
+    npm!("fflate.LICENSE.txt", TEXT),
     npm!("countries-110m.json", JSON),
     npm!("world-atlas.LICENSE.txt", TEXT),
 ];

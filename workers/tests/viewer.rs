@@ -9,7 +9,9 @@
 //! three points, the slider's step, the data tiles on the GPU, the globe, a page without
 //! errors); this file checks the value the page reads under the cursor against the field as
 //! `tilecast extract` writes it. Screenshots of each state and the driver's JSON result go to
-//! `<target>/browser-artefacts/viewer/` (through `serve`) and `viewer-static/`.
+//! `<target>/browser-artefacts/viewer/` (through `serve`) and `viewer-static/`; the same run
+//! rendered with `--format pmtiles` (archives only) goes through `serve` into
+//! `viewer-pmtiles/`.
 
 use std::io::Read;
 use std::path::Path;
@@ -141,31 +143,29 @@ fn run_driver(host: Host, case: &Value, artefacts: &Path) -> Value {
     drive("viewer.mjs", &args, artefacts)
 }
 
-#[test]
-fn the_viewer_shows_a_time_series_reads_values_and_draws_data_tiles_and_a_globe() {
-    require_tools();
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let file = samples().join("era_like.nc");
+/// `tilecast render` of era_like.nc at z0-3 into `out` with `flags`; the viewer is published
+/// next to the catalog. Returns the driver's case for the t2m series and its steps.
+fn render_series(out: &Path, flags: &[&str]) -> (Value, Vec<Value>) {
     let o = Command::new(bin())
         .arg("render")
-        .arg(&file)
+        .arg(samples().join("era_like.nc"))
         .arg("--out")
-        .arg(&out)
+        .arg(out)
         .args(["--zoom", "0-3", "--quiet"])
+        .args(flags)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // render published the viewer next to the catalog.
     for key in [
         "index.html",
         "viewer/viewer.js",
         "viewer/maplibre-gl.js",
+        "viewer/pmtiles.js",
+        "viewer/pmtiles.LICENSE.txt",
         "catalog.json",
     ] {
         assert!(out.join(key).is_file(), "{key} is not in the output tree");
     }
-
     let catalog = read_json(&out.join("catalog.json"));
     let (id, series) = catalog["series"]
         .as_object()
@@ -173,7 +173,7 @@ fn the_viewer_shows_a_time_series_reads_values_and_draws_data_tiles_and_a_globe(
         .iter()
         .find(|(_, s)| s["variable"] == "t2m")
         .expect("a t2m series");
-    let steps: Vec<&Value> = series["steps"].as_array().unwrap().iter().collect();
+    let steps: Vec<Value> = series["steps"].as_array().unwrap().clone();
     assert_eq!(steps.len(), 2, "{series}");
     let case = json!({
         "series": id,
@@ -181,6 +181,46 @@ fn the_viewer_shows_a_time_series_reads_values_and_draws_data_tiles_and_a_globe(
         "points": POINTS,
         "view": {"zoom": 1, "lat": 20, "lon": 30},
     });
+    (case, steps)
+}
+
+/// A layer rendered as PMTiles archives only (`--format pmtiles`: no tile files, TileJSON
+/// templates `pmtiles://<archive>/{z}/{x}/{y}`) shows, steps, reads values and draws its data
+/// tiles on the GPU through `tilecast serve` (which answers the archives' range requests)
+/// exactly as tile files do: the driver reads the tiles it checks from the archives.
+#[test]
+fn the_viewer_shows_a_series_rendered_as_pmtiles_archives() {
+    require_tools();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (case, steps) = render_series(&out, &["--format", "pmtiles"]);
+    let layer = format!(
+        "{}/{}",
+        steps[0]["run"].as_str().unwrap(),
+        steps[0]["layer"].as_str().unwrap()
+    );
+    assert!(out.join(&layer).join("tiles.pmtiles").is_file());
+    assert!(
+        !out.join(&layer).join("0").exists(),
+        "tile files were written"
+    );
+    let server = Serve::start(&out);
+    let result = run_driver(Host::Url(&server.1), &case, &artefacts("viewer-pmtiles"));
+    assert!(
+        result["failures"].as_array().unwrap().is_empty(),
+        "{:#}",
+        result["failures"]
+    );
+    assert_eq!(result["states"]["hover"]["state"], "value", "{result}");
+}
+
+#[test]
+fn the_viewer_shows_a_time_series_reads_values_and_draws_data_tiles_and_a_globe() {
+    require_tools();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let file = samples().join("era_like.nc");
+    let (case, steps) = render_series(&out, &[]);
     // A static host first (what `render` published, relative URLs), then `tilecast serve`
     // (the embedded page, absolute URLs), whose hover result is checked below.
     let result = run_driver(Host::Static(&out), &case, &artefacts("viewer-static"));
