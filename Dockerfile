@@ -19,7 +19,7 @@
 # and in BuildKit): `podman build --build-context build=DIR .`, where DIR holds
 # usr/local/bin/tilecast. The runtime stage is the same either way.
 
-# The viewer's npm packages (MapLibre GL JS, Natural Earth outlines) exactly as
+# The viewer's npm packages (MapLibre GL JS, pmtiles, Natural Earth outlines) exactly as
 # viewer/package-lock.json pins them; the build embeds them (workers/build.rs).
 FROM node:20-bookworm-slim AS viewer
 WORKDIR /src/viewer
