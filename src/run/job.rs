@@ -270,15 +270,20 @@ fn done() -> String {
 }
 
 impl JobResult {
-    /// Parses a result message and checks the names it would be recorded under. Pure.
+    /// Parses a result message and checks the names it would be recorded under, and that its
+    /// layer entry names only that layer's own files. Pure.
     pub fn parse(body: &[u8]) -> Result<JobResult, JobError> {
         check_envelope(body)?;
         let r: JobResult = serde_json::from_slice(body)?;
+        let invalid = |reason: String| JobError::Invalid {
+            id: r.job.chars().take(64).collect(),
+            reason,
+        };
         if !is_name(&r.job) || !is_name(&r.run) || !is_name(&r.layer) {
-            return Err(JobError::Invalid {
-                id: r.job.chars().take(64).collect(),
-                reason: NAME_RULE.into(),
-            });
+            return Err(invalid(NAME_RULE.into()));
+        }
+        if let Some(e) = &r.entry {
+            e.check_own_files(&r.layer).map_err(invalid)?;
         }
         Ok(r)
     }

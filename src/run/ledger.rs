@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::store::PutMeta;
 use crate::run::archive;
 use crate::run::books::Books;
@@ -48,6 +48,16 @@ struct OpenRun {
 }
 
 impl OpenRun {
+    /// Whether `r` is about the layer the plan gives its job (a result naming another layer
+    /// would put its entry, and its files, under that layer's name).
+    fn fits_plan(&self, r: &JobResult) -> bool {
+        self.plan
+            .layers
+            .iter()
+            .find(|l| l.jobs.iter().any(|j| j.id == r.job))
+            .is_none_or(|l| l.name == r.layer)
+    }
+
     fn accept_result(&mut self, r: JobResult) {
         if self.waiting.remove(&r.job) {
             self.results.insert(r.job.clone(), r);
@@ -95,7 +105,14 @@ impl Ledger {
             RunState::Open { .. } => {}
             state => return Ok(state),
         }
-        self.open.get_mut(&run).expect("loaded").accept_result(r);
+        let open = self.open.get_mut(&run).expect("loaded");
+        if !open.fits_plan(&r) {
+            return Err(Error::Corrupt {
+                path: format!("the result message of job {}", r.job).into(),
+                reason: format!("it is about layer {}, which is not its job's", r.layer),
+            });
+        }
+        open.accept_result(r);
         self.settle(&run)
     }
 
@@ -253,7 +270,9 @@ impl Ledger {
         for (id, record) in records {
             match record? {
                 // A record under a job's key names that job and run, or it is not its record.
-                Record::Done(r) if r.job == id && r.run == run => open.accept_result(*r),
+                Record::Done(r) if r.job == id && r.run == run && open.fits_plan(&r) => {
+                    open.accept_result(*r)
+                }
                 Record::Done(_) | Record::Missing => {}
                 Record::Dead(reason) => open.accept_dead(&id, reason),
             }

@@ -128,6 +128,70 @@ pub struct LayerEntry {
     pub wind_frame: Option<String>,
 }
 
+impl LayerEntry {
+    /// Checks that the entry describes `layer` and names only that layer's own files, as the
+    /// executor writes them (`<layer>/...`, plain relative paths): a result message is
+    /// untrusted (ARCHITECTURE 3.11), and these paths go into the manifest, the catalog and
+    /// the STAC items, where clients follow them.
+    pub fn check_own_files(&self, layer: &str) -> Result<(), String> {
+        use crate::run::archive::{COLOUR_ARCHIVE, DATA_ARCHIVE};
+        if self.name != layer {
+            return Err(format!("its entry describes layer {:?}", self.name));
+        }
+        let exact = |what: &str, got: &str, want: String| {
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("its entry's {what} is {got:?}, not {want:?}"))
+            }
+        };
+        let n = layer;
+        exact("tiles", &self.tiles, format!("{n}/{{z}}/{{x}}/{{y}}.png"))?;
+        exact(
+            "data_tiles",
+            &self.data_tiles,
+            format!("{n}/data/{{z}}/{{x}}/{{y}}.png"),
+        )?;
+        exact("legend png", &self.legend.png, format!("{n}/legend.png"))?;
+        exact("legend json", &self.legend.json, format!("{n}/legend.json"))?;
+        exact("full_image", &self.full_image, format!("{n}/full.png"))?;
+        exact("tilejson", &self.tilejson, format!("{n}/tilejson.json"))?;
+        let optional = [
+            (
+                "data_tilejson",
+                &self.data_tilejson,
+                format!("{n}/data/tilejson.json"),
+            ),
+            ("pmtiles", &self.pmtiles, format!("{n}/{COLOUR_ARCHIVE}")),
+            (
+                "data_pmtiles",
+                &self.data_pmtiles,
+                format!("{n}/{DATA_ARCHIVE}"),
+            ),
+        ];
+        for (what, got, want) in optional {
+            if let Some(got) = got {
+                exact(what, got, want)?;
+            }
+        }
+        for image in [&self.image, &self.vector_image].into_iter().flatten() {
+            let file = image.url.strip_prefix(&format!("{n}/"));
+            let plain = file.is_some_and(|f| {
+                !f.is_empty()
+                    && f.split('/')
+                        .all(|seg| !matches!(seg, "" | "." | "..") && !seg.contains([':', '\\']))
+            });
+            if !plain {
+                return Err(format!(
+                    "its entry's image is {:?}, not a file of {n}/",
+                    image.url
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A whole-field image as WeatherLayers GL's data properties describe it
 /// ([`crate::run::images`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -257,13 +257,7 @@ fn hostile_dead_letters_and_results_never_stall_or_bloat_the_ledger() {
         r.to_string().as_bytes(),
         FieldTable::default(),
     );
-    let rejected = || {
-        let (_, text) = http_get(port, "/metrics");
-        text.lines()
-            .find(|l| l.starts_with("tilecast_ledger_rejected_messages_total "))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let rejected = || ledger_rejected(port);
     wait_for(
         &c,
         "hostile messages consumed",
@@ -413,4 +407,108 @@ fn a_frozen_worker_loses_its_job_after_the_heartbeat_timeout() {
     let _ = frozen.wait();
     let d = c.depths();
     assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
+}
+
+/// Result messages for a planned job whose layer entry names files outside the job's layer
+/// (tiles on another origin, an image up the tree, another layer's name) or that name
+/// another layer of the plan are refused before the real result arrives: the run completes
+/// with its workers' entries, and its manifest and catalog point at its own files only.
+#[test]
+fn results_naming_files_outside_their_layer_are_refused() {
+    let mut c = Cluster::new("forged");
+    let port = chunker_ready(&mut c);
+    let file = samples().join("global_t2m.grib2");
+    // The same file rendered locally has the run id and the entries the workers will write.
+    let (_keep, local) = local_render(std::slice::from_ref(&file), &[]);
+    let (manifest_path, manifest) = local
+        .iter()
+        .find(|(p, _)| p.ends_with("manifest.json"))
+        .unwrap();
+    let run = manifest_path
+        .iter()
+        .next()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let entry: serde_json::Value =
+        serde_json::from_slice::<serde_json::Value>(manifest).unwrap()["layers"][0].clone();
+    let layer = entry["name"].as_str().unwrap().to_string();
+    // No pool yet: the jobs wait on the queue while the forged results arrive.
+    c.drop_file(&file, "global_t2m.grib2");
+    let plan_path = c.out().join(".tilecast").join(&run).join("plan.json");
+    wait_for(&c, "the plan", Duration::from_secs(30), || {
+        plan_path.exists()
+    });
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    let job = plan["layers"][0]["jobs"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(plan["layers"][0]["name"], layer.as_str());
+    let mut forged = Vec::new();
+    let mut e = entry.clone();
+    e["tiles"] = "https://evil.example/{z}/{x}/{y}.png".into();
+    forged.push((layer.clone(), e));
+    let mut e = entry.clone();
+    e["image"] = serde_json::json!({"url": format!("{layer}/../../x.png"), "image_type": "SCALAR",
+        "image_unscale": [0.0, 1.0], "bounds": [0.0, 0.0, 1.0, 1.0], "width": 1, "height": 1});
+    forged.push((layer.clone(), e));
+    let mut e = entry.clone();
+    e["name"] = "another_layer".into();
+    forged.push((layer.clone(), e));
+    // Well-formed for another layer, but not this job's.
+    let mut e = entry.clone();
+    for k in ["tiles", "data_tiles", "full_image", "tilejson"] {
+        e[k] = e[k]
+            .as_str()
+            .unwrap()
+            .replacen(&layer, "another_layer", 1)
+            .into();
+    }
+    e["name"] = "another_layer".into();
+    forged.push(("another_layer".into(), e));
+    let before = ledger_rejected(port);
+    for (name, entry) in &forged {
+        let r = serde_json::json!({"version": 1, "job": job, "run": run, "layer": name,
+            "tiles": 1, "bytes": 1, "entry": entry});
+        c.publish_to(
+            "",
+            &format!("{}.results", c.prefix),
+            r.to_string().as_bytes(),
+            FieldTable::default(),
+        );
+    }
+    wait_for(
+        &c,
+        "forged results refused",
+        Duration::from_secs(20),
+        || ledger_rejected(port) >= before + forged.len() as f64,
+    );
+    c.pool(1, &[]);
+    c.wait_manifests(1, Duration::from_secs(120));
+    let written = std::fs::read_to_string(&c.manifests()[0]).unwrap();
+    let catalog = std::fs::read_to_string(c.out().join("catalog.json")).unwrap();
+    for text in [&written, &catalog] {
+        assert!(
+            !text.contains("evil.example")
+                && !text.contains("another_layer")
+                && !text.contains(".."),
+            "{text}"
+        );
+    }
+    let m: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(
+        m["layers"][0]["tiles"],
+        format!("{layer}/{{z}}/{{x}}/{{y}}.png")
+    );
+}
+
+/// The chunker's count of messages its ledger could not use.
+fn ledger_rejected(port: u16) -> f64 {
+    let (_, text) = http_get(port, "/metrics");
+    text.lines()
+        .find(|l| l.starts_with("tilecast_ledger_rejected_messages_total "))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0)
 }

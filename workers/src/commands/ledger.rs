@@ -266,6 +266,10 @@ impl Service {
         let (run, job) = (r.run.clone(), r.job.clone());
         tracing::debug!(component = "ledger", run = %run, job = %job, "result recorded");
         let state = self.ledger().record_result(r);
+        if matches!(&state, Err(e) if e.is_permanent()) {
+            // A result the run cannot take (about another layer than its job's).
+            self.metrics().ledger_rejected.inc();
+        }
         self.report(&run, Some(&job), state);
     }
 
