@@ -143,6 +143,18 @@ fn run_driver(host: Host, case: &Value, artefacts: &Path) -> Value {
     drive("viewer.mjs", &args, artefacts)
 }
 
+/// Runs the driver with its artefacts in `<target>/browser-artefacts/<name>/` and asserts
+/// that it found nothing wrong; returns its result.
+fn drive_clean(host: Host, case: &Value, name: &str) -> Value {
+    let result = run_driver(host, case, &artefacts(name));
+    assert!(
+        result["failures"].as_array().unwrap().is_empty(),
+        "{name}: {:#}",
+        result["failures"]
+    );
+    result
+}
+
 /// `tilecast render` of era_like.nc at z0-3 into `out` with `flags`; the viewer is published
 /// next to the catalog. Returns the driver's case for the t2m series and its steps.
 fn render_series(out: &Path, flags: &[&str]) -> (Value, Vec<Value>) {
@@ -205,12 +217,7 @@ fn the_viewer_shows_a_series_rendered_as_pmtiles_archives() {
         "tile files were written"
     );
     let server = Serve::start(&out);
-    let result = run_driver(Host::Url(&server.1), &case, &artefacts("viewer-pmtiles"));
-    assert!(
-        result["failures"].as_array().unwrap().is_empty(),
-        "{:#}",
-        result["failures"]
-    );
+    let result = drive_clean(Host::Url(&server.1), &case, "viewer-pmtiles");
     assert_eq!(result["states"]["hover"]["state"], "value", "{result}");
 }
 
@@ -223,19 +230,9 @@ fn the_viewer_shows_a_time_series_reads_values_and_draws_data_tiles_and_a_globe(
     let (case, steps) = render_series(&out, &[]);
     // A static host first (what `render` published, relative URLs), then `tilecast serve`
     // (the embedded page, absolute URLs), whose hover result is checked below.
-    let result = run_driver(Host::Static(&out), &case, &artefacts("viewer-static"));
-    assert!(
-        result["failures"].as_array().unwrap().is_empty(),
-        "static host: {:#}",
-        result["failures"]
-    );
+    drive_clean(Host::Static(&out), &case, "viewer-static");
     let server = Serve::start(&out);
-    let result = run_driver(Host::Url(&server.1), &case, &artefacts("viewer"));
-    assert!(
-        result["failures"].as_array().unwrap().is_empty(),
-        "tilecast serve: {:#}",
-        result["failures"]
-    );
+    let result = drive_clean(Host::Url(&server.1), &case, "viewer");
     assert_eq!(result["maplibre"], "5.24.1");
 
     // The value under the cursor: the data tile pixel the page read is the one under the
