@@ -193,3 +193,39 @@ fn sigterm_to_the_pool_returns_the_running_job_to_the_queue_and_exits_promptly()
     let d = c.depths();
     assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
 }
+
+/// Given the worker's `--metrics-addr`, a fork pool serves /metrics (promtool-clean),
+/// /healthz and /readyz for as long as it runs, and counts every job it reported.
+#[test]
+fn a_fork_pool_serves_metrics_that_count_its_jobs() {
+    let mut c = Cluster::new("forkmetrics");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    c.chunker(&["--zoom", "0-2", "--job-tiles", "4"]);
+    c.pool(2, &["--metrics-addr", &addr]);
+    assert_eq!(wait_http(port, "/readyz", Duration::from_secs(20)).0, 200);
+    c.drop_file(&samples().join("global_t2m.grib2"), "global_t2m.grib2");
+    c.wait_manifests(1, Duration::from_secs(60));
+    let jobs = c.results_recorded();
+    assert!(jobs >= 5, "{jobs} jobs");
+    // The last job's count may follow its result by the report's round trip.
+    wait_for(&c, "every job counted", Duration::from_secs(10), || {
+        done_count(&http_get(port, "/metrics").1) == jobs as f64
+    });
+    let (status, text) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    promtool_check_metrics(&text);
+    assert!(
+        text.contains("tilecast_stage_duration_seconds_count{stage=\"render\"}"),
+        "{text}"
+    );
+    assert_eq!(http_get(port, "/healthz").0, 200);
+}
+
+/// `tilecast_job_results_total{outcome="done"}` in an exposition.
+fn done_count(text: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with("tilecast_job_results_total{outcome=\"done\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(-1.0)
+}

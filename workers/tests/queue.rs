@@ -4,7 +4,7 @@
 //! cannot be reached fails the test.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -260,32 +260,6 @@ fn broker_restart_mid_run_loses_nothing() {
     assert_same(&tree(&c.out()), &local);
     let d = c.depths();
     assert_eq!((d["render"], d["render.dead"]), (0, 0), "{d:?}");
-}
-
-/// `promtool check metrics` on an exposition.
-fn promtool_check_metrics(text: &str) {
-    use std::io::Write;
-    let mut p = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian package prometheus) must be installed");
-    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let o = p.wait_with_output().unwrap();
-    assert!(
-        o.status.success(),
-        "promtool check metrics failed:\n{}{}\n{text}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(out.trim().is_empty(), "promtool reported problems: {out}");
 }
 
 /// A Prometheus query's single value, if any.

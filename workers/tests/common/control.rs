@@ -1,6 +1,7 @@
 //! Driving a [`Cluster`]: waiting for a condition, signals to its processes and to a pool's
 //! workers, a seeded random source for faults (a failing run is replayed from its seed), the
-//! broker through `rabbitmqctl`, and what each queue holds, delivered or not.
+//! broker through `rabbitmqctl`, what each queue holds, delivered or not, and `promtool`'s
+//! check of a metrics exposition.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -157,4 +158,31 @@ impl Cluster {
         }
         out
     }
+}
+
+/// `promtool check metrics` on an exposition.
+pub fn promtool_check_metrics(text: &str) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut p = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) must be installed");
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let o = p.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "promtool check metrics failed:\n{}{}\n{text}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.trim().is_empty(), "promtool reported problems: {out}");
 }

@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -35,6 +36,8 @@ use super::zygote::{Event, Request};
 use super::PoolArgs;
 use crate::commands::worker::{JobIds, Outcome, Reporter, WorkerArgs};
 use crate::infra::amqp;
+use crate::infra::http::{self, Health};
+use crate::infra::metrics::Metrics;
 
 /// How long a stopped job's process has to reach a tile boundary before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -118,8 +121,17 @@ impl Server {
 }
 
 pub async fn supervise(args: &PoolArgs, worker: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let health = Health::new(Arc::new(Metrics::new()));
+    if let Some(addr) = worker.metrics_addr {
+        let h = health.clone();
+        tokio::spawn(async move {
+            if let Err(e) = http::serve(addr, h).await {
+                tracing::warn!(component = "pool", "cannot serve metrics on {addr}: {e:#}");
+            }
+        });
+    }
     let mut server = Server::start(args)?;
-    let code = sessions(args, worker, &mut server).await;
+    let code = sessions(args, worker, &mut server, &health).await;
     server.close().await;
     code
 }
@@ -129,6 +141,7 @@ async fn sessions(
     args: &PoolArgs,
     worker: WorkerArgs,
     server: &mut Server,
+    health: &Health,
 ) -> anyhow::Result<ExitCode> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -151,8 +164,10 @@ async fn sessions(
                     server,
                     running: &mut running,
                     next_id: &mut next_id,
+                    health,
                 };
                 let r = s.run(&conn, (&mut term, &mut int)).await;
+                health.set_ready(false);
                 if r.is_err() {
                     // The deliveries died with the channel: stop their jobs (a job that
                     // finishes anyway is found done when it comes back).
@@ -187,6 +202,8 @@ struct Session<'a> {
     server: &'a mut Server,
     running: &'a mut HashMap<u64, Running>,
     next_id: &'a mut u64,
+    /// `--metrics-addr`'s readiness and job counts.
+    health: &'a Health,
 }
 
 impl Session<'_> {
@@ -213,6 +230,7 @@ impl Session<'_> {
             )
             .await?;
         tracing::info!(component = "pool", workers, "pool connected; taking jobs");
+        self.health.set_ready(true);
         let reporter = Reporter {
             ch: &ch,
             names: &names,
@@ -250,6 +268,7 @@ impl Session<'_> {
                         // The next job starts before this one is reported.
                         self.start_waiting(&mut waiting, places, timeout).await;
                         let outcome = judge(&r, status, &outcome);
+                        outcome.count(&self.health.metrics);
                         let (reporter, who) = (&reporter, self.name);
                         settling.push(async move {
                             reporter.settle(&r.delivery, &outcome, &r.ids).await?;

@@ -89,7 +89,8 @@ pub struct WorkerArgs {
     #[arg(long, env = "TILECAST_WORKER_STANDBY")]
     pub standby: bool,
     /// Serve /metrics, /healthz and /readyz here while the worker lives (for debugging;
-    /// the ledger keeps the metrics that outlive workers).
+    /// the ledger keeps the metrics that outlive workers); a `--spawn fork` pool serves them
+    /// for as long as it runs, counting its jobs' outcomes.
     #[arg(long, env = "TILECAST_WORKER_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
@@ -226,17 +227,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
                 .await;
         }
-        match &outcome {
-            Outcome::Done(r) | Outcome::AlreadyDone(r) => {
-                health.metrics.record_result(r, &r.outcome)
-            }
-            Outcome::Permanent(_) => health
-                .metrics
-                .job_results
-                .with_label_values(&["dead_lettered"])
-                .inc(),
-            Outcome::Transient(_) => {}
-        }
+        outcome.count(&health.metrics);
         if let Err(e) = reporter.settle(&delivery, &outcome, &ids).await {
             return Ok(broker_lost(&conn, &ids.id, e).await);
         }

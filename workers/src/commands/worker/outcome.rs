@@ -13,6 +13,7 @@ use tilecast::run::execute::{self, Progress};
 use tilecast::run::job::{Job, JobResult};
 
 use super::WorkerArgs;
+use crate::infra::metrics::Metrics;
 use crate::infra::sources::{Roots, Sources};
 use crate::infra::storage::Location;
 
@@ -29,6 +30,22 @@ pub enum Outcome {
     Permanent(String),
     /// The job may succeed on another delivery (a store or source failing, a stop).
     Transient(String),
+}
+
+impl Outcome {
+    /// Counts the outcome in the job metrics of a worker's or a pool's endpoint: results
+    /// (with their stage times) and permanent failures; a transient failure is a delivery
+    /// that will come back, not an outcome yet.
+    pub fn count(&self, metrics: &Metrics) {
+        match self {
+            Outcome::Done(r) | Outcome::AlreadyDone(r) => metrics.record_result(r, &r.outcome),
+            Outcome::Permanent(_) => metrics
+                .job_results
+                .with_label_values(&["dead_lettered"])
+                .inc(),
+            Outcome::Transient(_) => {}
+        }
+    }
 }
 
 /// What jobs run with, from a worker's flags: the output root (canonical), its store and
