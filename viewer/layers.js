@@ -26,6 +26,23 @@ async function json(url) {
 
 const PMTILES = /^pmtiles:\/\/(.+)\/\{z\}\/\{x\}\/\{y\}$/;
 
+/**
+ * The `pmtiles` protocol MapLibre reads archives with (viewer.js registers it). The value
+ * reader takes its archives from it too (`archive`), so each archive's header and
+ * directories are fetched once.
+ */
+export const archives = new pmtiles.Protocol();
+
+/** The reader of the PMTiles archive at `url`, the one MapLibre's protocol uses. */
+export function archive(url) {
+  let a = archives.get(url);
+  if (!a) {
+    a = new pmtiles.PMTiles(url);
+    archives.add(a);
+  }
+  return a;
+}
+
 function tileSet(tj, url) {
   if (!Array.isArray(tj.tiles) || !tj.tiles.length) throw new Error(`${url}: no tiles`);
   const archive = PMTILES.exec(tj.tiles[0]);

@@ -4,7 +4,10 @@
 // are cached (a bounded number, least recently used out first); a tile the server does not
 // have (404, or 204 from `tilecast serve`), or its PMTiles archive does not hold, holds no
 // data. Tiles of a `--format pmtiles` layer are read from its archive with the `pmtiles`
-// reader (one per archive, which keeps the archive's header and directories).
+// reader MapLibre's protocol also uses (layers.js), which keeps the archive's header and
+// directories.
+
+import { archive } from './layers.js';
 
 const TILE = 256;
 const CACHE_TILES = 96;
@@ -64,9 +67,7 @@ export class ValueReader {
 
   /** The PNG bytes of tile z/x/y of the PMTiles archive at `url`, or null if it has none. */
   async fromArchive(url, z, x, y) {
-    this.archives ??= new Map();
-    if (!this.archives.has(url)) this.archives.set(url, new pmtiles.PMTiles(url));
-    const t = await this.archives.get(url).getZxy(z, x, y);
+    const t = await archive(url).getZxy(z, x, y);
     return t ? new Blob([t.data], { type: 'image/png' }) : null;
   }
 }

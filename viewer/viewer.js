@@ -11,7 +11,7 @@
 
 import { defaultSeries, loadCatalog, stepsOf } from './catalog.js';
 import { loadCountries } from './land.js';
-import { layer, layerDocuments, opacityProperty, source } from './layers.js';
+import { archives, layer, layerDocuments, opacityProperty, source } from './layers.js';
 import { readHash, writeHash } from './state.js';
 import {
   fillReferences, fillSeries, lonLatWords, notice, press, readout, showLegend, showTime, status,
@@ -365,7 +365,7 @@ async function main() {
   const first = defaultSeries(catalog, state.series);
   fillSeries(catalog, first.id);
   // Layers rendered with `--format pmtiles` name their tiles pmtiles://<archive>/{z}/{x}/{y}.
-  maplibregl.addProtocol('pmtiles', new pmtiles.Protocol().tile);
+  maplibregl.addProtocol('pmtiles', archives.tile);
   map = new maplibregl.Map({
     container: 'map',
     ...initialView(first.steps[0]),

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::store::PutMeta;
 use crate::run::archive;
 use crate::run::books::Books;
@@ -33,12 +33,15 @@ pub enum RunState {
     Complete,
     /// No plan: not a run of this output store.
     Unknown,
+    /// A result about another layer than the one the plan gives its job: not taken.
+    Refused,
 }
 
 struct OpenRun {
     plan: RunPlan,
-    /// Jobs of the plan with neither a result nor a death.
-    waiting: HashSet<String>,
+    /// Jobs of the plan with neither a result nor a death, and the index of each one's layer
+    /// in the plan.
+    waiting: HashMap<String, usize>,
     results: BTreeMap<String, JobResult>,
     dead: BTreeMap<String, String>,
     /// When the plan was written, for the age of the oldest open run.
@@ -48,25 +51,23 @@ struct OpenRun {
 }
 
 impl OpenRun {
-    /// Whether `r` is about the layer the plan gives its job (a result naming another layer
-    /// would put its entry, and its files, under that layer's name).
+    /// Whether `r` is about the layer the plan gives its job, if it is waiting (a result
+    /// naming another layer would put its entry, and its files, under that layer's name).
     fn fits_plan(&self, r: &JobResult) -> bool {
-        self.plan
-            .layers
-            .iter()
-            .find(|l| l.jobs.iter().any(|j| j.id == r.job))
-            .is_none_or(|l| l.name == r.layer)
+        self.waiting
+            .get(&r.job)
+            .is_none_or(|&l| self.plan.layers[l].name == r.layer)
     }
 
     fn accept_result(&mut self, r: JobResult) {
-        if self.waiting.remove(&r.job) {
+        if self.waiting.remove(&r.job).is_some() {
             self.results.insert(r.job.clone(), r);
         }
         self.touched = Instant::now();
     }
 
     fn accept_dead(&mut self, job: &str, reason: String) {
-        if self.waiting.remove(job) {
+        if self.waiting.remove(job).is_some() {
             self.dead.insert(job.to_string(), reason);
         }
         self.touched = Instant::now();
@@ -107,10 +108,7 @@ impl Ledger {
         }
         let open = self.open.get_mut(&run).expect("loaded");
         if !open.fits_plan(&r) {
-            return Err(Error::Corrupt {
-                path: format!("the result message of job {}", r.job).into(),
-                reason: format!("it is about layer {}, which is not its job's", r.layer),
-            });
+            return Ok(RunState::Refused);
         }
         open.accept_result(r);
         self.settle(&run)
@@ -124,7 +122,7 @@ impl Ledger {
             state => return Ok(state),
         }
         let open = self.open.get_mut(run).expect("loaded");
-        if open.waiting.contains(job) {
+        if open.waiting.contains_key(job) {
             self.books.write_dead(run, job, reason)?;
             open.accept_dead(job, reason.to_string());
         }
@@ -208,8 +206,8 @@ impl Ledger {
         let waiting = plan
             .layers
             .iter()
-            .flat_map(|l| &l.jobs)
-            .map(|j| j.id.clone())
+            .enumerate()
+            .flat_map(|(i, l)| l.jobs.iter().map(move |j| (j.id.clone(), i)))
             .collect();
         self.open.insert(
             run.to_string(),
@@ -233,7 +231,7 @@ impl Ledger {
         let dead = self.books.recorded(run, "dead")?;
         let ids: Vec<&String> = open
             .waiting
-            .iter()
+            .keys()
             .filter(|j| done.contains(*j) || dead.contains(*j))
             .collect();
         if ids.is_empty() {

@@ -266,10 +266,6 @@ impl Service {
         let (run, job) = (r.run.clone(), r.job.clone());
         tracing::debug!(component = "ledger", run = %run, job = %job, "result recorded");
         let state = self.ledger().record_result(r);
-        if matches!(&state, Err(e) if e.is_permanent()) {
-            // A result the run cannot take (about another layer than its job's).
-            self.metrics().ledger_rejected.inc();
-        }
         self.report(&run, Some(&job), state);
     }
 
@@ -362,6 +358,11 @@ impl Service {
             Ok(RunState::Unknown) => {
                 self.metrics().ledger_rejected.inc();
                 tracing::warn!(component = "ledger", run = %run, job = %job, "no plan for this run: event ignored");
+            }
+            Ok(RunState::Refused) => {
+                self.metrics().ledger_rejected.inc();
+                tracing::warn!(component = "ledger", run = %run, job = %job,
+                    "a result about another layer than its job's: ignored");
             }
             Ok(RunState::Open { .. } | RunState::Complete) => {}
             Err(e) => {

@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tilecast::run::execute::Progress;
@@ -43,7 +42,8 @@ pub(super) fn job_process(
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
     }
-    let progress = Arc::new(Progress::default());
+    // Lives until the process exits: this function never returns.
+    let progress = Progress::default();
     stop_on_signals(&progress);
     // This thread renders, with RAYON_NUM_THREADS - 1 helpers: a job on one thread hands no
     // work to another thread and back (each hand-over a wake-up the scheduler may place on a
@@ -109,7 +109,7 @@ unsafe fn close_from(first: RawFd) {
 }
 
 /// Runs the job with a worker's settings; SIGTERM or SIGINT stops it between tiles.
-fn run_job(job: &[u8], worker: &WorkerArgs, progress: &Arc<Progress>) -> Outcome {
+fn run_job(job: &[u8], worker: &WorkerArgs, progress: &Progress) -> Outcome {
     let job = match Job::parse(job) {
         Ok(j) => j,
         Err(e) => return Outcome::Permanent(e.to_string()),
@@ -125,13 +125,13 @@ static STOPPABLE: AtomicPtr<Progress> = AtomicPtr::new(std::ptr::null_mut());
 
 /// SIGTERM or SIGINT asks the job to stop between tiles: a handler that only stores a flag
 /// (no thread to start per job). The job's `progress` lives until the process exits.
-fn stop_on_signals(progress: &Arc<Progress>) {
-    STOPPABLE.store(Arc::as_ptr(progress).cast_mut(), Ordering::Release);
+fn stop_on_signals(progress: &Progress) {
+    STOPPABLE.store(std::ptr::from_ref(progress).cast_mut(), Ordering::Release);
     extern "C" fn on_signal(_: libc::c_int) {
         let p = STOPPABLE.load(Ordering::Acquire);
         if !p.is_null() {
-            // SAFETY: the pointer is to the job's Progress, kept alive by the process's Arc
-            // until it exits; request_stop is one atomic store, safe in a signal handler.
+            // SAFETY: the pointer is to the job's Progress, alive until the process exits;
+            // request_stop is one atomic store, safe in a signal handler.
             unsafe { (*p).request_stop() };
         }
     }

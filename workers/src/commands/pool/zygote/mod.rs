@@ -212,6 +212,11 @@ fn closed(id: u64, kid: Kid) -> (Exiting, Option<Vec<u8>>) {
     if complete {
         outcome.pop();
     }
+    let (reported, unreported) = if complete {
+        (Some(outcome), None)
+    } else {
+        (None, Some(outcome))
+    };
     // SAFETY: pidfd_open(2) on a child not yet reaped, so its pid is not reused.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, kid.pid, 0) };
     let exiting = Exiting {
@@ -221,19 +226,9 @@ fn closed(id: u64, kid: Kid) -> (Exiting, Option<Vec<u8>>) {
         fork: kid.fork,
         closed: kid.born.elapsed(),
         pidfd: (pidfd >= 0).then_some(pidfd as RawFd),
-        unreported: None,
+        unreported,
     };
-    if complete {
-        (exiting, Some(outcome))
-    } else {
-        (
-            Exiting {
-                unreported: Some(outcome),
-                ..exiting
-            },
-            None,
-        )
-    }
+    (exiting, reported)
 }
 
 /// Reaps the exiting processes that have exited, and tells the pool of those that died
@@ -245,7 +240,10 @@ fn reap_exited(exiting: &mut Vec<Exiting>, stdin_open: bool) -> std::io::Result<
         let mut status = 0;
         // SAFETY: waitpid(2) on our own child with a valid status pointer.
         let r = unsafe { libc::waitpid(e.pid, &mut status, libc::WNOHANG) };
-        if r == 0 {
+        let interrupted =
+            r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+        if r == 0 || interrupted {
+            // Still exiting (or asked again next time round).
             i += 1;
             continue;
         }
