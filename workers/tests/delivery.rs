@@ -7,6 +7,11 @@
 //! letter by reason and the requeues, and its metrics show the queues' depths and consumers
 //! (ready counts, which exclude a message being worked on, as KEDA's AMQP trigger sees them)
 //! and, through the management API, unacknowledged messages.
+//!
+//! Result notices: the results queue is a classic one and a notice is transient, since the
+//! result record in the books is the durable copy. A run completes when the broker refuses
+//! every notice (the ledger reads the records at its recheck), and a quorum results queue
+//! left by an earlier version is used as it is.
 
 mod common;
 
@@ -351,4 +356,113 @@ fn unacknowledged_counts_come_from_the_management_api() {
         "{render}"
     );
     assert!(!c.logs().contains("s%40cret") && !c.logs().contains("s@cret"));
+}
+
+/// The type of every queue of `prefix`, from the broker.
+fn queue_types(prefix: &str) -> BTreeMap<String, String> {
+    rabbitmqctl(&["list_queues", "-q", "--no-table-headers", "name", "type"])
+        .lines()
+        .filter_map(|l| {
+            let (name, kind) = l.split_once('\t')?;
+            let q = name.strip_prefix(prefix)?.strip_prefix('.')?;
+            Some((q.to_string(), kind.trim().to_string()))
+        })
+        .collect()
+}
+
+/// A small real file through chunker, ledger and pool; its outputs must be the local render's,
+/// with nothing dead-lettered.
+fn run_one_file(c: &mut Cluster) {
+    let flags = ["--zoom", "0-1"];
+    c.chunker(&flags);
+    c.pool(2, &["--idle-exit", "30"]);
+    let file = samples().join("lambert_t850.grib2");
+    c.drop_file(&file, "lambert_t850.grib2");
+    c.wait_manifests(1, Duration::from_secs(60));
+    assert_same_as_local(c, &[file], &flags);
+    assert!(c.dead_letters().is_empty(), "{}", c.logs());
+}
+
+#[test]
+fn result_notices_go_to_a_classic_queue_and_an_earlier_quorum_one_still_serves() {
+    let mut c = Cluster::new("notices");
+    run_one_file(&mut c);
+    let types = queue_types(&c.prefix);
+    assert_eq!(
+        types.get("results").map(String::as_str),
+        Some("classic"),
+        "{types:?}"
+    );
+    assert_eq!(
+        types.get("render").map(String::as_str),
+        Some("quorum"),
+        "{types:?}"
+    );
+    assert!(
+        !c.logs().contains("exists with other arguments"),
+        "{}",
+        c.logs()
+    );
+    c.stop();
+
+    // A deployment upgraded from a version whose results queue was a quorum queue.
+    let mut c = Cluster::new("quorum_results");
+    let results = format!("{}.results", c.prefix);
+    rt().block_on(async {
+        let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        let mut args = FieldTable::default();
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString(LongString::from("quorum")),
+        );
+        let durable = lapin::options::QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        ch.queue_declare(results.as_str().into(), durable, args)
+            .await
+            .unwrap();
+    });
+    run_one_file(&mut c);
+    let logs = c.logs();
+    assert!(
+        logs.contains("the results queue exists with other arguments"),
+        "no warning about the quorum results queue: {logs}"
+    );
+    assert_eq!(queue_types(&c.prefix)["results"], "quorum");
+}
+
+#[test]
+fn a_run_completes_when_the_broker_refuses_every_result_notice() {
+    let mut c = Cluster::new("refused_notices");
+    // The broker nacks every message to the results queue (a length limit of 0 that rejects
+    // publishes), from before any process starts.
+    let policy = format!("{}_refuse", c.prefix);
+    let pattern = format!("^{}\\.results$", c.prefix);
+    rabbitmqctl(&[
+        "set_policy",
+        "--apply-to",
+        "queues",
+        &policy,
+        &pattern,
+        r#"{"max-length":0,"overflow":"reject-publish"}"#,
+    ]);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_one_file(&mut c);
+        let logs = c.logs();
+        assert!(
+            logs.contains("result notice not delivered"),
+            "the notices were not refused: {logs}"
+        );
+        assert!(!logs.contains("job requeued"), "{logs}");
+        let plan = c.plan_of(&c.manifests()[0]);
+        assert_eq!(c.results_recorded(), plan.job_count(), "{logs}");
+    }));
+    rabbitmqctl(&["clear_policy", &policy]);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
 }

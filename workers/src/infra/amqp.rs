@@ -7,7 +7,10 @@
 //!   `x-delivery-limit` and dead-letter exchange `p.dead`;
 //! - exchange `p.dead` (fanout) → quorum queue `p.render.dead`, kept for operators, and quorum
 //!   queue `p.dead.events`, which the ledger consumes to learn which jobs died;
-//! - quorum queue `p.results` (default exchange), job results for the ledger.
+//! - classic queue `p.results` (default exchange): result notices for the ledger, transient
+//!   and best-effort, since the result record in the books is the durable copy (a notice lost
+//!   costs the ledger's recheck interval, never the result). A quorum `p.results` left by an
+//!   earlier version is used as it is, with a warning.
 
 use std::time::{Duration, Instant};
 
@@ -116,19 +119,26 @@ pub async fn connect(args: &AmqpArgs, name: &str) -> anyhow::Result<Connection> 
 
 /// Arguments declaring a quorum queue, plus `extra`.
 pub fn quorum(extra: &[(&str, AMQPValue)]) -> FieldTable {
-    let mut t = FieldTable::default();
-    t.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString(LongString::from("quorum")),
-    );
+    let mut t = of_type("quorum");
     for (k, v) in extra {
         t.insert(ShortString::from(*k), v.clone());
     }
     t
 }
 
-/// Declares the whole topology; safe to repeat.
-pub async fn declare(ch: &Channel, args: &AmqpArgs) -> anyhow::Result<Names> {
+/// Arguments declaring a queue of `kind` (named, so a vhost's default queue type does not
+/// apply).
+fn of_type(kind: &str) -> FieldTable {
+    let mut t = FieldTable::default();
+    t.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString(LongString::from(kind)),
+    );
+    t
+}
+
+/// Declares the whole topology but the results queue; safe to repeat.
+async fn declare(ch: &Channel, args: &AmqpArgs) -> anyhow::Result<Names> {
     let n = Names::new(&args.queue_prefix);
     let durable = ExchangeDeclareOptions {
         durable: true,
@@ -172,7 +182,7 @@ pub async fn declare(ch: &Channel, args: &AmqpArgs) -> anyhow::Result<Names> {
                 n.render
             )
         })?;
-    for q in [&n.dead, &n.dead_events, &n.results] {
+    for q in [&n.dead, &n.dead_events] {
         ch.queue_declare(q.as_str().into(), queue, quorum(&[]))
             .await
             .with_context(|| format!("declaring {q}"))?;
@@ -198,7 +208,7 @@ pub async fn declare(ch: &Channel, args: &AmqpArgs) -> anyhow::Result<Names> {
     Ok(n)
 }
 
-/// A channel in confirm mode with the topology declared.
+/// A channel in confirm mode with the topology declared, the results queue last.
 pub async fn confirm_channel(
     conn: &Connection,
     args: &AmqpArgs,
@@ -206,6 +216,39 @@ pub async fn confirm_channel(
     let ch = conn.create_channel().await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
     let names = declare(&ch, args).await?;
+    let queue = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let declared = ch
+        .queue_declare(names.results.as_str().into(), queue, of_type("classic"))
+        .await;
+    let Err(e) = declared else {
+        return Ok((ch, names));
+    };
+    // The broker closed that channel. A results queue of other arguments (a quorum one from
+    // before notices were transient) still carries notices: use it as it is.
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    if ch
+        .queue_declare(
+            names.results.as_str().into(),
+            passive,
+            FieldTable::default(),
+        )
+        .await
+        .is_err()
+    {
+        return Err(e).with_context(|| format!("declaring {}", names.results));
+    }
+    tracing::warn!(queue = %names.results, error = %e,
+        "the results queue exists with other arguments (a quorum queue from an earlier version?) \
+         and is used as it is; delete it while no job is running to have it declared classic \
+         (the ledger re-reads any result record whose notice it missed)");
     Ok((ch, names))
 }
 
@@ -239,6 +282,11 @@ pub async fn worker_channel(
     }
 }
 
+/// Transient JSON message properties, for result notices (the record is the durable copy).
+pub fn notice_properties(kind: &str, message_id: &str, headers: FieldTable) -> BasicProperties {
+    properties(kind, message_id, headers).with_delivery_mode(1)
+}
+
 /// Persistent JSON message properties.
 pub fn properties(kind: &str, message_id: &str, headers: FieldTable) -> BasicProperties {
     BasicProperties::default()
@@ -258,7 +306,20 @@ pub async fn publish_confirmed(
     body: &[u8],
     props: BasicProperties,
 ) -> anyhow::Result<()> {
-    let confirm = ch
+    let confirm = publish(ch, exchange, key, body, props).await?;
+    check_confirm(confirm, exchange, key)
+}
+
+/// Publishes `mandatory` and waits for the broker's confirm, which says whether the message
+/// was routed ([`check_confirm`]); an error is the channel's.
+pub async fn publish(
+    ch: &Channel,
+    exchange: &str,
+    key: &str,
+    body: &[u8],
+    props: BasicProperties,
+) -> anyhow::Result<lapin::Confirmation> {
+    Ok(ch
         .basic_publish(
             exchange.into(),
             key.into(),
@@ -270,8 +331,7 @@ pub async fn publish_confirmed(
             props,
         )
         .await?
-        .await?;
-    check_confirm(confirm, exchange, key)
+        .await?)
 }
 
 pub fn check_confirm(

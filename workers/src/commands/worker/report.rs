@@ -1,10 +1,12 @@
-//! A job's outcome sent on to the broker, then the job acked: the result record to the
-//! results queue, a permanent failure to the dead-letter exchange with its reason, a
-//! transient one back to the jobs exchange with the failure counted (or, past
+//! A job's outcome sent on to the broker, then the job acked: a notice of the stored result
+//! record to the results queue, a permanent failure to the dead-letter exchange with its
+//! reason, a transient one back to the jobs exchange with the failure counted (or, past
 //! `--delivery-limit`, dead-lettered). Every message is published with a confirm before the
 //! job is acked, so a broker failing in between leaves the job unacked: it returns to the
 //! queue when the connection closes, and its redelivery finds the result record and reports
-//! it again. Shared by `tilecast worker` and `tilecast pool`.
+//! it again. A notice the broker takes but cannot deliver (no results queue) is only
+//! warned of: the record is stored, and the ledger finds it at its next recheck. Shared by
+//! `tilecast worker` and `tilecast pool`.
 //!
 //! Failed deliveries are counted here ([`crate::infra::headers`]) rather than by nacking
 //! with requeue: from RabbitMQ 4.3 a requeuing `basic.nack` no longer raises the quorum
@@ -80,16 +82,27 @@ impl Reporter<'_> {
         }
     }
 
-    /// A result to the results queue, with the delivery's failure count carried on.
+    /// A notice of the stored result to the results queue, with the delivery's failure count
+    /// carried on: transient, since the record is the durable copy.
     async fn report(&self, delivery: &Delivery, r: &JobResult) -> anyhow::Result<()> {
         let job_headers = delivery.properties.headers().clone().unwrap_or_default();
         let failed_before = headers::failed_before(&job_headers);
         let h = headers::report(&job_headers, failed_before);
-        let props = amqp::properties(RESULT_TYPE, &r.job, h);
+        let props = amqp::notice_properties(RESULT_TYPE, &r.job, h);
         let report = serde_json::to_vec(r)?;
-        self.publish_then_ack("", &self.names.results, &report, props, delivery)
+        let results = &self.names.results;
+        let confirm = amqp::publish(self.ch, "", results, &report, props)
             .await
-            .context("reporting the result")
+            .context("reporting the result")?;
+        if let Err(e) = amqp::check_confirm(confirm, "", results) {
+            tracing::warn!(worker = %self.who, run = %r.run, job = %r.job, error = %e,
+                "result notice not delivered; the ledger reads the result record at its next recheck");
+        }
+        delivery
+            .ack(BasicAckOptions::default())
+            .await
+            .context("acking the job")?;
+        Ok(())
     }
 
     /// A job that can never succeed, to the dead-letter exchange with the reason.
