@@ -75,19 +75,18 @@ class Inotify:
             sys.exit(f"inotify_init1: {os.strerror(ctypes.get_errno())}")
         self.watched = set()
 
-    def watch(self, directory):
+    def watch(self, directory, mask):
         if directory not in self.watched:
-            if self.libc.inotify_add_watch(self.fd, os.fsencode(directory),
-                                           self.CREATE | self.MOVED_TO) < 0:
+            if self.libc.inotify_add_watch(self.fd, os.fsencode(directory), mask) < 0:
                 return False
             self.watched.add(directory)
         return True
 
-    def wait(self, deadline):
-        """Until something happens in a watched directory or the deadline passes."""
+    def wait(self, timeout):
+        """Until something happens in a watched directory or `timeout` seconds pass."""
         import select
 
-        select.select([self.fd], [], [], max(0.0, deadline - time.time()))
+        select.select([self.fd], [], [], max(0.0, timeout))
         try:
             while os.read(self.fd, 65536):
                 pass
@@ -101,17 +100,22 @@ class Inotify:
 
 def wait_for_path(watch, path, deadline):
     """Whether `path` exists before `deadline`: its deepest existing directory is watched,
-    then looked at again (so nothing created meanwhile is missed), and so on down."""
+    then looked at again (so nothing created meanwhile is missed), and so on down. In the
+    file's own directory only renames wake this script (the output store writes every file
+    by a rename; the layers' directories made there meanwhile would wake it 75 times), with
+    a look every 50 ms for any other way of writing it."""
+    final = os.path.dirname(path)
     while not os.path.exists(path):
         if time.time() > deadline:
             return False
-        d = os.path.dirname(path)
+        d = final
         while not os.path.isdir(d):
             d = os.path.dirname(d)
-        watch.watch(d)
+        mask = Inotify.MOVED_TO if d == final else Inotify.CREATE | Inotify.MOVED_TO
+        watch.watch(d, mask)
         below = os.path.join(d, os.path.relpath(path, d).split(os.sep)[0])
         if not os.path.exists(below):
-            watch.wait(deadline)
+            watch.wait(min(deadline - time.time(), 0.05 if d == final else 60))
     return True
 
 
