@@ -1,7 +1,7 @@
 //! Shared by the broker and bucket tests: a test's own queue prefix, directories and
-//! processes ([`Cluster`]), output trees and their comparison with `tilecast render`, and a
-//! minimal HTTP client; waiting, signals and driving the broker are in [`control`], the
-//! rendered Helm chart in [`chart`].
+//! processes ([`Cluster`]); output trees and their comparison with `tilecast render` are in
+//! [`compare`], a minimal HTTP client in [`http`], waiting, signals and driving the broker
+//! in [`control`], the rendered Helm chart in [`chart`].
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -18,11 +18,18 @@ use lapin::{BasicProperties, Connection, ConnectionProperties};
 
 pub mod browser;
 pub mod chart;
+mod compare;
 mod control;
 pub mod crafted;
+mod http;
 pub mod s3;
 
+// Not every test binary uses every helper.
+#[allow(unused_imports)]
+pub use compare::*;
 pub use control::*;
+#[allow(unused_imports)]
+pub use http::*;
 
 pub fn amqp_url() -> String {
     std::env::var("TILECAST_TEST_AMQP_URL")
@@ -415,145 +422,4 @@ pub fn delete_topology(prefix: &str) {
                 .await;
         }
     });
-}
-
-/// Every file under `dir` except the bookkeeping, with its bytes.
-pub fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(dir).unwrap().to_path_buf();
-            if rel.starts_with(".tilecast") {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
-/// `tilecast render` of the same files with the same flags, for comparison; it must succeed.
-pub fn local_render(
-    files: &[PathBuf],
-    flags: &[&str],
-) -> (tempfile::TempDir, BTreeMap<PathBuf, Vec<u8>>) {
-    let (code, out, t) = local_render_exit(files, flags);
-    assert_eq!(code, Some(0));
-    (out, t)
-}
-
-/// `tilecast render` of `files` with `flags`: its exit code and what it wrote.
-pub fn local_render_exit(
-    files: &[PathBuf],
-    flags: &[&str],
-) -> (Option<i32>, tempfile::TempDir, BTreeMap<PathBuf, Vec<u8>>) {
-    let out = tempfile::Builder::new()
-        .prefix("tilecast-local-")
-        .tempdir()
-        .unwrap();
-    let o = Command::new(bin())
-        .arg("render")
-        .args(files)
-        .arg("--out")
-        .arg(out.path())
-        .args(flags)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    eprintln!("{}", String::from_utf8_lossy(&o.stderr));
-    let t = tree(out.path());
-    (o.status.code(), out, t)
-}
-
-/// Once the render queue is empty, the output tree equals a local render of the ingested
-/// copies of `files` with `flags`.
-pub fn assert_same_as_local(c: &Cluster, files: &[PathBuf], flags: &[&str]) {
-    let ingested: Vec<PathBuf> = files
-        .iter()
-        .map(|f| c.ingest().join(f.file_name().unwrap()))
-        .collect();
-    let (_keep, local) = local_render(&ingested, flags);
-    c.wait_render_queue_empty(Duration::from_secs(10));
-    assert_same(&tree(&c.out()), &local);
-}
-
-pub fn assert_same(distributed: &BTreeMap<PathBuf, Vec<u8>>, local: &BTreeMap<PathBuf, Vec<u8>>) {
-    let extra: Vec<_> = distributed
-        .keys()
-        .filter(|k| !local.contains_key(*k))
-        .collect();
-    let missing: Vec<_> = local
-        .keys()
-        .filter(|k| !distributed.contains_key(*k))
-        .collect();
-    assert!(
-        extra.is_empty() && missing.is_empty(),
-        "extra files {extra:?}, missing files {missing:?}"
-    );
-    for (k, v) in local {
-        assert!(
-            &distributed[k] == v,
-            "{} differs from tilecast render",
-            k.display()
-        );
-    }
-}
-
-pub fn sample_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(samples())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "grib2" || x == "nc"))
-        .collect();
-    v.sort();
-    v
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// HTTP GET on localhost: (status code, body).
-pub fn http_get(port: u16, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))
-        .unwrap_or_else(|e| panic!("connect :{port}: {e}"));
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-pub fn wait_http(port: u16, path: &str, timeout: Duration) -> (u16, String) {
-    let start = Instant::now();
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            let r = http_get(port, path);
-            if r.0 == 200 || start.elapsed() > timeout {
-                return r;
-            }
-        }
-        assert!(start.elapsed() < timeout, "nothing listening on :{port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
