@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::geo::curvilinear::Curvilinear;
-use crate::geo::projection::Projection;
+use crate::geo::projection::{AxesForward, Projection};
 use crate::geo::rows::Rows;
 
 /// Where a field's values are.
@@ -124,23 +124,49 @@ impl Grid {
                     j: (y - y0) / dy,
                 }
             }
-            GridKind::Projected {
-                projection,
-                x0,
-                y0,
-                dx,
-                dy,
-            } => {
+            GridKind::Projected { projection, .. } => {
                 let (x, y) = projection.forward(lon, lat)?;
-                GridPos {
-                    i: (x - x0) / dx,
-                    j: (y - y0) / dy,
-                }
+                return self.locate_xy(x, y);
             }
         };
         let inside_i = self.wraps() || (pos.i >= -0.5 && pos.i <= nx - 0.5);
         let inside_j = pos.j >= -0.5 && pos.j <= ny - 0.5;
         (inside_i && inside_j).then_some(pos)
+    }
+
+    /// On a projected grid other than rotated lat/lon, the fractional index of a point in
+    /// the projection's metres (or radians), or `None` outside the grid, as
+    /// [`Grid::locate`]; `None` for other grids.
+    pub fn locate_xy(&self, x: f64, y: f64) -> Option<GridPos> {
+        let GridKind::Projected {
+            projection,
+            x0,
+            y0,
+            dx,
+            dy,
+        } = &self.kind
+        else {
+            return None;
+        };
+        if matches!(projection, Projection::Rotated(_)) {
+            return None;
+        }
+        let pos = GridPos {
+            i: (x - x0) / dx,
+            j: (y - y0) / dy,
+        };
+        let (nx, ny) = (self.nx as f64, self.ny as f64);
+        let inside = pos.i >= -0.5 && pos.i <= nx - 0.5 && pos.j >= -0.5 && pos.j <= ny - 0.5;
+        inside.then_some(pos)
+    }
+
+    /// On a projected grid whose projection separates ([`Projection::forward_axes`]) and
+    /// can use [`Grid::locate_xy`], the projection at every point of `lons` × `lats`.
+    pub fn forward_axes(&self, lons: &[f64], lats: &[f64]) -> Option<AxesForward> {
+        match &self.kind {
+            GridKind::Projected { projection, .. } => projection.forward_axes(lons, lats),
+            _ => None,
+        }
     }
 
     /// For lat/lon grids, the column of a longitude (`None` outside the grid): a lat/lon

@@ -6,12 +6,17 @@
 //! On lat/lon grids each pixel column and row is located once instead (the grid is
 //! separable), exactly.
 //!
+//! Exact positions on conic, polar stereographic and Mercator grids come from the projection
+//! worked out per pixel row and column ([`AxesForward`]): the same bits as projecting each
+//! pixel, for a fraction of the `powf` and `tan` calls.
+//!
 //! The lattice and each block's verdict are worked out once per tile; positions are then
 //! given a row at a time, so sampling a tile holds three rows of them (18 KiB), not all
 //! 65,536 (1.5 MiB, which a process rendering one job would have to fault in afresh).
 
 use super::Sampler;
 use crate::geo::grid::{GridKind, GridPos};
+use crate::geo::projection::AxesForward;
 
 /// Pixels between exactly located lattice points.
 const LATTICE: usize = 16;
@@ -36,6 +41,9 @@ pub(super) struct Lattice<'a> {
     block_row: Vec<usize>,
     /// On a lat/lon grid: each column's and row's exact position, and no blocks.
     separable: Option<Axes>,
+    /// On a projected grid whose projection separates: the projection of every pixel,
+    /// worked out per row and per column.
+    axes: Option<AxesForward>,
 }
 
 impl<'a> Lattice<'a> {
@@ -53,15 +61,17 @@ impl<'a> Lattice<'a> {
                 block_col: Vec::new(),
                 block_row: Vec::new(),
                 separable: Some((is, js)),
+                axes: None,
             };
         }
         let n = lons.len();
+        let axes = s.grid.forward_axes(lons, lats);
         let mut knots: Vec<usize> = (0..n).step_by(LATTICE).collect();
         if knots.last() != Some(&(n - 1)) {
             knots.push(n - 1);
         }
         let k = knots.len();
-        let exact = |px: usize, py: usize| s.grid.locate(lons[px], lats[py]);
+        let exact = |px: usize, py: usize| locate(s, axes.as_ref(), lons, lats, px, py);
         let lattice: Vec<Option<GridPos>> = knots
             .iter()
             .flat_map(|&py| knots.iter().map(move |&px| (px, py)))
@@ -121,6 +131,7 @@ impl<'a> Lattice<'a> {
             block_col,
             block_row,
             separable: None,
+            axes,
         }
     }
 
@@ -145,9 +156,25 @@ impl<'a> Lattice<'a> {
                     let p = interp(px, py, (x0, x1, y0, y1), c4);
                     (p.i >= -0.5 && p.i <= nx - 0.5 && p.j >= -0.5 && p.j <= ny - 0.5).then_some(p)
                 }
-                None => self.s.grid.locate(self.lons[px], self.lats[py]),
+                None => locate(self.s, self.axes.as_ref(), self.lons, self.lats, px, py),
             }
         }));
+    }
+}
+
+/// The exact position of pixel (`px`, `py`): through the separated projection when there is
+/// one (the same bits as [`crate::geo::grid::Grid::locate`]).
+fn locate(
+    s: &Sampler,
+    axes: Option<&AxesForward>,
+    lons: &[f64],
+    lats: &[f64],
+    px: usize,
+    py: usize,
+) -> Option<GridPos> {
+    match axes {
+        Some(a) => a.at(px, py).and_then(|(x, y)| s.grid.locate_xy(x, y)),
+        None => s.grid.locate(lons[px], lats[py]),
     }
 }
 

@@ -14,6 +14,10 @@ use serde::Serialize;
 use crate::geo::geostationary::Geostationary;
 use crate::geo::rotated::RotatedPole;
 
+mod axes;
+
+pub use axes::AxesForward;
+
 /// A figure of the earth: semi-major axis and eccentricity.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Earth {
