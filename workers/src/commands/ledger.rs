@@ -191,7 +191,12 @@ impl Service {
 
     async fn session(&self, args: &LedgerArgs) -> anyhow::Result<()> {
         let conn = amqp::connect(&args.amqp, "ledger").await?;
-        let (ch, names) = amqp::confirm_channel(&conn, &args.amqp).await?;
+        amqp::while_connected(&conn, self.consume(&conn, args)).await
+    }
+
+    /// Takes results and dead letters, and rechecks, on one connection.
+    async fn consume(&self, conn: &lapin::Connection, args: &LedgerArgs) -> anyhow::Result<()> {
+        let (ch, names) = amqp::confirm_channel(conn, &args.amqp).await?;
         ch.basic_qos(64, BasicQosOptions::default()).await?;
         let mut results = ch
             .basic_consume(

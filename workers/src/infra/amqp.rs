@@ -117,6 +117,30 @@ pub async fn connect(args: &AmqpArgs, name: &str) -> anyhow::Result<Connection> 
     }
 }
 
+/// Runs `session` until it ends, or until `conn` is no longer connected (looked at every
+/// 250 ms), which ends it with an error. When lapin's I/O loop dies on a reset connection it
+/// can leave an ack, a confirm or a consumer pending for ever (seen with a broker restart:
+/// a pool and a ledger waited for 5 minutes); a session dropped here is one whose broker
+/// operations all failed, and its caller reconnects.
+pub async fn while_connected<T>(
+    conn: &Connection,
+    session: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let lost = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            if !conn.status().connected() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        r = session => r,
+        () = lost => bail!("the broker connection was lost"),
+    }
+}
+
 /// Arguments declaring a quorum queue, plus `extra`.
 pub fn quorum(extra: &[(&str, AMQPValue)]) -> FieldTable {
     let mut t = of_type("quorum");

@@ -166,7 +166,7 @@ async fn sessions(
                     next_id: &mut next_id,
                     health,
                 };
-                let r = s.run(&conn, (&mut term, &mut int)).await;
+                let r = amqp::while_connected(&conn, s.run(&conn, (&mut term, &mut int))).await;
                 health.set_ready(false);
                 if r.is_err() {
                     // The deliveries died with the channel: stop their jobs (a job that

@@ -223,12 +223,12 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         if last || transient {
             // No further delivery may arrive once this one is acked: it would come back with
             // its delivery count raised when this process exits.
-            let _ = ch
-                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
-                .await;
+            let cancel = ch.basic_cancel(tag.as_str().into(), BasicCancelOptions::default());
+            let _ = amqp::while_connected(&conn, async { Ok(cancel.await?) }).await;
         }
         outcome.count(&health.metrics);
-        if let Err(e) = reporter.settle(&delivery, &outcome, &ids).await {
+        let settled = reporter.settle(&delivery, &outcome, &ids);
+        if let Err(e) = amqp::while_connected(&conn, settled).await {
             return Ok(broker_lost(&conn, &ids.id, e).await);
         }
         if let Outcome::Done(_) | Outcome::AlreadyDone(_) = outcome {
