@@ -382,4 +382,61 @@ mod tests {
         );
         assert_eq!(super::redact("amqp://host"), "amqp://host");
     }
+
+    /// A session awaiting something that never comes ends once the broker closes its
+    /// connection (`rabbitmqctl close_connection`, on the real broker of the tests).
+    #[test]
+    fn a_session_ends_when_the_broker_closes_its_connection() {
+        let url = std::env::var("TILECAST_TEST_AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+        let name = format!("while-connected-test-{}", std::process::id());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let props =
+                lapin::ConnectionProperties::default().with_connection_name(name.as_str().into());
+            let conn = lapin::Connection::connect(&url, props)
+                .await
+                .unwrap_or_else(|e| panic!("RabbitMQ not reachable at {url}: {e}"));
+            let session =
+                super::while_connected(&conn, std::future::pending::<anyhow::Result<()>>());
+            let close = tokio::task::spawn_blocking(move || {
+                // The connection is listed once the broker has registered it.
+                let started = std::time::Instant::now();
+                loop {
+                    let o = std::process::Command::new("rabbitmqctl")
+                        .args([
+                            "list_connections",
+                            "-q",
+                            "--no-table-headers",
+                            "pid",
+                            "client_properties",
+                        ])
+                        .output()
+                        .expect("rabbitmqctl");
+                    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+                    if let Some(line) = text.lines().find(|l| l.contains(name.as_str())) {
+                        let pid = line.split('\t').next().unwrap().to_string();
+                        let o = std::process::Command::new("rabbitmqctl")
+                            .args(["close_connection", &pid, "test closes it"])
+                            .output()
+                            .expect("rabbitmqctl");
+                        assert!(o.status.success(), "{o:?}");
+                        return;
+                    }
+                    assert!(
+                        started.elapsed().as_secs() < 20,
+                        "connection {name} never listed: {text}"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+            });
+            let ended = tokio::time::timeout(std::time::Duration::from_secs(30), session).await;
+            close.await.unwrap();
+            let err = ended.expect("the session did not end after its connection was closed");
+            assert!(err.is_err(), "{err:?}");
+        });
+    }
 }
