@@ -71,6 +71,20 @@ fn take_all(queue: &str) -> Vec<BTreeMap<String, String>> {
     })
 }
 
+/// Declares `queue` as a durable quorum queue.
+async fn declare_quorum(ch: &lapin::Channel, queue: &str) {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString(LongString::from("quorum")),
+    );
+    let durable = lapin::options::QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.queue_declare(queue.into(), durable, args).await.unwrap();
+}
+
 /// The value of an unlabelled or labelled sample in a Prometheus exposition.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| {
@@ -230,18 +244,7 @@ fn the_ready_count_excludes_a_message_being_worked_on() {
         let ch = conn.create_channel().await.unwrap();
         ch.confirm_select(Default::default()).await.unwrap();
         let q = format!("{prefix}.render");
-        let mut args = FieldTable::default();
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString(LongString::from("quorum")),
-        );
-        let durable = lapin::options::QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        ch.queue_declare(q.as_str().into(), durable, args)
-            .await
-            .unwrap();
+        declare_quorum(&ch, &q).await;
         for body in [b"a", b"b"] {
             ch.basic_publish(
                 "".into(),
@@ -413,18 +416,7 @@ fn result_notices_go_to_a_classic_queue_and_an_earlier_quorum_one_still_serves()
             .await
             .unwrap();
         let ch = conn.create_channel().await.unwrap();
-        let mut args = FieldTable::default();
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString(LongString::from("quorum")),
-        );
-        let durable = lapin::options::QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        ch.queue_declare(results.as_str().into(), durable, args)
-            .await
-            .unwrap();
+        declare_quorum(&ch, &results).await;
     });
     run_one_file(&mut c);
     let logs = c.logs();

@@ -108,52 +108,20 @@ impl Projection {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::projections;
     use super::super::{Earth, Projection};
 
     #[test]
     fn the_same_bits_as_projecting_each_point() {
-        let wgs84 = Earth::ellipsoid(6378137.0, 6356752.314245);
-        let sphere = Earth::sphere(6371229.0);
-        let projections = [
-            Projection::LambertConformal {
-                earth: sphere,
-                lon0: -97.5,
-                lat0: 38.5,
-                lat1: 38.5,
-                lat2: 38.5,
-            },
-            Projection::LambertConformal {
-                earth: wgs84,
-                lon0: 15.0,
-                lat0: 63.3,
-                lat1: 45.0,
-                lat2: 70.0,
-            },
-            Projection::LambertConformal {
-                earth: wgs84,
-                lon0: 150.0,
-                lat0: -30.0,
-                lat1: -20.0,
-                lat2: -40.0,
-            },
-            Projection::PolarStereographic {
-                earth: sphere,
-                lon0: -105.0,
-                lat_ts: 60.0,
-                south: false,
-            },
-            Projection::PolarStereographic {
-                earth: wgs84,
-                lon0: 0.0,
-                lat_ts: -71.0,
-                south: true,
-            },
-            Projection::Mercator {
-                earth: wgs84,
-                lon0: -100.0,
-                lat_ts: 20.0,
-            },
-        ];
+        // The round-trip tests' projections, and a southern cone.
+        let mut projections = projections();
+        projections.push(Projection::LambertConformal {
+            earth: Earth::ellipsoid(6378137.0, 6356752.314245),
+            lon0: 150.0,
+            lat0: -30.0,
+            lat1: -20.0,
+            lat2: -40.0,
+        });
         // Every longitude, latitudes up to both poles (where some are undefined).
         let lons: Vec<f64> = (0..=144).map(|i| -180.0 + 2.5 * i as f64 + 0.123).collect();
         let mut lats: Vec<f64> = (0..=72).map(|i| -90.0 + 2.5 * i as f64).collect();

@@ -312,7 +312,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn projections() -> Vec<Projection> {
+    /// Projections of every kind that separates, on a sphere and an ellipsoid (also the
+    /// lattice test's, in `axes`).
+    pub(super) fn projections() -> Vec<Projection> {
         let wgs84 = Earth::ellipsoid(6378137.0, 6356752.314245);
         let sphere = Earth::sphere(6371229.0);
         vec![
