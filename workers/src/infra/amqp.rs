@@ -141,6 +141,13 @@ pub async fn while_connected<T>(
     }
 }
 
+/// Closes `conn`, waiting at most 2 s: on a connection whose I/O loop has died, lapin's
+/// close can wait for ever (a pool waited through a whole test for it after a broker
+/// restart, never reconnecting).
+pub async fn close(conn: &Connection, reason: &str) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, reason.into())).await;
+}
+
 /// Arguments declaring a quorum queue, plus `extra`.
 pub fn quorum(extra: &[(&str, AMQPValue)]) -> FieldTable {
     let mut t = of_type("quorum");

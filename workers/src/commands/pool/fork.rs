@@ -173,7 +173,7 @@ async fn sessions(
                     // finishes anyway is found done when it comes back).
                     stop_all(server, &mut running, None).await;
                 }
-                let _ = conn.close(200, "pool stopping".into()).await;
+                amqp::close(&conn, "pool stopping").await;
                 r
             }
             Err(e) => Err(e),

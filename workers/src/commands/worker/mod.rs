@@ -132,11 +132,11 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     if args.standby {
         tokio::select! {
             go = pool::released() => if !go {
-                let _ = conn.close(200, "the pool is gone".into()).await;
+                amqp::close(&conn, "the pool is gone").await;
                 return Ok(ExitCode::SUCCESS);
             },
             _ = sigterm.recv() => {
-                let _ = conn.close(200, "SIGTERM".into()).await;
+                amqp::close(&conn, "SIGTERM").await;
                 return Ok(ExitCode::from(EXIT_SIGTERM));
             }
         }
@@ -163,14 +163,14 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let next = tokio::select! {
             d = tokio::time::timeout(idle, consumer.next()) => d,
             _ = sigterm.recv() => {
-                let _ = conn.close(200, "SIGTERM".into()).await;
+                amqp::close(&conn, "SIGTERM").await;
                 return Ok(ExitCode::from(EXIT_SIGTERM));
             }
         };
         let delivery = match next {
             Err(_) => {
                 tracing::info!(worker = %name, "no job for {:.1} s; exiting", idle.as_secs_f64());
-                let _ = conn.close(200, "idle".into()).await;
+                amqp::close(&conn, "idle").await;
                 return Ok(ExitCode::SUCCESS);
             }
             Ok(None) => anyhow::bail!("the broker closed the consumer"),
@@ -199,7 +199,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                         // closing returns it to the queue.
                         progress.request_stop();
                         let _ = tokio::time::timeout(STOP_GRACE, &mut task).await;
-                        let _ = conn.close(200, "SIGTERM".into()).await;
+                        amqp::close(&conn, "SIGTERM").await;
                         tracing::warn!(worker = %name, outcome = "stopped", "SIGTERM: job stopped and returned to the queue");
                         return Ok(ExitCode::from(EXIT_SIGTERM));
                     }
@@ -252,7 +252,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         if transient {
             // Past --job-timeout or a transient failure: the job was sent on; this process
             // ends, as a crashed one would.
-            let _ = conn.close(200, "job requeued".into()).await;
+            amqp::close(&conn, "job requeued").await;
             return Ok(ExitCode::from(if timed_out {
                 EXIT_TIMEOUT
             } else {
@@ -261,7 +261,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         }
         done += 1;
     }
-    let _ = conn.close(200, "done".into()).await;
+    amqp::close(&conn, "done").await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -270,6 +270,6 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
 /// process exits 75.
 async fn broker_lost(conn: &lapin::Connection, job: &str, e: anyhow::Error) -> ExitCode {
     tracing::warn!(job = %job, outcome = "transient", error = %format!("{e:#}"), "broker failed while reporting the job; it returns to the queue");
-    let _ = conn.close(200, "broker error".into()).await;
+    amqp::close(conn, "broker error").await;
     ExitCode::from(EXIT_TRANSIENT)
 }
