@@ -259,23 +259,9 @@ pub async fn confirm_channel(
     };
     // The broker closed that channel. A results queue of other arguments (a quorum one from
     // before notices were transient) still carries notices: use it as it is.
-    let ch = conn.create_channel().await?;
-    ch.confirm_select(ConfirmSelectOptions::default()).await?;
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    if ch
-        .queue_declare(
-            names.results.as_str().into(),
-            passive,
-            FieldTable::default(),
-        )
-        .await
-        .is_err()
-    {
+    let Some(ch) = results_channel(conn, &names).await? else {
         return Err(e).with_context(|| format!("declaring {}", names.results));
-    }
+    };
     tracing::warn!(queue = %names.results, error = %e,
         "the results queue exists with other arguments (a quorum queue from an earlier version?) \
          and is used as it is; delete it while no job is running to have it declared classic \
@@ -293,24 +279,31 @@ pub async fn worker_channel(
     args: &AmqpArgs,
 ) -> anyhow::Result<(Channel, Names)> {
     let names = Names::new(&args.queue_prefix);
+    match results_channel(conn, &names).await? {
+        Some(ch) => Ok((ch, names)),
+        // Not there: declare everything on a new channel.
+        None => confirm_channel(conn, args).await,
+    }
+}
+
+/// A new channel in confirm mode, if the results queue exists (one passive declare; the
+/// broker closes the channel when it does not).
+async fn results_channel(conn: &Connection, names: &Names) -> anyhow::Result<Option<Channel>> {
     let ch = conn.create_channel().await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
     let passive = QueueDeclareOptions {
         passive: true,
         ..Default::default()
     };
-    match ch
+    let exists = ch
         .queue_declare(
             names.results.as_str().into(),
             passive,
             FieldTable::default(),
         )
         .await
-    {
-        Ok(_) => Ok((ch, names)),
-        // The broker closed that channel (404): declare everything on a new one.
-        Err(_) => confirm_channel(conn, args).await,
-    }
+        .is_ok();
+    Ok(exists.then_some(ch))
 }
 
 /// Transient JSON message properties, for result notices (the record is the durable copy).
