@@ -2,7 +2,8 @@
 
 Builds a 75-field GRIB2 file with ecCodes from a real NAM sample (the first 75 messages of
 `grib2/geocat__fh.0012_tl.press_gr.awp211.grb2` that are not wind components, so the
-chunker plans one layer, and one job, per field), then for each repetition:
+chunker plans one layer, and one job, per field, and publishes them in batches of small jobs
+unless `--chunker-flag=--batch-tiles=0`), then for each repetition:
 
 - local: `tilecast render FILE --out FRESH_DIR --quiet`, wall time from spawn to exit;
 - distributed: a chunker (`--no-ledger`), a `tilecast ledger` and a `tilecast pool` of 2
@@ -316,8 +317,15 @@ def breakdown(logs, t0, written, t_manifest, workers):
         # exit) and exit -> ack; there is no start, connection or standby per job.
         keys = ("process (fork, run, report)", "report", "hand-over")
         per_job = {k: [] for k in keys}
+    # A message (a job, or a batch of jobs the chunker grouped) runs in one process: its
+    # jobs' lines share the process's pid, and count once here.
+    seen = set()
     for r in jobs:
         done = ts(r)
+        pid = int(r["pid"]) if forked else int(r["worker"].split("-")[1])
+        if pid in seen:
+            continue
+        seen.add(pid)
         if forked:
             report = float(r["report_ms"]) / 1e3
             received = done - float(r["seconds"])
@@ -326,7 +334,6 @@ def breakdown(logs, t0, written, t_manifest, workers):
             per_job["process (fork, run, report)"].append(finished - received)
             per_job["report"].append(report)
             continue
-        pid = int(r["worker"].split("-")[1])
         born = done - float(r["acked_ms"]) / 1e3
         connected = born + float(r["connected_ms"]) / 1e3
         released = born + float(r.get("released_ms", r["connected_ms"])) / 1e3
@@ -371,6 +378,7 @@ def breakdown(logs, t0, written, t_manifest, workers):
         "places": place,
         "per_job": {k: statistics.median(v) * 1e3 if v else 0.0 for k, v in per_job.items()},
         "jobs": len(jobs),
+        "messages": len(spans),
         "cpu_execute": sum(b - a for a, b in spans),
     }
 
@@ -428,11 +436,12 @@ def main():
     print(f"-- the job phase (submitted -> last ack) per render place ({args.workers}), s")
     for k in runs[0][1]["places"]:
         print(f"   {k:<40} {med([r[1]['places'][k] for r in runs]):>7.3f}")
-    print("-- per job, median ms: with --spawn exec, process start, connect (and declare), "
+    print(f"-- per message ({med([r[1]['messages'] for r in runs]):.0f} messages for "
+          f"{runs[0][1]['jobs']} jobs: a job, or a batch of small jobs), median ms: with --spawn exec, process start, connect (and declare), "
           "standby (connected, not yet released), wait for the job, execute (read, render, "
           "write, result record), of which the result record, report (result publish + "
           "confirm + ack), exit; with --spawn fork, the job's process from delivery to exit, "
-          "and report; hand-over (previous job rendered -> this one received, same place)")
+          "and report; hand-over (previous message rendered -> this one received, same place)")
     print("   " + "  ".join(f"{k} {med([r[1]['per_job'][k] for r in runs]):.1f}"
                             for k in runs[0][1]["per_job"]))
     print(f"-- sum of the workers' execute times: "

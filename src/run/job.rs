@@ -64,7 +64,7 @@ pub struct Job {
 pub enum JobError {
     #[error("malformed job message: {0}")]
     Malformed(#[from] serde_json::Error),
-    #[error("unsupported job version {0} (this worker runs version {JOB_VERSION})")]
+    #[error("unsupported job version {0} (this worker reads versions {JOB_VERSION} and 2)")]
     Version(u32),
     #[error("invalid job {id}: {reason}")]
     Invalid { id: String, reason: String },
@@ -73,8 +73,8 @@ pub enum JobError {
 /// Only the version, read first so a future version is reported as such rather than as a
 /// shape mismatch.
 #[derive(Deserialize)]
-struct VersionOnly {
-    version: u32,
+pub(crate) struct VersionOnly {
+    pub(crate) version: u32,
 }
 
 impl Job {
@@ -129,7 +129,7 @@ impl Job {
         Ok(job)
     }
 
-    fn validate(&self) -> Result<(), JobError> {
+    pub(crate) fn validate(&self) -> Result<(), JobError> {
         let invalid = |reason: String| JobError::Invalid {
             id: self.id.clone(),
             reason,
@@ -220,7 +220,7 @@ fn check_envelope(body: &[u8]) -> Result<(), JobError> {
     Ok(())
 }
 
-fn check_size(body: &[u8]) -> Result<(), JobError> {
+pub(crate) fn check_size(body: &[u8]) -> Result<(), JobError> {
     if body.len() > crate::limits::MAX_MESSAGE_BYTES {
         return Err(JobError::Invalid {
             id: "?".into(),
@@ -290,10 +290,10 @@ impl JobResult {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn job() -> Job {
+    pub(crate) fn job() -> Job {
         Job {
             version: 1,
             id: "abc".into(),

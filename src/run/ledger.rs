@@ -115,7 +115,9 @@ impl Ledger {
     }
 
     /// Records that a job died and why; the record is stored first (it is the only trace
-    /// of the death). A job that is not in the run's plan is not recorded.
+    /// of the death). A job that is not in the run's plan is not recorded, and a job whose
+    /// result is stored (a batch that died after some of its jobs were done, a notice not
+    /// yet heard) counts as done: one read of its result record per death.
     pub fn record_dead(&mut self, run: &str, job: &str, reason: &str) -> Result<RunState> {
         match self.load(run)? {
             RunState::Open { .. } => {}
@@ -123,8 +125,19 @@ impl Ledger {
         }
         let open = self.open.get_mut(run).expect("loaded");
         if open.waiting.contains_key(job) {
-            self.books.write_dead(run, job, reason)?;
-            open.accept_dead(job, reason.to_string());
+            let stored = match self.books.read_result(run, job) {
+                Ok(r) => r.filter(|r| open.fits_plan(r)),
+                // A record that does not parse vouches for nothing.
+                Err(e) if e.is_permanent() => None,
+                Err(e) => return Err(e),
+            };
+            match stored {
+                Some(r) => open.accept_result(r),
+                None => {
+                    self.books.write_dead(run, job, reason)?;
+                    open.accept_dead(job, reason.to_string());
+                }
+            }
         }
         self.settle(run)
     }

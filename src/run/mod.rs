@@ -1,5 +1,6 @@
 //! Runs: which layers a file yields ([`layer`]), how their tiles split into jobs ([`plan`]),
-//! the job message and result record ([`job`]), executing jobs ([`execute`]) — by a worker,
+//! the job message and result record ([`job`]), several small jobs in one message
+//! ([`batch`]), executing jobs ([`execute`]) — by a worker,
 //! or for a whole file in one process ([`local`]) — the bookkeeping of distributed runs
 //! ([`books`]), the ledger that completes them ([`ledger`]), the run's manifest
 //! ([`manifest`]), its PMTiles archives assembled from the jobs' parts ([`archive`]), the
@@ -8,6 +9,7 @@
 //! complete runs with its series, STAC documents, styles and retention ([`catalog`]).
 
 pub mod archive;
+pub mod batch;
 pub mod books;
 pub mod catalog;
 pub mod execute;

@@ -120,15 +120,17 @@ fn corrupt_packed_count(src: &Path, dst: &Path) {
 #[test]
 fn poison_jobs_are_dead_lettered_with_a_reason_and_the_rest_completes() {
     let mut c = Cluster::new("poison");
-    c.chunker(&["--zoom", "0-2"]);
+    // Both layers' jobs (21 tiles and a meta job each) in one batch: the bad field's job is
+    // dead-lettered alone and the other one's rendered.
+    c.chunker(&["--zoom", "0-2", "--batch-tiles", "64"]);
     c.pool(2, &["--idle-exit", "30"]);
     // Give the chunker a moment to declare the topology.
     std::thread::sleep(Duration::from_millis(1500));
     c.publish_raw(b"{this is not json");
-    let mut v2: serde_json::Value = serde_json::json!({"version": 2, "id": "x"});
-    c.publish_raw(&serde_json::to_vec(&v2).unwrap());
-    v2["version"] = serde_json::json!(1);
-    c.publish_raw(&serde_json::to_vec(&v2).unwrap()); // version 1 but missing members
+    let mut v3: serde_json::Value = serde_json::json!({"version": 3, "id": "x"});
+    c.publish_raw(&serde_json::to_vec(&v3).unwrap());
+    v3["version"] = serde_json::json!(1);
+    c.publish_raw(&serde_json::to_vec(&v3).unwrap()); // version 1 but missing members
                                                       // One field that cannot be decoded, then one that can.
     let bad = c.dir.path().join("mixed.grib2");
     corrupt_packed_count(&samples().join("sst_missing.grib2"), &bad);
@@ -141,9 +143,18 @@ fn poison_jobs_are_dead_lettered_with_a_reason_and_the_rest_completes() {
     let dead = c.dead_letters();
     assert_eq!(dead.len(), 4, "{dead:?}");
     let reasons: Vec<&String> = dead.iter().map(|(_, r)| r).collect();
+    // The bad field's job left its batch alone: its dead letter is that job's message.
+    let field_0 = dead.iter().find(|(_, r)| r.contains("packed values"));
+    let field_0 = tilecast::run::job::Job::parse(&field_0.expect("field 0's dead letter").0);
+    assert_eq!(field_0.map(|j| j.fields[0].field).ok(), Some(0));
+    let chunker = std::fs::read_to_string(c.dir.path().join("logs/chunker.log")).unwrap();
+    assert!(
+        chunker.contains("2 jobs published in 1 message\""),
+        "{chunker}"
+    );
     for want in [
         "malformed",
-        "version 2",
+        "version 3",
         "missing field",
         "field 0: ",
         "packed values",

@@ -21,9 +21,10 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use tilecast::io::store::Store;
+use tilecast::run::batch;
 use tilecast::run::books::Books;
 use tilecast::run::catalog::prune::{prune, Rule};
-use tilecast::run::job::{is_name, Job, JobResult};
+use tilecast::run::job::{is_name, JobResult};
 use tilecast::run::ledger::{Ledger, RunState};
 
 use crate::commands::prune::RetentionArgs;
@@ -277,10 +278,6 @@ impl Service {
     /// Records a dead letter; true when it should be delivered again (a transient failure
     /// to record it).
     fn on_dead(&self, d: &Delivery) -> bool {
-        self.metrics()
-            .job_results
-            .with_label_values(&["dead_lettered"])
-            .inc();
         let h = d.properties.headers().clone().unwrap_or_default();
         self.metrics()
             .dead_letters
@@ -290,29 +287,39 @@ impl Service {
             .job_requeues
             .inc_by(headers::requeues_of_dead(&h));
         // Parsing is pure (nothing the message names is read), and every name is checked
-        // before it becomes part of a bookkeeping key.
-        let job = Job::parse(&d.data).ok();
+        // before it becomes part of a bookkeeping key. A worker's dead letter is one job,
+        // named in its headers; the broker's (delivery limit) or an older worker's may be a
+        // batch, whose jobs all died with it (those with a stored result count as done).
+        let jobs = batch::parse_message(&d.data).unwrap_or_default();
         let run = header(d, "x-tilecast-run")
             .filter(|r| is_name(r))
-            .or_else(|| job.as_ref().map(|j| j.run.clone()));
-        let id = header(d, "x-tilecast-job")
-            .filter(|r| is_name(r))
-            .or_else(|| job.as_ref().map(|j| j.id.clone()));
+            .or_else(|| jobs.first().map(|j| j.run.clone()));
+        let ids: Vec<String> = match header(d, "x-tilecast-job").filter(|r| is_name(r)) {
+            Some(id) => vec![id],
+            None => jobs.iter().map(|j| j.id.clone()).collect(),
+        };
+        self.metrics()
+            .job_results
+            .with_label_values(&["dead_lettered"])
+            .inc_by(ids.len().max(1) as u64);
         let reason: String = header(d, "x-tilecast-reason")
             .or_else(|| broker_reason(d))
             .unwrap_or_else(|| "dead-lettered".into())
             .chars()
             .take(tilecast::run::execute::MAX_REASON_CHARS)
             .collect();
-        let (Some(run), Some(id)) = (run, id) else {
+        let Some(run) = run.filter(|_| !ids.is_empty()) else {
             self.metrics().ledger_rejected.inc();
             tracing::warn!(component = "ledger", reason = %reason, "dead letter without a valid run and job: ignored");
             return false;
         };
-        tracing::warn!(component = "ledger", run = %run, job = %id, reason = %reason, "job is dead");
-        let state = self.ledger().record_dead(&run, &id, &reason);
-        let again = matches!(&state, Err(e) if !e.is_permanent());
-        self.report(&run, Some(&id), state);
+        let mut again = false;
+        for id in ids {
+            tracing::warn!(component = "ledger", run = %run, job = %id, reason = %reason, "job is dead");
+            let state = self.ledger().record_dead(&run, &id, &reason);
+            again |= matches!(&state, Err(e) if !e.is_permanent());
+            self.report(&run, Some(&id), state);
+        }
         again
     }
 

@@ -73,6 +73,12 @@ pub struct ChunkerArgs {
     /// Tiles per job (about a second of one core at the default).
     #[arg(long, env = "TILECAST_JOB_TILES", default_value_t = tilecast::run::plan::DEFAULT_JOB_TILES)]
     pub job_tiles: usize,
+    /// Consecutive small jobs of a file are published as one message (a batch, which one
+    /// worker process renders) while their tiles add up to at most this, a meta job's full
+    /// image and documents counting as one tile; 0 publishes every job alone. Batches cost
+    /// a file of many small layers one delivery, process and ack per batch, not per job.
+    #[arg(long, env = "TILECAST_BATCH_TILES", default_value_t = 16)]
+    pub batch_tiles: u64,
     /// Seconds between listings of the ingest location (with --events-queue, listings only
     /// reconcile missed events and can be rare).
     #[arg(long, env = "TILECAST_POLL_INTERVAL", default_value_t = 1.0)]

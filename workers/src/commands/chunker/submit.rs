@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use lapin::types::FieldTable;
 use tilecast::decode::{inventory, FileFields};
+use tilecast::run::batch::{self, BATCH_TYPE};
 use tilecast::run::job::{Job, JOB_TYPE};
 use tilecast::run::plan::{plan_run, run_id, sha256_file, source_of, RunPlan};
 use tilecast::settings::RenderSettings;
@@ -192,7 +193,9 @@ impl Watcher {
         drop(spool);
         let jobs = Job::from_plan(&plan, &self.out_root);
         took.books += lap(&mut t);
-        publish(&jobs, session).await.map_err(Failure::Broker)?;
+        let messages = publish(&jobs, self.args.batch_tiles, session)
+            .await
+            .map_err(Failure::Broker)?;
         took.publish += lap(&mut t);
         self.books.mark_submitted(&plan.run).map_err(books)?;
         self.books.write_ingest_record(&record).map_err(books)?;
@@ -208,10 +211,11 @@ impl Watcher {
             Claim::Held(_) => unreachable!("returned above"),
         };
         Ok(format!(
-            "run {}: {} layers, {} jobs published{resumed}{}",
+            "run {}: {} layers, {} jobs published in {messages} {}{resumed}{}",
             plan.run,
             plan.layers.len(),
             jobs.len(),
+            if messages == 1 { "message" } else { "messages" },
             if plan.failed.is_empty() {
                 String::new()
             } else {
@@ -221,16 +225,22 @@ impl Watcher {
     }
 }
 
-/// Publishes jobs in windows, so the number of unconfirmed messages stays bounded.
-async fn publish(jobs: &[Job], s: &Session) -> anyhow::Result<()> {
+/// Publishes jobs, small ones in batches of at most `batch_tiles` tiles, in windows, so the
+/// number of unconfirmed messages stays bounded. Returns the number of messages.
+async fn publish(jobs: &[Job], batch_tiles: u64, s: &Session) -> anyhow::Result<usize> {
     // Every job of the file carries the time it was first published, for the ledger's
     // end-to-end latency; a resumed submission publishes afresh, with a new time.
     let mut published = FieldTable::default();
     headers::set_count(&mut published, headers::PUBLISHED, headers::now_ms());
-    for window in jobs.chunks(256) {
+    let messages = batch::group(jobs, batch_tiles);
+    for window in messages.chunks(256) {
         let mut confirms = Vec::with_capacity(window.len());
-        for j in window {
-            let props = amqp::properties(JOB_TYPE, &j.id, published.clone());
+        for range in window {
+            let (kind, id, body) = match &jobs[range.clone()] {
+                [j] => (JOB_TYPE, j.id.clone(), j.to_json()),
+                js => (BATCH_TYPE, batch::batch_id(js), batch::batch_json(js)),
+            };
+            let props = amqp::properties(kind, &id, published.clone());
             let c =
                 s.ch.basic_publish(
                     s.names.jobs_exchange.as_str().into(),
@@ -239,7 +249,7 @@ async fn publish(jobs: &[Job], s: &Session) -> anyhow::Result<()> {
                         mandatory: true,
                         ..Default::default()
                     },
-                    &j.to_json(),
+                    &body,
                     props,
                 )
                 .await?;
@@ -249,7 +259,7 @@ async fn publish(jobs: &[Job], s: &Session) -> anyhow::Result<()> {
             amqp::check_confirm(c.await?, &s.names.jobs_exchange, RENDER_KEY)?;
         }
     }
-    Ok(())
+    Ok(messages.len())
 }
 
 fn plan_file(

@@ -26,6 +26,7 @@ use futures_lite::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
+use tilecast::run::batch;
 use tilecast::run::job::Job;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
@@ -42,9 +43,11 @@ use crate::infra::metrics::Metrics;
 /// How long a stopped job's process has to reach a tile boundary before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
-/// A job handed to the fork server.
+/// A delivery (a job or a batch) handed to the fork server.
 struct Running {
     delivery: lapin::message::Delivery,
+    /// Its jobs (none when the message does not parse).
+    jobs: Vec<Job>,
     ids: JobIds,
     pid: i32,
     started: Instant,
@@ -253,6 +256,17 @@ impl Session<'_> {
                         Some(d) => d.context("receiving a job")?,
                         None => anyhow::bail!("the broker closed the consumer"),
                     };
+                    if d.redelivered {
+                        if let Ok(jobs @ [_, _, ..]) = batch::parse_message(&d.data).as_deref() {
+                            // A batch back from a consumer that was lost while holding it:
+                            // its jobs go on alone, so a job that kills its process dies
+                            // alone.
+                            let ids = JobIds::of(&Ok::<_, ()>(jobs.to_vec()));
+                            let why = "its batch was delivered again after its worker was lost";
+                            reporter.retry_or_bury(&d, jobs, &ids, why).await?;
+                            continue;
+                        }
+                    }
                     waiting.push_back(d);
                     self.start_waiting(&mut waiting, places, timeout).await;
                 }
@@ -267,12 +281,14 @@ impl Session<'_> {
                         let finished = Instant::now();
                         // The next job starts before this one is reported.
                         self.start_waiting(&mut waiting, places, timeout).await;
-                        let outcome = judge(&r, status, &outcome);
-                        outcome.count(&self.health.metrics);
+                        let outcomes = judge(&r, status, &outcome);
+                        for o in &outcomes {
+                            o.count(&self.health.metrics);
+                        }
                         let (reporter, who) = (&reporter, self.name);
                         settling.push(async move {
-                            reporter.settle(&r.delivery, &outcome, &r.ids).await?;
-                            log_done(who, &r, &outcome, finished);
+                            reporter.settle(&r.delivery, &r.jobs, &outcomes, &r.ids).await?;
+                            log_done(who, &r, &outcomes, finished);
                             anyhow::Ok(())
                         });
                     }
@@ -302,12 +318,15 @@ impl Session<'_> {
             let Some(d) = waiting.pop_front() else { return };
             *self.next_id += 1;
             let id = *self.next_id;
-            let ids = JobIds::of(&Job::parse(&d.data));
+            let jobs = batch::parse_message(&d.data);
+            let ids = JobIds::of(&jobs);
+            let jobs = jobs.unwrap_or_default();
             let job = d.data.clone();
             self.server.send(Request::Run { id, job }).await;
             let now = Instant::now();
             let r = Running {
                 delivery: d,
+                jobs,
                 ids,
                 pid: 0,
                 started: now,
@@ -328,7 +347,9 @@ impl Session<'_> {
         );
         for (_, r) in self.running.drain() {
             let why = "the fork server died while the job ran (its process died with it)";
-            reporter.retry_or_bury(&r.delivery, &r.ids, why).await?;
+            reporter
+                .retry_or_bury(&r.delivery, &r.jobs, &r.ids, why)
+                .await?;
         }
         if self.server.started.elapsed() < Duration::from_secs(1) {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -395,10 +416,13 @@ async fn stop_all(
                 Some(Event::Finished { id, status, outcome }) => {
                     let Some(r) = running.remove(&id) else { continue };
                     let finished = Instant::now();
-                    let outcome = judge(&r, status, &outcome);
-                    if let (Some(rep), Outcome::Done(_) | Outcome::AlreadyDone(_)) = (reporter, &outcome) {
-                        if rep.settle(&r.delivery, &outcome, &r.ids).await.is_ok() {
-                            log_done(rep.who, &r, &outcome, finished);
+                    let outcomes = judge(&r, status, &outcome);
+                    let all_done = outcomes
+                        .iter()
+                        .all(|o| matches!(o, Outcome::Done(_) | Outcome::AlreadyDone(_)));
+                    if let (Some(rep), true) = (reporter, all_done) {
+                        if rep.settle(&r.delivery, &r.jobs, &outcomes, &r.ids).await.is_ok() {
+                            log_done(rep.who, &r, &outcomes, finished);
                         }
                     }
                 }
@@ -420,15 +444,32 @@ async fn stop_all(
     running.clear();
 }
 
-/// The outcome of a finished job's process from its wait status and what it wrote.
-fn judge(r: &Running, status: i32, bytes: &[u8]) -> Outcome {
+/// The outcomes of a finished job's process, one per job of its delivery (one for a
+/// message that did not parse), from its wait status and what it wrote. A single transient
+/// outcome for a batch (the fork failed) stands for every job of it.
+fn judge(r: &Running, status: i32, bytes: &[u8]) -> Vec<Outcome> {
+    let expected = r.jobs.len().max(1);
     let reported = if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        serde_json::from_slice::<Outcome>(bytes).map_err(|e| {
-            format!(
+        match serde_json::from_slice::<Vec<Outcome>>(bytes) {
+            Ok(o) if o.len() == expected => Ok(o),
+            Ok(o) if o.len() == 1 && matches!(o[0], Outcome::Transient(_)) => {
+                let Some(Outcome::Transient(why)) = o.into_iter().next() else {
+                    unreachable!("matched above")
+                };
+                Ok((0..expected)
+                    .map(|_| Outcome::Transient(why.clone()))
+                    .collect())
+            }
+            Ok(o) => Err(format!(
+                "the job's process {} sent {} outcomes for {expected} jobs",
+                r.pid,
+                o.len()
+            )),
+            Err(e) => Err(format!(
                 "the job's process {} sent an unreadable outcome: {e}",
                 r.pid
-            )
-        })
+            )),
+        }
     } else if libc::WIFSIGNALED(status) {
         Err(format!(
             "the job's process {} was killed by signal {} before reporting",
@@ -442,29 +483,42 @@ fn judge(r: &Running, status: i32, bytes: &[u8]) -> Outcome {
             libc::WEXITSTATUS(status)
         ))
     };
-    match (reported, &r.stopped) {
-        (Ok(o @ (Outcome::Done(_) | Outcome::AlreadyDone(_) | Outcome::Permanent(_))), _) => o,
-        (_, Some(why)) => Outcome::Transient(why.clone()),
-        (Ok(o), None) => o,
-        (Err(why), None) => Outcome::Transient(why),
+    match reported {
+        Ok(outcomes) => outcomes
+            .into_iter()
+            .map(|o| match (o, &r.stopped) {
+                (o @ (Outcome::Done(_) | Outcome::AlreadyDone(_) | Outcome::Permanent(_)), _) => o,
+                (_, Some(why)) => Outcome::Transient(why.clone()),
+                (o, None) => o,
+            })
+            .collect(),
+        Err(why) => {
+            let why = r.stopped.clone().unwrap_or(why);
+            (0..expected)
+                .map(|_| Outcome::Transient(why.clone()))
+                .collect()
+        }
     }
 }
 
-/// The line of a job done: `process_ms` from its delivery to its process's report (fork, run,
-/// outcome), `report_ms` from there to the ack.
-fn log_done(who: &str, r: &Running, outcome: &Outcome, finished: Instant) {
-    let what = match outcome {
-        Outcome::Done(_) => "done",
-        Outcome::AlreadyDone(_) => "already done",
-        // Failures were logged as they were sent on.
-        _ => return,
-    };
-    let ids = &r.ids;
-    tracing::info!(
-        worker = %who, pid = r.pid, run = %ids.run, job = %ids.id, layer = %ids.layer,
-        field = %ids.field, outcome = what, seconds = r.started.elapsed().as_secs_f64(),
-        process_ms = (finished - r.started).as_secs_f64() * 1e3,
-        report_ms = finished.elapsed().as_secs_f64() * 1e3,
-        "job {what} in {:.3} s", r.started.elapsed().as_secs_f64()
-    );
+/// The lines of a delivery's jobs done: `process_ms` from its delivery to its process's
+/// report (fork, run, outcome), `report_ms` from there to the ack.
+fn log_done(who: &str, r: &Running, outcomes: &[Outcome], finished: Instant) {
+    for (job, outcome) in r.jobs.iter().zip(outcomes) {
+        let what = match outcome {
+            Outcome::Done(_) => "done",
+            Outcome::AlreadyDone(_) => "already done",
+            // Failures were logged as they were sent on.
+            _ => continue,
+        };
+        let ids = JobIds::of_job(job);
+        tracing::info!(
+            worker = %who, pid = r.pid, run = %ids.run, job = %ids.id, layer = %ids.layer,
+            field = %ids.field, outcome = what, seconds = r.started.elapsed().as_secs_f64(),
+            process_ms = (finished - r.started).as_secs_f64() * 1e3,
+            report_ms = finished.elapsed().as_secs_f64() * 1e3,
+            batch = r.jobs.len(),
+            "job {what} in {:.3} s", r.started.elapsed().as_secs_f64()
+        );
+    }
 }

@@ -1,7 +1,9 @@
 //! `tilecast worker`: take a job, render it, write it, report it, ack, exit.
 //!
-//! One job per process by default (`--max-jobs`), so an orchestrator that starts fresh
-//! workers gets a clean process per job. Rendering runs on a blocking thread (rayon inside)
+//! One delivery per process by default (`--max-jobs`), so an orchestrator that starts fresh
+//! workers gets a clean process per job. A delivery is one job or a batch of small jobs of
+//! one run ([`tilecast::run::batch`]), rendered in order, each reported as a job alone; a
+//! batch delivered again after its worker was lost is split into its jobs unrendered. Rendering runs on a blocking thread (rayon inside)
 //! while the async side keeps the broker's heartbeats flowing. Outcomes and exit codes follow
 //! docs/ARCHITECTURE.md: done or already done → ack, exit 0; idle past `--idle-exit` → exit 0; permanent
 //! error → the job goes to the dead-letter exchange with the reason in headers, ack, exit 0;
@@ -31,8 +33,8 @@ use clap::Args;
 use futures_lite::StreamExt;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
+use tilecast::run::batch;
 use tilecast::run::execute::Progress;
-use tilecast::run::job::Job;
 
 use crate::commands::pool;
 use crate::infra::amqp::{self, AmqpArgs};
@@ -76,7 +78,8 @@ pub struct WorkerArgs {
     /// Size of that cache in MB (the file in use is kept whatever its size).
     #[arg(long, env = "TILECAST_CACHE_MB", default_value_t = 1024)]
     pub cache_mb: u64,
-    /// Jobs to take before exiting (1: a fresh process per job).
+    /// Deliveries (a job, or a batch of small jobs) to take before exiting (1: a fresh
+    /// process per delivery).
     #[arg(long, env = "TILECAST_MAX_JOBS", default_value_t = 1)]
     pub max_jobs: u64,
     /// Exit 0 after this many seconds without a job.
@@ -177,23 +180,39 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             Ok(Some(d)) => d.context("receiving a job")?,
         };
         let received = born.elapsed();
+        let jobs = batch::parse_message(&delivery.data);
+        let ids = JobIds::of(&jobs);
+        let jobs = jobs.map_err(|e| e.to_string());
+        if let (true, Ok(js)) = (delivery.redelivered, &jobs) {
+            if js.len() > 1 {
+                // A batch back from a worker that was lost while holding it: its jobs go on
+                // alone, so a job that kills its process dies alone.
+                let why = "its batch was delivered again after its worker was lost";
+                let split = reporter.retry_or_bury(&delivery, js, &ids, why);
+                if let Err(e) = amqp::while_connected(&conn, split).await {
+                    return Ok(broker_lost(&conn, &ids.id, e).await);
+                }
+                continue;
+            }
+        }
         let last = done + 1 == args.max_jobs;
-        let job = Job::parse(&delivery.data);
-        let ids = JobIds::of(&job);
         let started = Instant::now();
         let mut timed_out = false;
-        let (outcome, books_seconds) = match &job {
-            Err(e) => (Outcome::Permanent(e.to_string()), 0.0),
-            Ok(job) => {
+        let (outcomes, books_seconds) = match &jobs {
+            Err(e) => (vec![Outcome::Permanent(e.clone())], 0.0),
+            Ok(jobs) => {
                 let progress = Arc::new(Progress::default());
-                let (job, runner, p) = (job.clone(), runner.clone(), progress.clone());
+                let (js, runner, p) = (jobs.clone(), runner.clone(), progress.clone());
                 let mut task = tokio::task::spawn_blocking(move || {
                     let mut books_seconds = 0.0;
-                    let o = runner.execute(&job, &p, &mut books_seconds);
+                    let o = runner.execute_all(&js, &p, &mut books_seconds);
                     (o, books_seconds)
                 });
+                let every = |o: &dyn Fn() -> Outcome| (0..jobs.len()).map(|_| o()).collect();
                 tokio::select! {
-                    r = &mut task => r.unwrap_or_else(|e| (Outcome::Transient(format!("render task failed: {e}")), 0.0)),
+                    r = &mut task => r.unwrap_or_else(|e| {
+                        (every(&|| Outcome::Transient(format!("render task failed: {e}"))), 0.0)
+                    }),
                     _ = sigterm.recv() => {
                         // Stop between tiles and write nothing more; leave the job unacked:
                         // closing returns it to the queue.
@@ -210,7 +229,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                         tracing::error!(worker = %name, job = %ids.id, outcome = "timeout",
                             "job {why}: stopped");
                         timed_out = true;
-                        (Outcome::Transient(why), 0.0)
+                        (every(&|| Outcome::Transient(why.clone())), 0.0)
                     }
                 }
             }
@@ -219,24 +238,28 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         if last && args.standby {
             pool::rendered();
         }
-        let transient = matches!(outcome, Outcome::Transient(_));
+        let transient = outcomes.iter().any(|o| matches!(o, Outcome::Transient(_)));
         if last || transient {
             // No further delivery may arrive once this one is acked: it would come back with
             // its delivery count raised when this process exits.
             let cancel = ch.basic_cancel(tag.as_str().into(), BasicCancelOptions::default());
             let _ = amqp::while_connected(&conn, async { Ok(cancel.await?) }).await;
         }
-        outcome.count(&health.metrics);
-        let settled = reporter.settle(&delivery, &outcome, &ids);
+        for o in &outcomes {
+            o.count(&health.metrics);
+        }
+        let jobs = jobs.unwrap_or_default();
+        let settled = reporter.settle(&delivery, &jobs, &outcomes, &ids);
         if let Err(e) = amqp::while_connected(&conn, settled).await {
             return Ok(broker_lost(&conn, &ids.id, e).await);
         }
-        if let Outcome::Done(_) | Outcome::AlreadyDone(_) = outcome {
-            let what = if matches!(outcome, Outcome::AlreadyDone(_)) {
-                "already done"
-            } else {
-                "done"
+        for (job, outcome) in jobs.iter().zip(&outcomes) {
+            let what = match outcome {
+                Outcome::Done(_) => "done",
+                Outcome::AlreadyDone(_) => "already done",
+                _ => continue,
             };
+            let ids = JobIds::of_job(job);
             tracing::info!(
                 worker = %name, run = %ids.run, job = %ids.id, layer = %ids.layer, field = %ids.field, outcome = what,
                 seconds = started.elapsed().as_secs_f64(),
@@ -246,6 +269,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 released_ms = released.as_secs_f64() * 1e3,
                 received_ms = received.as_secs_f64() * 1e3,
                 acked_ms = born.elapsed().as_secs_f64() * 1e3,
+                batch = jobs.len(),
                 "job {what} in {:.3} s", started.elapsed().as_secs_f64()
             );
         }

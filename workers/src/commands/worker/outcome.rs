@@ -1,7 +1,8 @@
-//! One job run to its outcome, on the worker's side of the broker: the output root checked,
-//! an earlier result looked up (a redelivery reports it again), the job executed, and its
-//! result record written once every tile is stored. Shared by `tilecast worker` and the
-//! processes `tilecast pool` forks per job, which send the [`Outcome`] to the pool as JSON.
+//! A delivery's jobs run to their outcomes, on the worker's side of the broker: for each job
+//! the output root checked, an earlier result looked up (a redelivery reports it again), the
+//! job executed, and its result record written once every tile is stored. Shared by
+//! `tilecast worker` and the processes `tilecast pool` forks per delivery, which send the
+//! [`Outcome`]s to the pool as JSON.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,17 +80,42 @@ impl Runner {
         })
     }
 
-    /// Runs a job to its outcome; adds the seconds spent reading and writing its result
-    /// record to `books_seconds`. Blocking.
-    pub fn execute(&self, job: &Job, progress: &Progress, books_seconds: &mut f64) -> Outcome {
-        execute(
-            job,
-            &self.out_root,
-            (&self.books, books_seconds),
-            &self.sources,
-            self.store.as_ref(),
-            progress,
-        )
+    /// Runs a delivery's jobs, in order, to one outcome each; adds the seconds spent reading
+    /// and writing result records to `books_seconds`. Blocking. Once a job fails transiently
+    /// (or a stop is asked for), the jobs after it are not run: they are transient failures
+    /// too, sent on with it (a store that failed one job would likely fail the next, each
+    /// after its retries).
+    pub fn execute_all(
+        &self,
+        jobs: &[Job],
+        progress: &Progress,
+        books_seconds: &mut f64,
+    ) -> Vec<Outcome> {
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(jobs.len());
+        let mut first_transient: Option<(String, String)> = None;
+        for job in jobs {
+            let outcome = match &first_transient {
+                Some((id, e)) => {
+                    Outcome::Transient(format!("not run: job {id} of its batch failed first: {e}"))
+                }
+                None if progress.stopped() => {
+                    Outcome::Transient(tilecast::Error::Stopped.to_string())
+                }
+                None => execute(
+                    job,
+                    &self.out_root,
+                    (&self.books, books_seconds),
+                    &self.sources,
+                    self.store.as_ref(),
+                    progress,
+                ),
+            };
+            if let (None, Outcome::Transient(e)) = (&first_transient, &outcome) {
+                first_transient = Some((job.id.clone(), e.clone()));
+            }
+            outcomes.push(outcome);
+        }
+        outcomes
     }
 }
 

@@ -1,7 +1,8 @@
-//! A job's outcome sent on to the broker, then the job acked: a notice of the stored result
-//! record to the results queue, a permanent failure to the dead-letter exchange with its
-//! reason, a transient one back to the jobs exchange with the failure counted (or, past
-//! `--delivery-limit`, dead-lettered). Every message is published with a confirm before the
+//! A delivery's outcomes sent on to the broker, then the delivery acked: for each job, a
+//! notice of the stored result record to the results queue, a permanent failure to the
+//! dead-letter exchange with its reason, a transient one back to the jobs exchange with the
+//! failure counted (or, past `--delivery-limit`, dead-lettered). A job of a batch is sent on
+//! alone: its own body, so a job that fails never takes the rest of its batch with it. Every message is published with a confirm before the
 //! job is acked, so a broker failing in between leaves the job unacked: it returns to the
 //! queue when the connection closes, and its redelivery finds the result record and reports
 //! it again. A notice the broker takes but cannot deliver (no results queue) is only
@@ -17,13 +18,15 @@ use anyhow::Context;
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
 use lapin::types::FieldTable;
+use tilecast::run::batch;
 use tilecast::run::job::{Job, JobResult, JOB_TYPE, RESULT_TYPE};
 
 use super::outcome::Outcome;
 use crate::infra::amqp::{self, Names, RENDER_KEY};
 use crate::infra::headers::{self, DeathReason};
 
-/// The job a delivery carries, named for logs and headers (`?` where it did not parse).
+/// The job or batch a delivery carries, named for logs and headers (`?` where it did not
+/// parse; a batch is named by its batch id and its jobs' count).
 pub struct JobIds {
     pub id: String,
     pub run: String,
@@ -33,25 +36,35 @@ pub struct JobIds {
 }
 
 impl JobIds {
-    pub fn of<E>(job: &Result<Job, E>) -> JobIds {
-        match job {
-            Ok(j) => JobIds {
-                id: j.id.clone(),
-                run: j.run.clone(),
-                layer: j.layer.clone(),
-                field: j
-                    .fields
-                    .iter()
-                    .map(|f| f.field.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
+    pub fn of<E>(jobs: &Result<Vec<Job>, E>) -> JobIds {
+        match jobs.as_deref() {
+            Ok([j]) => JobIds::of_job(j),
+            Ok(js @ [first, ..]) => JobIds {
+                id: batch::batch_id(js),
+                run: first.run.clone(),
+                layer: format!("{} layers", js.len()),
+                field: "?".into(),
             },
-            Err(_) => JobIds {
+            _ => JobIds {
                 id: "?".into(),
                 run: "?".into(),
                 layer: "?".into(),
                 field: "?".into(),
             },
+        }
+    }
+
+    pub fn of_job(j: &Job) -> JobIds {
+        JobIds {
+            id: j.id.clone(),
+            run: j.run.clone(),
+            layer: j.layer.clone(),
+            field: j
+                .fields
+                .iter()
+                .map(|f| f.field.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 }
@@ -66,28 +79,74 @@ pub struct Reporter<'a> {
 }
 
 impl Reporter<'_> {
-    /// Sends `outcome` of `delivery` on and acks it. An error means the broker failed
+    /// Sends the `outcomes` of `delivery` on, one per job of `jobs` (one outcome and no job
+    /// for a message that did not parse), and acks it. An error means the broker failed
     /// meanwhile: the delivery is unacked, and the caller closes the connection so it
     /// returns to the queue.
     pub async fn settle(
         &self,
         delivery: &Delivery,
-        outcome: &Outcome,
+        jobs: &[Job],
+        outcomes: &[Outcome],
         ids: &JobIds,
     ) -> anyhow::Result<()> {
+        let h = delivery.properties.headers().clone().unwrap_or_default();
+        if let [outcome] = outcomes {
+            self.send_on(&h, &delivery.data, ids, outcome).await?;
+        } else {
+            for (job, outcome) in jobs.iter().zip(outcomes) {
+                let body = job.to_json();
+                self.send_on(&h, &body, &JobIds::of_job(job), outcome)
+                    .await?;
+            }
+        }
+        ack(delivery).await
+    }
+
+    /// A delivery failed without its jobs being at fault (a process that died, past
+    /// `--job-timeout`, a batch delivered again after its worker was lost): each job is
+    /// published again with the failure counted in `x-tilecast-attempts` (a batch's jobs
+    /// each alone), or, once it has failed more than `--delivery-limit` times, sent to the
+    /// dead-letter exchange; then the delivery is acked.
+    pub async fn retry_or_bury(
+        &self,
+        delivery: &Delivery,
+        jobs: &[Job],
+        ids: &JobIds,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        let h = delivery.properties.headers().clone().unwrap_or_default();
+        if jobs.len() > 1 {
+            for job in jobs {
+                self.again(&h, &job.to_json(), &JobIds::of_job(job), error)
+                    .await?;
+            }
+        } else {
+            self.again(&h, &delivery.data, ids, error).await?;
+        }
+        ack(delivery).await
+    }
+
+    /// One job's outcome (or a message's that did not parse), with `body` its message.
+    async fn send_on(
+        &self,
+        h: &FieldTable,
+        body: &[u8],
+        ids: &JobIds,
+        outcome: &Outcome,
+    ) -> anyhow::Result<()> {
         match outcome {
-            Outcome::Done(r) | Outcome::AlreadyDone(r) => self.report(delivery, r).await,
-            Outcome::Permanent(reason) => self.bury(delivery, ids, reason).await,
-            Outcome::Transient(error) => self.retry_or_bury(delivery, ids, error).await,
+            Outcome::Done(r) | Outcome::AlreadyDone(r) => self.notice(h, r).await,
+            Outcome::Permanent(reason) => self.bury(h, body, ids, reason).await,
+            Outcome::Transient(error) => self.again(h, body, ids, error).await,
         }
     }
 
     /// A notice of the stored result to the results queue, with the delivery's failure count
     /// carried on: transient, since the record is the durable copy.
-    async fn report(&self, delivery: &Delivery, r: &JobResult) -> anyhow::Result<()> {
-        let job_headers = delivery.properties.headers().clone().unwrap_or_default();
-        let failed_before = headers::failed_before(&job_headers);
-        let h = headers::report(&job_headers, failed_before);
+    async fn notice(&self, job_headers: &FieldTable, r: &JobResult) -> anyhow::Result<()> {
+        let failed_before = headers::failed_before(job_headers);
+        let h = headers::report(job_headers, failed_before);
         let props = amqp::notice_properties(RESULT_TYPE, &r.job, h);
         let report = serde_json::to_vec(r)?;
         let results = &self.names.results;
@@ -98,34 +157,29 @@ impl Reporter<'_> {
             tracing::warn!(worker = %self.who, run = %r.run, job = %r.job, error = %e,
                 "result notice not delivered; the ledger reads the result record at its next recheck");
         }
-        delivery
-            .ack(BasicAckOptions::default())
-            .await
-            .context("acking the job")?;
         Ok(())
     }
 
     /// A job that can never succeed, to the dead-letter exchange with the reason.
-    async fn bury(&self, delivery: &Delivery, ids: &JobIds, reason: &str) -> anyhow::Result<()> {
-        let job_headers = delivery.properties.headers().clone().unwrap_or_default();
-        let failed_before = headers::failed_before(&job_headers);
+    async fn bury(
+        &self,
+        job_headers: &FieldTable,
+        body: &[u8],
+        ids: &JobIds,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let failed_before = headers::failed_before(job_headers);
         let h = dead_letter_headers(
-            &job_headers,
+            job_headers,
             (&ids.id, &ids.run),
             reason,
             DeathReason::Permanent,
             failed_before,
         );
         let props = amqp::properties(JOB_TYPE, &ids.id, h);
-        self.publish_then_ack(
-            &self.names.dead_exchange,
-            "",
-            &delivery.data,
-            props,
-            delivery,
-        )
-        .await
-        .context("dead-lettering the job")?;
+        amqp::publish_confirmed(self.ch, &self.names.dead_exchange, "", body, props)
+            .await
+            .context("dead-lettering the job")?;
         tracing::error!(
             worker = %self.who, run = %ids.run, job = %ids.id, layer = %ids.layer, field = %ids.field,
             outcome = "dead_lettered", reason = %reason,
@@ -134,18 +188,16 @@ impl Reporter<'_> {
         Ok(())
     }
 
-    /// A delivery failed without the job being at fault (a transient error, a process that
-    /// died, past `--job-timeout`). The job is published again with the failure counted in
-    /// `x-tilecast-attempts`, or, once it has failed more than `--delivery-limit` times, sent
-    /// to the dead-letter exchange; then this delivery is acked.
-    pub async fn retry_or_bury(
+    /// A failed delivery of one job (or of a message that did not parse): published again
+    /// with the failure counted, or dead-lettered past the limit.
+    async fn again(
         &self,
-        delivery: &Delivery,
+        job_headers: &FieldTable,
+        body: &[u8],
         ids: &JobIds,
         error: &str,
     ) -> anyhow::Result<()> {
-        let job_headers = delivery.properties.headers().clone().unwrap_or_default();
-        let failures = headers::failed_before(&job_headers) + 1;
+        let failures = headers::failed_before(job_headers) + 1;
         let (job, run) = (ids.id.as_str(), ids.run.as_str());
         let id = if job == "?" { "unknown" } else { job };
         tracing::warn!(
@@ -158,7 +210,7 @@ impl Reporter<'_> {
                 self.delivery_limit
             );
             let h = dead_letter_headers(
-                &job_headers,
+                job_headers,
                 (job, run),
                 &reason,
                 DeathReason::DeliveryLimit,
@@ -168,39 +220,30 @@ impl Reporter<'_> {
             tracing::error!(job = %job, run = %run, outcome = "dead_lettered", failures,
                 "job dead-lettered: {reason}");
             let exchange = &self.names.dead_exchange;
-            self.publish_then_ack(exchange, "", &delivery.data, props, delivery)
+            amqp::publish_confirmed(self.ch, exchange, "", body, props)
                 .await
                 .context("dead-lettering the failed job")
         } else {
             // The new copy starts the broker's own count afresh.
-            let mut h = headers::without(&job_headers, headers::BROKER_DELIVERY_COUNT);
+            let mut h = headers::without(job_headers, headers::BROKER_DELIVERY_COUNT);
             headers::set_count(&mut h, headers::ATTEMPTS, failures);
             let props = amqp::properties(JOB_TYPE, id, h);
             tracing::warn!(job = %job, run = %run, outcome = "requeued", failures,
                 limit = self.delivery_limit, "job requeued after failed delivery {failures}");
             let exchange = &self.names.jobs_exchange;
-            self.publish_then_ack(exchange, RENDER_KEY, &delivery.data, props, delivery)
+            amqp::publish_confirmed(self.ch, exchange, RENDER_KEY, body, props)
                 .await
                 .context("requeueing the failed job")
         }
     }
+}
 
-    /// Publishes `body` with confirms, then acks the job it reports.
-    async fn publish_then_ack(
-        &self,
-        exchange: &str,
-        key: &str,
-        body: &[u8],
-        props: lapin::BasicProperties,
-        delivery: &Delivery,
-    ) -> anyhow::Result<()> {
-        amqp::publish_confirmed(self.ch, exchange, key, body, props).await?;
-        delivery
-            .ack(BasicAckOptions::default())
-            .await
-            .context("acking the job")?;
-        Ok(())
-    }
+async fn ack(delivery: &Delivery) -> anyhow::Result<()> {
+    delivery
+        .ack(BasicAckOptions::default())
+        .await
+        .context("acking the job")?;
+    Ok(())
 }
 
 /// Headers of a dead letter: the reason, the job and run (`?` when unknown), why it died,

@@ -1,15 +1,15 @@
 //! A job's process, forked by the fork server: it sets itself up (dies with the fork
 //! server, keeps only standard error and its outcome pipe, stops between tiles on SIGTERM or
-//! SIGINT), runs the job as a worker would, writes the outcome and a newline to the pipe,
-//! closes it and exits.
+//! SIGINT), runs the delivery's jobs (one, or a batch) as a worker would, writes their
+//! outcomes (a JSON array) and a newline to the pipe, closes it and exits.
 
 use std::io::Write;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::{Duration, Instant};
 
+use tilecast::run::batch;
 use tilecast::run::execute::Progress;
-use tilecast::run::job::Job;
 
 use super::OUTCOME_FD;
 use crate::commands::worker::{Outcome, Runner, WorkerArgs};
@@ -52,12 +52,12 @@ pub(super) fn job_process(
         .use_current_thread()
         .build_global();
     let t0 = Instant::now();
-    let outcome = run_job(job, worker, &progress);
+    let outcomes = run_jobs(job, worker, &progress);
     if progress.stopped() {
         tracing::warn!(component = "pool", "job stopped by a signal");
     }
     log_usage(t0 - entered, t0);
-    let mut bytes = serde_json::to_vec(&outcome).unwrap_or_default();
+    let mut bytes = serde_json::to_vec(&outcomes).unwrap_or_default();
     // The newline says the report is complete; closing the pipe lets the fork server tell
     // the pool now rather than once the kernel has torn this process down.
     bytes.push(b'\n');
@@ -108,15 +108,19 @@ unsafe fn close_from(first: RawFd) {
     }
 }
 
-/// Runs the job with a worker's settings; SIGTERM or SIGINT stops it between tiles.
-fn run_job(job: &[u8], worker: &WorkerArgs, progress: &Progress) -> Outcome {
-    let job = match Job::parse(job) {
+/// Runs the delivery's jobs with a worker's settings, to one outcome each (one for a message
+/// that does not parse); SIGTERM or SIGINT stops them between tiles.
+fn run_jobs(message: &[u8], worker: &WorkerArgs, progress: &Progress) -> Vec<Outcome> {
+    let jobs = match batch::parse_message(message) {
         Ok(j) => j,
-        Err(e) => return Outcome::Permanent(e.to_string()),
+        Err(e) => return vec![Outcome::Permanent(e.to_string())],
     };
     match Runner::new(worker) {
-        Ok(runner) => runner.execute(&job, progress, &mut 0.0),
-        Err(e) => Outcome::Transient(format!("{e:#}")),
+        Ok(runner) => runner.execute_all(&jobs, progress, &mut 0.0),
+        Err(e) => jobs
+            .iter()
+            .map(|_| Outcome::Transient(format!("{e:#}")))
+            .collect(),
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! The pool starts it once (`tilecast pool --fork-server -- WORKER_FLAGS`). It stays
 //! single-threaded, so `fork` is safe in it: no other thread can hold a lock the child would
-//! inherit held. For each job it is sent, it forks a process that runs the job
-//! ([`crate::commands::worker::Runner`]), writes the [`Outcome`] as JSON to a pipe and exits;
+//! inherit held. For each delivery it is sent (a job or a batch), it forks a process that runs
+//! its jobs ([`crate::commands::worker::Runner`]), writes their [`Outcome`]s as a JSON array
+//! to a pipe and exits;
 //! the fork server sends the pool those bytes as soon as they are complete (the process ends
 //! them with a newline and closes the pipe), so the pool can start the next job while the
 //! kernel still tears the finished process down, and reaps the process when it has exited;
@@ -166,7 +167,7 @@ fn handle(
                 send(&Event::Finished {
                     id,
                     status: 0,
-                    outcome: serde_json::to_vec(&outcome)?,
+                    outcome: serde_json::to_vec(&[outcome])?,
                 })?;
             }
         },
