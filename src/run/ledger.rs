@@ -330,3 +330,57 @@ enum Record {
     Dead(String),
     Missing,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::io::store::LocalStore;
+    use crate::run::job::JobResult;
+    use crate::settings::RenderSettings;
+
+    /// A job whose result is stored when its death is heard of (a batch dead-lettered whole
+    /// after some of its jobs were done) counts as done: no dead record, no failure.
+    #[test]
+    fn a_death_of_a_job_whose_result_is_stored_counts_as_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn crate::io::store::Store> = Arc::new(LocalStore::new(dir.path()));
+        let books = Books::new(store.clone());
+        let sample =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/global_t2m.grib2");
+        let settings = RenderSettings {
+            zoom: Some((0, 1)),
+            ..RenderSettings::default()
+        };
+        let (_, plan) = crate::run::local::plan_file(&sample, &settings, 1).unwrap();
+        let layer = &plan.layers[0];
+        assert!(layer.jobs.len() >= 3);
+        books.write_plan(&plan).unwrap();
+        let (done, dead) = (&layer.jobs[1].id, &layer.jobs[2].id);
+        books
+            .write_result(&JobResult {
+                version: 1,
+                job: done.clone(),
+                run: plan.run.clone(),
+                layer: layer.name.clone(),
+                tiles: 1,
+                bytes: 1,
+                entry: None,
+                seconds: Default::default(),
+                outcome: "done".into(),
+            })
+            .unwrap();
+        let mut ledger = Ledger::new(Books::new(store));
+        let waiting = layer.jobs.len();
+        let state = ledger.record_dead(&plan.run, done, "batch died").unwrap();
+        assert!(matches!(state, RunState::Open { waiting: w } if w == waiting - 1));
+        assert_eq!(books.read_dead(&plan.run, done).unwrap(), None);
+        let state = ledger.record_dead(&plan.run, dead, "batch died").unwrap();
+        assert!(matches!(state, RunState::Open { waiting: w } if w == waiting - 2));
+        assert_eq!(
+            books.read_dead(&plan.run, dead).unwrap().as_deref(),
+            Some("batch died")
+        );
+    }
+}

@@ -9,16 +9,6 @@ mod common;
 
 use common::*;
 
-/// The pool's "job done" log records.
-fn done_lines(c: &Cluster) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(c.dir.path().join("logs/pool.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["outcome"] == "done")
-        .collect()
-}
-
 /// The pool's fork server (its only child).
 fn fork_server(c: &Cluster) -> u32 {
     let kids = children(c.pid("pool"));
@@ -76,97 +66,6 @@ fn every_job_runs_in_a_process_of_its_own_forked_by_the_fork_server() {
     );
     // The fork server outlives its jobs: still the same process, still the pool's child.
     assert_eq!(fork_server(&c), zygote);
-}
-
-/// The number of messages the chunker says it published a file's jobs in.
-fn messages_published(c: &Cluster) -> usize {
-    let log = std::fs::read_to_string(c.dir.path().join("logs/chunker.log")).unwrap();
-    let at = log.find(" jobs published in ").expect("a published file") + 19;
-    let n = log[at..].split(' ').next().unwrap();
-    n.parse().unwrap_or_else(|_| panic!("{log}"))
-}
-
-#[test]
-fn small_jobs_travel_in_batches_one_process_per_batch_each_job_reported_alone() {
-    let mut c = Cluster::new("forkbatch");
-    // z0-3 in jobs of at most 4 tiles: the default --batch-tiles 16 puts 3 or 4 in a message.
-    c.chunker(&["--zoom", "0-3", "--job-tiles", "4"]);
-    c.pool(2, &[]);
-    c.drop_file(&samples().join("global_t2m.grib2"), "global_t2m.grib2");
-    c.wait_manifests(1, Duration::from_secs(60));
-    let jobs = c.results_recorded();
-    let messages = messages_published(&c);
-    assert!(
-        jobs >= 20 && messages * 3 <= jobs,
-        "{jobs} jobs in {messages} messages"
-    );
-    // Every job has its own result and its own line; the jobs of a batch share a process.
-    let done = done_lines(&c);
-    assert_eq!(done.len(), jobs, "{}", c.logs());
-    let mut pids: Vec<u64> = done.iter().map(|d| d["pid"].as_u64().unwrap()).collect();
-    pids.sort_unstable();
-    pids.dedup();
-    assert_eq!(pids.len(), messages, "{}", c.logs());
-    let batched: u64 = done.iter().map(|d| d["batch"].as_u64().unwrap()).sum();
-    assert!(batched > jobs as u64, "no job said it came in a batch");
-    assert_same_as_local(
-        &c,
-        &[c.ingest().join("global_t2m.grib2")],
-        &["--zoom", "0-3"],
-    );
-}
-
-#[test]
-fn a_batch_whose_process_is_killed_goes_on_as_single_jobs() {
-    let mut c = Cluster::new("forkbatchkill");
-    c.chunker(&["--zoom", "0-3", "--job-tiles", "4"]);
-    c.pool(1, &[]);
-    c.drop_file(&samples().join("global_t2m.grib2"), "global_t2m.grib2");
-    // The first job's process to appear runs the file's first batch: killed at once.
-    let t0 = Instant::now();
-    let victim = loop {
-        let kids = children(c.pid("pool"));
-        if let Some(job) = kids.first().and_then(|&z| children(z).first().copied()) {
-            break job;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "no job's process\n{}",
-            c.logs()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    signal(victim, libc::SIGKILL);
-    c.wait_manifests(1, Duration::from_secs(60));
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&c.manifests()[0]).unwrap()).unwrap();
-    assert_eq!(m["failed"], serde_json::json!([]), "{m}");
-    // Each job of the killed batch was published again alone, its failure counted.
-    let log = std::fs::read_to_string(c.dir.path().join("logs/pool.log")).unwrap();
-    let requeued: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("job requeued after failed delivery 1"))
-        .collect();
-    assert!(requeued.len() >= 3, "{log}");
-    assert!(
-        log.contains(&format!(
-            "the job's process {victim} was killed by signal 9"
-        )),
-        "{log}"
-    );
-    // Those copies were single jobs: each ran in a process of its own.
-    let singles = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["outcome"] == "done" || v["outcome"] == "already done")
-        .filter(|v| v["batch"] == 1)
-        .count();
-    assert!(singles >= requeued.len(), "{log}");
-    assert_same_as_local(
-        &c,
-        &[c.ingest().join("global_t2m.grib2")],
-        &["--zoom", "0-3"],
-    );
 }
 
 #[test]

@@ -423,3 +423,21 @@ pub fn delete_topology(prefix: &str) {
         }
     });
 }
+
+/// The pool's "job done" log records.
+pub fn done_lines(c: &Cluster) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(c.dir.path().join("logs/pool.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["outcome"] == "done")
+        .collect()
+}
+
+/// The number of messages the chunker says it published a file's jobs in.
+pub fn messages_published(c: &Cluster) -> usize {
+    let log = std::fs::read_to_string(c.dir.path().join("logs/chunker.log")).unwrap();
+    let at = log.find(" jobs published in ").expect("a published file") + 19;
+    let n = log[at..].split(' ').next().unwrap();
+    n.parse().unwrap_or_else(|_| panic!("{log}"))
+}
