@@ -505,11 +505,8 @@ fn judge(r: &Running, status: i32, bytes: &[u8]) -> Vec<Outcome> {
 /// report (fork, run, outcome), `report_ms` from there to the ack.
 fn log_done(who: &str, r: &Running, outcomes: &[Outcome], finished: Instant) {
     for (job, outcome) in r.jobs.iter().zip(outcomes) {
-        let what = match outcome {
-            Outcome::Done(_) => "done",
-            Outcome::AlreadyDone(_) => "already done",
-            // Failures were logged as they were sent on.
-            _ => continue,
+        let Some(what) = outcome.done_label() else {
+            continue;
         };
         let ids = JobIds::of_job(job);
         tracing::info!(

@@ -254,10 +254,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             return Ok(broker_lost(&conn, &ids.id, e).await);
         }
         for (job, outcome) in jobs.iter().zip(&outcomes) {
-            let what = match outcome {
-                Outcome::Done(_) => "done",
-                Outcome::AlreadyDone(_) => "already done",
-                _ => continue,
+            let Some(what) = outcome.done_label() else {
+                continue;
             };
             let ids = JobIds::of_job(job);
             tracing::info!(

@@ -34,6 +34,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How a job that ended with a result is logged (`done`, `already done`); `None` for a
+    /// failure, which is logged as it is sent on.
+    pub fn done_label(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Done(_) => Some("done"),
+            Outcome::AlreadyDone(_) => Some("already done"),
+            Outcome::Permanent(_) | Outcome::Transient(_) => None,
+        }
+    }
+
     /// Counts the outcome in the job metrics of a worker's or a pool's endpoint: results
     /// (with their stage times) and permanent failures; a transient failure is a delivery
     /// that will come back, not an outcome yet.
