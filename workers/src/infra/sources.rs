@@ -23,7 +23,8 @@ use tilecast::run::job::Job;
 use tilecast::run::plan::SourceRef;
 use tilecast::{Error, Result};
 
-use crate::infra::storage::{Location, S3Args, S3Store};
+use crate::infra::s3::S3Store;
+use crate::infra::storage::{Location, S3Args};
 
 /// The locations a worker may read job sources from.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@
 //! finished is reported and acked, the others return to the queue; then the pool exits 0.
 
 use std::collections::{HashMap, VecDeque};
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,11 +28,9 @@ use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use tilecast::run::batch;
 use tilecast::run::job::Job;
-use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, ChildStdin, Command};
 use tokio::signal::unix::{signal, Signal, SignalKind};
-use tokio::sync::mpsc;
 
+use super::server::Server;
 use super::zygote::{Event, Request};
 use super::PoolArgs;
 use crate::commands::worker::{JobIds, Outcome, Reporter, WorkerArgs};
@@ -55,72 +53,6 @@ struct Running {
     deadline: Instant,
     /// Stopped by the pool (timeout, shutdown, broker lost), with why.
     stopped: Option<String>,
-}
-
-/// The fork server process and its events.
-struct Server {
-    child: Child,
-    stdin: ChildStdin,
-    events: mpsc::UnboundedReceiver<Event>,
-    started: Instant,
-}
-
-impl Server {
-    fn start(args: &PoolArgs) -> anyhow::Result<Server> {
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.args(["pool", "--fork-server", "--"])
-            .args(&args.worker_args);
-        // N jobs share the machine's cores: each job's process renders on its share of them
-        // (one thread each for as many jobs as cores) unless RAYON_NUM_THREADS says otherwise.
-        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let threads = (cores / usize::from(args.workers)).max(1);
-            cmd.env("RAYON_NUM_THREADS", threads.to_string());
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the fork server")?;
-        let stdin = child.stdin.take().context("fork server stdin")?;
-        let mut stdout = child.stdout.take().context("fork server stdout")?;
-        let (tx, events) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Ok(Some(e)) = Event::read(&mut stdout).await {
-                if tx.send(e).is_err() {
-                    break;
-                }
-            }
-        });
-        tracing::debug!(component = "pool", pid = child.id(), "fork server started");
-        Ok(Server {
-            child,
-            stdin,
-            events,
-            started: Instant::now(),
-        })
-    }
-
-    /// Closes its requests and waits for it to exit (it has no jobs left by then), so its
-    /// CPU time, and its jobs', is counted as this process's children's.
-    async fn close(self) {
-        let Server {
-            mut child, stdin, ..
-        } = self;
-        drop(stdin);
-        if tokio::time::timeout(Duration::from_secs(3), child.wait())
-            .await
-            .is_err()
-        {
-            let _ = child.kill().await;
-        }
-    }
-
-    /// Sends a request; a fork server that is gone shows as the end of its events.
-    async fn send(&mut self, r: Request) {
-        let _ = self.stdin.write_all(&r.encode()).await;
-    }
 }
 
 pub async fn supervise(args: &PoolArgs, worker: WorkerArgs) -> anyhow::Result<ExitCode> {

@@ -13,10 +13,12 @@
 //! - `--spawn exec` ([`exec`]): a `tilecast worker` process per job, with its own connection,
 //!   exactly what a cluster runs; `--standby` keeps some started and connected ahead of need.
 //!
-//! Either way at most N jobs render at once and no process renders a second job.
+//! Either way at most N deliveries (a job, or a batch of small jobs of one file) render at
+//! once and no process renders a second delivery.
 
 mod exec;
 mod fork;
+mod server;
 mod zygote;
 
 use std::process::ExitCode;
