@@ -3,15 +3,16 @@
 //! than per job (docs/ARCHITECTURE.md 3.5). The jobs themselves, their ids, results and
 //! bookkeeping are those of version 1: a batch only carries them.
 //!
-//! The chunker groups consecutive jobs of a plan ([`group`]) while their tiles add up to at
-//! most a budget; a worker parses either version with [`parse_message`] and gets the jobs.
+//! The chunker packs consecutive jobs of a plan into messages ([`pack`]) while their tiles add
+//! up to at most a budget; a worker parses either version with [`parse_message`] and gets the
+//! jobs.
 
 use std::ops::Range;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::run::job::{check_size, Job, JobError, VersionOnly, JOB_VERSION};
+use crate::run::job::{check_size, Job, JobError, VersionOnly, JOB_TYPE, JOB_VERSION};
 use crate::run::plan::TileRange;
 
 /// The `version` of a batch message.
@@ -23,10 +24,10 @@ pub const MAX_BATCH_JOBS: usize = 64;
 /// What a meta job's full-frame image, legend and documents weigh, in tiles.
 const META_WEIGHT: u64 = 1;
 
-#[derive(Serialize, Deserialize)]
-struct Batch<J> {
-    version: u32,
-    jobs: Vec<J>,
+/// A batch as parsed, its version already read.
+#[derive(Deserialize)]
+struct Batch {
+    jobs: Vec<Job>,
 }
 
 /// The jobs of a message of either version: one for version 1, 2 to [`MAX_BATCH_JOBS`]
@@ -38,7 +39,7 @@ pub fn parse_message(body: &[u8]) -> Result<Vec<Job>, JobError> {
     match v.version {
         JOB_VERSION => Ok(vec![Job::parse(body)?]),
         BATCH_VERSION => {
-            let b: Batch<Job> = serde_json::from_slice(body)?;
+            let b: Batch = serde_json::from_slice(body)?;
             check_batch(&b.jobs)?;
             Ok(b.jobs)
         }
@@ -76,15 +77,6 @@ fn check_batch(jobs: &[Job]) -> Result<(), JobError> {
     Ok(())
 }
 
-/// The body of a batch of `jobs` (two or more).
-pub fn batch_json(jobs: &[Job]) -> Vec<u8> {
-    serde_json::to_vec(&Batch {
-        version: BATCH_VERSION,
-        jobs: jobs.iter().collect(),
-    })
-    .expect("jobs serialise")
-}
-
 /// The message id of a batch: the first 16 bytes of sha256 over its job ids, in hex (a name).
 pub fn batch_id(jobs: &[Job]) -> String {
     let mut h = Sha256::new();
@@ -104,20 +96,64 @@ pub fn weight(job: &Job) -> u64 {
     tiles as u64 + if job.meta { META_WEIGHT } else { 0 }
 }
 
-/// Consecutive runs of `jobs` to publish as one message each: a message takes the next job
-/// while the weights add up to at most `budget`, it holds fewer than [`MAX_BATCH_JOBS`] and
-/// its body stays within the message limit; a job heavier than the budget goes alone, and a
-/// budget of 0 sends every job alone.
-pub fn group(jobs: &[Job], budget: u64) -> Vec<Range<usize>> {
-    // The batch envelope and a comma per job, generously.
+/// One message to publish: a job alone (version 1) or a batch (version 2).
+pub struct Message {
+    /// The AMQP `type`: [`JOB_TYPE`] or [`BATCH_TYPE`].
+    pub kind: &'static str,
+    /// The `message_id`: the job's id, or the [`batch_id`].
+    pub id: String,
+    pub body: Vec<u8>,
+    /// Which of the packed jobs it carries.
+    pub jobs: Range<usize>,
+}
+
+/// `jobs` in messages, in order: a message takes the next job while the weights add up to at
+/// most `budget`, it holds fewer than [`MAX_BATCH_JOBS`] and its body stays within the
+/// message limit; a job heavier than the budget goes alone, and a budget of 0 sends every
+/// job alone. Each job is serialised once; a batch's body is its jobs' bodies in the batch
+/// envelope.
+pub fn pack(jobs: &[Job], budget: u64) -> Vec<Message> {
+    let mut bodies: Vec<Vec<u8>> = jobs.iter().map(Job::to_json).collect();
+    let ranges = group(jobs, &bodies, budget);
+    ranges
+        .into_iter()
+        .map(|r| match r.len() {
+            1 => Message {
+                kind: JOB_TYPE,
+                id: jobs[r.start].id.clone(),
+                body: std::mem::take(&mut bodies[r.start]),
+                jobs: r,
+            },
+            _ => {
+                let mut body = format!("{{\"version\":{BATCH_VERSION},\"jobs\":[").into_bytes();
+                for (k, b) in bodies[r.clone()].iter().enumerate() {
+                    if k > 0 {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(b);
+                }
+                body.extend_from_slice(b"]}");
+                Message {
+                    kind: BATCH_TYPE,
+                    id: batch_id(&jobs[r.clone()]),
+                    body,
+                    jobs: r,
+                }
+            }
+        })
+        .collect()
+}
+
+/// The ranges of [`pack`], from the jobs' weights and their bodies' sizes.
+fn group(jobs: &[Job], bodies: &[Vec<u8>], budget: u64) -> Vec<Range<usize>> {
+    // The batch envelope, generously.
     const ENVELOPE: usize = 64;
     let mut out = Vec::new();
     let mut start = 0;
     let (mut load, mut bytes) = (0u64, ENVELOPE);
-    for (i, j) in jobs.iter().enumerate() {
-        let (w, b) = (weight(j), j.to_json().len() + 1);
-        let fits = i > start
-            && load + w <= budget
+    for (i, (j, body)) in jobs.iter().zip(bodies).enumerate() {
+        let (w, b) = (weight(j), body.len() + 1);
+        let fits = load + w <= budget
             && i - start < MAX_BATCH_JOBS
             && bytes + b <= crate::limits::MAX_MESSAGE_BYTES;
         if i > start && !fits {
@@ -139,6 +175,15 @@ mod tests {
     use super::*;
     use crate::run::job::tests::job;
 
+    /// The body of a batch of any `jobs`, as serde writes it.
+    fn batch_json(jobs: &[Job]) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"version": BATCH_VERSION, "jobs": jobs})).unwrap()
+    }
+
+    fn ranges(jobs: &[Job], budget: u64) -> Vec<Range<usize>> {
+        pack(jobs, budget).into_iter().map(|m| m.jobs).collect()
+    }
+
     fn jobs(n: usize) -> Vec<Job> {
         (0..n)
             .map(|i| Job {
@@ -159,6 +204,16 @@ mod tests {
     fn a_batch_round_trips_and_a_single_job_is_a_batch_of_one() {
         let js = jobs(3);
         assert_eq!(parse_message(&batch_json(&js)).unwrap(), js);
+        let packed = pack(&js, 1000);
+        assert_eq!(packed.len(), 1);
+        assert_eq!(
+            (packed[0].kind, &packed[0].id),
+            (BATCH_TYPE, &batch_id(&js))
+        );
+        assert_eq!(parse_message(&packed[0].body).unwrap(), js);
+        let alone = pack(&js, 0);
+        assert_eq!((alone[1].kind, &alone[1].id), (JOB_TYPE, &js[1].id));
+        assert_eq!(alone[1].body, js[1].to_json());
         assert_eq!(
             parse_message(&js[1].to_json()).unwrap(),
             vec![js[1].clone()]
@@ -200,12 +255,15 @@ mod tests {
         // job() is one meta job of one tile: weight 2.
         let js = jobs(10);
         assert_eq!(weight(&js[0]), 2);
-        assert_eq!(group(&js, 6), vec![0..3, 3..6, 6..9, 9..10]);
-        assert_eq!(group(&js, 0), (0..10).map(|i| i..i + 1).collect::<Vec<_>>());
-        assert_eq!(group(&js, 1), group(&js, 0));
-        assert_eq!(group(&js, 1000), vec![0..10]);
-        assert_eq!(group(&jobs(MAX_BATCH_JOBS + 1), 1 << 20).len(), 2);
-        assert!(group(&[], 16).is_empty());
+        assert_eq!(ranges(&js, 6), vec![0..3, 3..6, 6..9, 9..10]);
+        assert_eq!(
+            ranges(&js, 0),
+            (0..10).map(|i| i..i + 1).collect::<Vec<_>>()
+        );
+        assert_eq!(ranges(&js, 1), ranges(&js, 0));
+        assert_eq!(ranges(&js, 1000), vec![0..10]);
+        assert_eq!(pack(&jobs(MAX_BATCH_JOBS + 1), 1 << 20).len(), 2);
+        assert!(pack(&[], 16).is_empty());
         // A heavy job goes alone, and its neighbours batch around it.
         let mut mixed = jobs(5);
         mixed[2].tiles[0] = TileRange {
@@ -216,6 +274,6 @@ mod tests {
             y1: 3,
         };
         assert_eq!(weight(&mixed[2]), 9);
-        assert_eq!(group(&mixed, 4), vec![0..2, 2..3, 3..5]);
+        assert_eq!(ranges(&mixed, 4), vec![0..2, 2..3, 3..5]);
     }
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use lapin::types::FieldTable;
 use tilecast::decode::{inventory, FileFields};
-use tilecast::run::batch::{self, BATCH_TYPE};
-use tilecast::run::job::{Job, JOB_TYPE};
+use tilecast::run::batch;
+use tilecast::run::job::Job;
 use tilecast::run::plan::{plan_run, run_id, sha256_file, source_of, RunPlan};
 use tilecast::settings::RenderSettings;
 
@@ -232,15 +232,11 @@ async fn publish(jobs: &[Job], batch_tiles: u64, s: &Session) -> anyhow::Result<
     // end-to-end latency; a resumed submission publishes afresh, with a new time.
     let mut published = FieldTable::default();
     headers::set_count(&mut published, headers::PUBLISHED, headers::now_ms());
-    let messages = batch::group(jobs, batch_tiles);
+    let messages = batch::pack(jobs, batch_tiles);
     for window in messages.chunks(256) {
         let mut confirms = Vec::with_capacity(window.len());
-        for range in window {
-            let (kind, id, body) = match &jobs[range.clone()] {
-                [j] => (JOB_TYPE, j.id.clone(), j.to_json()),
-                js => (BATCH_TYPE, batch::batch_id(js), batch::batch_json(js)),
-            };
-            let props = amqp::properties(kind, &id, published.clone());
+        for m in window {
+            let props = amqp::properties(m.kind, &m.id, published.clone());
             let c =
                 s.ch.basic_publish(
                     s.names.jobs_exchange.as_str().into(),
@@ -249,7 +245,7 @@ async fn publish(jobs: &[Job], batch_tiles: u64, s: &Session) -> anyhow::Result<
                         mandatory: true,
                         ..Default::default()
                     },
-                    &body,
+                    &m.body,
                     props,
                 )
                 .await?;

@@ -188,18 +188,15 @@ impl Session<'_> {
                         Some(d) => d.context("receiving a job")?,
                         None => anyhow::bail!("the broker closed the consumer"),
                     };
-                    if d.redelivered {
-                        if let Ok(jobs @ [_, _, ..]) = batch::parse_message(&d.data).as_deref() {
-                            // A batch back from a consumer that was lost while holding it:
-                            // its jobs go on alone, so a job that kills its process dies
-                            // alone.
-                            let ids = JobIds::of(&Ok::<_, ()>(jobs.to_vec()));
-                            let why = "its batch was delivered again after its worker was lost";
-                            reporter.retry_or_bury(&d, jobs, &ids, why).await?;
-                            continue;
-                        }
+                    let jobs = batch::parse_message(&d.data).unwrap_or_default();
+                    if d.redelivered && jobs.len() > 1 {
+                        // A batch back from a consumer that was lost while holding it: its
+                        // jobs go on alone, so a job that kills its process dies alone.
+                        let why = "its batch was delivered again after its worker was lost";
+                        reporter.retry_or_bury(&d, &jobs, &JobIds::of(&jobs), why).await?;
+                        continue;
                     }
-                    waiting.push_back(d);
+                    waiting.push_back((d, jobs));
                     self.start_waiting(&mut waiting, places, timeout).await;
                 }
                 ev = self.server.events.recv() => match ev {
@@ -242,17 +239,17 @@ impl Session<'_> {
     /// Hands waiting deliveries to the fork server while places are free.
     async fn start_waiting(
         &mut self,
-        waiting: &mut VecDeque<lapin::message::Delivery>,
+        waiting: &mut VecDeque<(lapin::message::Delivery, Vec<Job>)>,
         places: usize,
         timeout: Duration,
     ) {
         while self.running.len() < places {
-            let Some(d) = waiting.pop_front() else { return };
+            let Some((d, jobs)) = waiting.pop_front() else {
+                return;
+            };
             *self.next_id += 1;
             let id = *self.next_id;
-            let jobs = batch::parse_message(&d.data);
             let ids = JobIds::of(&jobs);
-            let jobs = jobs.unwrap_or_default();
             let job = d.data.clone();
             self.server.send(Request::Run { id, job }).await;
             let now = Instant::now();
@@ -378,25 +375,22 @@ async fn stop_all(
 
 /// The outcomes of a finished job's process, one per job of its delivery (one for a
 /// message that did not parse), from its wait status and what it wrote. A single transient
-/// outcome for a batch (the fork failed) stands for every job of it.
+/// outcome for a batch (the fork failed) stands for every job of it; a process the pool
+/// stopped failed with the pool's reason.
 fn judge(r: &Running, status: i32, bytes: &[u8]) -> Vec<Outcome> {
     let expected = r.jobs.len().max(1);
     let reported = if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
         match serde_json::from_slice::<Vec<Outcome>>(bytes) {
             Ok(o) if o.len() == expected => Ok(o),
-            Ok(o) if o.len() == 1 && matches!(o[0], Outcome::Transient(_)) => {
-                let Some(Outcome::Transient(why)) = o.into_iter().next() else {
-                    unreachable!("matched above")
-                };
-                Ok((0..expected)
-                    .map(|_| Outcome::Transient(why.clone()))
-                    .collect())
-            }
-            Ok(o) => Err(format!(
-                "the job's process {} sent {} outcomes for {expected} jobs",
-                r.pid,
-                o.len()
-            )),
+            Ok(o) => match o.as_slice() {
+                // One failure for the whole delivery (its process could not be forked).
+                [Outcome::Transient(why)] => Err(why.clone()),
+                _ => Err(format!(
+                    "the job's process {} sent {} outcomes for {expected} jobs",
+                    r.pid,
+                    o.len()
+                )),
+            },
             Err(e) => Err(format!(
                 "the job's process {} sent an unreadable outcome: {e}",
                 r.pid
@@ -424,12 +418,7 @@ fn judge(r: &Running, status: i32, bytes: &[u8]) -> Vec<Outcome> {
                 (o, None) => o,
             })
             .collect(),
-        Err(why) => {
-            let why = r.stopped.clone().unwrap_or(why);
-            (0..expected)
-                .map(|_| Outcome::Transient(why.clone()))
-                .collect()
-        }
+        Err(why) => Outcome::transient_for(expected, r.stopped.as_ref().unwrap_or(&why)),
     }
 }
 

@@ -180,9 +180,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             Ok(Some(d)) => d.context("receiving a job")?,
         };
         let received = born.elapsed();
-        let jobs = batch::parse_message(&delivery.data);
-        let ids = JobIds::of(&jobs);
-        let jobs = jobs.map_err(|e| e.to_string());
+        let jobs = batch::parse_message(&delivery.data).map_err(|e| e.to_string());
+        let ids = JobIds::of(jobs.as_deref().unwrap_or_default());
         if let (true, Ok(js)) = (delivery.redelivered, &jobs) {
             if js.len() > 1 {
                 // A batch back from a worker that was lost while holding it: its jobs go on
@@ -208,10 +207,9 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     let o = runner.execute_all(&js, &p, &mut books_seconds);
                     (o, books_seconds)
                 });
-                let every = |o: &dyn Fn() -> Outcome| (0..jobs.len()).map(|_| o()).collect();
                 tokio::select! {
                     r = &mut task => r.unwrap_or_else(|e| {
-                        (every(&|| Outcome::Transient(format!("render task failed: {e}"))), 0.0)
+                        (Outcome::transient_for(jobs.len(), &format!("render task failed: {e}")), 0.0)
                     }),
                     _ = sigterm.recv() => {
                         // Stop between tiles and write nothing more; leave the job unacked:
@@ -229,7 +227,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                         tracing::error!(worker = %name, job = %ids.id, outcome = "timeout",
                             "job {why}: stopped");
                         timed_out = true;
-                        (every(&|| Outcome::Transient(why.clone())), 0.0)
+                        (Outcome::transient_for(jobs.len(), &why), 0.0)
                     }
                 }
             }

@@ -34,6 +34,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The same transient failure for each of `n` jobs (at least one: a message that did not
+    /// parse still has an outcome).
+    pub fn transient_for(n: usize, why: &str) -> Vec<Outcome> {
+        (0..n.max(1))
+            .map(|_| Outcome::Transient(why.to_string()))
+            .collect()
+    }
+
     /// How a job that ended with a result is logged (`done`, `already done`); `None` for a
     /// failure, which is logged as it is sent on.
     pub fn done_label(&self) -> Option<&'static str> {

@@ -14,6 +14,8 @@
 //! queue's delivery count, so a job failing transiently for ever would never reach
 //! `x-delivery-limit`.
 
+use std::borrow::Cow;
+
 use anyhow::Context;
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
@@ -36,16 +38,17 @@ pub struct JobIds {
 }
 
 impl JobIds {
-    pub fn of<E>(jobs: &Result<Vec<Job>, E>) -> JobIds {
-        match jobs.as_deref() {
-            Ok([j]) => JobIds::of_job(j),
-            Ok(js @ [first, ..]) => JobIds {
+    /// A delivery's jobs: none when it did not parse, one, or a batch.
+    pub fn of(jobs: &[Job]) -> JobIds {
+        match jobs {
+            [j] => JobIds::of_job(j),
+            js @ [first, ..] => JobIds {
                 id: batch::batch_id(js),
                 run: first.run.clone(),
                 layer: format!("{} layers", js.len()),
                 field: "?".into(),
             },
-            _ => JobIds {
+            [] => JobIds {
                 id: "?".into(),
                 run: "?".into(),
                 layer: "?".into(),
@@ -92,11 +95,12 @@ impl Reporter<'_> {
     ) -> anyhow::Result<()> {
         let h = delivery.properties.headers().clone().unwrap_or_default();
         if let [outcome] = outcomes {
-            self.send_on(&h, &delivery.data, ids, outcome).await?;
+            self.send_on(&h, ids, outcome, || Cow::Borrowed(&delivery.data))
+                .await?;
         } else {
             for (job, outcome) in jobs.iter().zip(outcomes) {
-                let body = job.to_json();
-                self.send_on(&h, &body, &JobIds::of_job(job), outcome)
+                let ids = JobIds::of_job(job);
+                self.send_on(&h, &ids, outcome, || Cow::Owned(job.to_json()))
                     .await?;
             }
         }
@@ -127,18 +131,19 @@ impl Reporter<'_> {
         ack(delivery).await
     }
 
-    /// One job's outcome (or a message's that did not parse), with `body` its message.
-    async fn send_on(
+    /// One job's outcome (or a message's that did not parse); `body` makes its message,
+    /// only for a failure (a result is reported by its record).
+    async fn send_on<'b>(
         &self,
         h: &FieldTable,
-        body: &[u8],
         ids: &JobIds,
         outcome: &Outcome,
+        body: impl FnOnce() -> Cow<'b, [u8]>,
     ) -> anyhow::Result<()> {
         match outcome {
             Outcome::Done(r) | Outcome::AlreadyDone(r) => self.notice(h, r).await,
-            Outcome::Permanent(reason) => self.bury(h, body, ids, reason).await,
-            Outcome::Transient(error) => self.again(h, body, ids, error).await,
+            Outcome::Permanent(reason) => self.bury(h, &body(), ids, reason).await,
+            Outcome::Transient(error) => self.again(h, &body(), ids, error).await,
         }
     }
 

@@ -117,10 +117,7 @@ fn run_jobs(message: &[u8], worker: &WorkerArgs, progress: &Progress) -> Vec<Out
     };
     match Runner::new(worker) {
         Ok(runner) => runner.execute_all(&jobs, progress, &mut 0.0),
-        Err(e) => jobs
-            .iter()
-            .map(|_| Outcome::Transient(format!("{e:#}")))
-            .collect(),
+        Err(e) => Outcome::transient_for(jobs.len(), &format!("{e:#}")),
     }
 }
 
